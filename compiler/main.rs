@@ -1,1 +1,227 @@
-fn main() {}
+//! The `nnc` command line: reads files, calls the library, renders reports.
+//! This is the only place that does IO or chooses colours.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use nnc::diagnostics::{self, RenderOptions};
+use nnc::Checked;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "nnc",
+    version,
+    about = "A compiler for neural-network specifications (.nn files)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse, resolve and shape-check a spec; exit 1 if it has errors.
+    Check {
+        file: PathBuf,
+        /// Print one JSON object on stdout instead of rendered diagnostics.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per-layer output shapes, parameters and multiply-accumulates, with totals.
+    Summary {
+        file: PathBuf,
+        /// The network to summarize (default: the train block's, else the first).
+        #[arg(long)]
+        network: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a compilation stage as text.
+    Ir {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Stage::Ir)]
+        stage: Stage,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Stage {
+    /// The syntax tree.
+    Ast,
+    /// The resolved, shape-checked layer graph and the validated data/train/rules blocks.
+    Ir,
+}
+
+fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+    std::fs::read(path)
+}
+
+fn render_options() -> RenderOptions {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100);
+    RenderOptions { color, width }
+}
+
+/// Prints diagnostics to stderr; returns whether there were errors.
+fn report(checked: &Checked) -> bool {
+    if !checked.diags.is_empty() {
+        eprint!(
+            "{}",
+            diagnostics::render(&checked.diags, &checked.sources, render_options())
+        );
+    }
+    checked.has_errors()
+}
+
+fn diagnostics_json(checked: &Checked) -> Vec<serde_json::Value> {
+    checked
+        .diags
+        .iter()
+        .map(|d| diagnostics::to_json(d, &checked.sources))
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { file, json } => check(&file, json),
+        Command::Summary {
+            file,
+            network,
+            json,
+        } => summary(&file, network.as_deref(), json),
+        Command::Ir { file, stage } => ir(&file, stage),
+    }
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn check(file: &Path, json: bool) -> ExitCode {
+    let checked = nnc::check_path(file, &read);
+    let ok = !checked.has_errors();
+    if json {
+        let errors = checked.diags.iter().filter(|d| d.is_error()).count();
+        let networks: Vec<_> = checked
+            .program
+            .networks
+            .iter()
+            .map(|n| {
+                let t = nnc::hir::params::totals(n);
+                serde_json::json!({
+                    "name": n.name,
+                    "layers": n.layers.len(),
+                    "params": t.params().min(u64::MAX as u128) as u64,
+                })
+            })
+            .collect();
+        let out = serde_json::json!({
+            "file": file.display().to_string(),
+            "ok": ok,
+            "errors": errors,
+            "warnings": checked.diags.len() - errors,
+            "diagnostics": diagnostics_json(&checked),
+            "networks": networks,
+        });
+        println!("{out}");
+    } else {
+        report(&checked);
+        if ok {
+            let p = &checked.program;
+            println!(
+                "{}: ok ({} network{}, {} data, {} train, {} rules)",
+                file.display(),
+                p.networks.len(),
+                if p.networks.len() == 1 { "" } else { "s" },
+                p.data.len(),
+                p.trains.len(),
+                p.rules.len()
+            );
+        }
+    }
+    exit(ok)
+}
+
+fn summary(file: &Path, network: Option<&str>, json: bool) -> ExitCode {
+    let checked = nnc::check_path(file, &read);
+    if report(&checked) {
+        return exit(false);
+    }
+    let program = &checked.program;
+    let chosen = match network {
+        Some(name) => program.network(name),
+        None => program
+            .trains
+            .first()
+            .and_then(|t| program.network(&t.network))
+            .or_else(|| program.networks.first()),
+    };
+    let Some(net) = chosen else {
+        let names: Vec<&str> = program.networks.iter().map(|n| n.name.as_str()).collect();
+        eprintln!(
+            "error: {} (networks in {}: {})",
+            match network {
+                Some(n) => format!("no network named `{n}`"),
+                None => "the spec has no network".to_string(),
+            },
+            file.display(),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+        return exit(false);
+    };
+    let s = nnc::summary::summarize(net);
+    if json {
+        println!("{}", serde_json::to_string(&s).unwrap_or_default());
+    } else {
+        print!("{}", nnc::summary::render(&s));
+    }
+    exit(true)
+}
+
+fn ir(file: &Path, stage: Stage) -> ExitCode {
+    match stage {
+        Stage::Ast => {
+            let bytes = match read(file) {
+                Ok(b) => b,
+                Err(_) => {
+                    // Let the checker produce the standard diagnostic.
+                    let checked = nnc::check_path(file, &read);
+                    report(&checked);
+                    return exit(false);
+                }
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            let parsed = nnc::parse_text(&file.display().to_string(), &text);
+            let failed = report(&parsed);
+            print!(
+                "{}",
+                nnc::syntax::print::print_file(&parsed.files[0], &parsed.sources)
+            );
+            exit(!failed)
+        }
+        Stage::Ir => {
+            let checked = nnc::check_path(file, &read);
+            if report(&checked) {
+                return exit(false);
+            }
+            print!(
+                "{}",
+                nnc::hir::display::print_program(&checked.program, &checked.sources)
+            );
+            exit(true)
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Diagnostics: what every stage reports instead of panicking.
+//!
+//! A [`Diagnostic`] carries only data (a stable code, a message, labelled spans, a help
+//! sentence); the source text is attached at render time, in [`render`], so stages never
+//! handle presentation. Stages accumulate diagnostics and keep going where they can, so one
+//! run reports every independent problem.
+
+use crate::source::{SourceMap, Span};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use std::fmt;
+
+/// How bad a diagnostic is. Any `Error` makes `nnc check` exit with 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A labelled span. The first label of a diagnostic is its primary location.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    pub span: Span,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// Stable, namespaced: `nnc::<stage>::<name>`; the catalogue is [`codes`].
+    pub code: &'static str,
+    pub severity: Severity,
+    /// Lowercase, no trailing period.
+    pub message: String,
+    pub labels: Vec<Label>,
+    /// A full sentence saying how to fix it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    pub fn with_label(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label {
+            span,
+            text: text.into(),
+        });
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// The primary span, if any.
+    pub fn span(&self) -> Option<Span> {
+        self.labels.first().map(|l| l.span)
+    }
+}
+
+/// Diagnostics collected by a stage.
+pub type Diagnostics = Vec<Diagnostic>;
+
+pub fn has_errors(diags: &[Diagnostic]) -> bool {
+    diags.iter().any(Diagnostic::is_error)
+}
+
+/// The catalogue of diagnostic codes; docs/diagnostics.md explains each one.
+pub mod codes {
+    pub const IO_NOT_FOUND: &str = "nnc::io::not_found";
+    pub const IO_READ: &str = "nnc::io::read";
+    pub const IO_NOT_UTF8: &str = "nnc::io::not_utf8";
+    pub const IO_TOO_LARGE: &str = "nnc::io::too_large";
+    pub const PARSE_SYNTAX: &str = "nnc::parse::syntax";
+    pub const PARSE_TOO_DEEP: &str = "nnc::parse::too_deep";
+    pub const PARSE_NUMBER: &str = "nnc::parse::number";
+    pub const PARSE_STRING: &str = "nnc::parse::string";
+    pub const RESOLVE_UNDEFINED: &str = "nnc::resolve::undefined_name";
+    pub const RESOLVE_DUPLICATE: &str = "nnc::resolve::duplicate_name";
+    pub const RESOLVE_UNKNOWN_LAYER: &str = "nnc::resolve::unknown_layer";
+    pub const RESOLVE_NOT_A_TENSOR: &str = "nnc::resolve::not_a_tensor";
+    pub const RESOLVE_RECURSION: &str = "nnc::resolve::recursive_block";
+    pub const RESOLVE_TOO_LARGE: &str = "nnc::resolve::too_large";
+    pub const RESOLVE_STRUCTURE: &str = "nnc::resolve::structure";
+    pub const ARG_UNKNOWN: &str = "nnc::args::unknown_option";
+    pub const ARG_TYPE: &str = "nnc::args::wrong_type";
+    pub const ARG_MISSING: &str = "nnc::args::missing_argument";
+    pub const ARG_DUPLICATE: &str = "nnc::args::duplicate_argument";
+    pub const ARG_TOO_MANY: &str = "nnc::args::too_many_arguments";
+    pub const ARG_RANGE: &str = "nnc::args::out_of_range";
+    pub const INIT_UNKNOWN: &str = "nnc::init::unknown_scheme";
+    pub const INIT_INVALID: &str = "nnc::init::not_applicable";
+    pub const SHAPE_MISMATCH: &str = "nnc::shape::mismatch";
+    pub const SHAPE_RANK: &str = "nnc::shape::rank";
+    pub const SHAPE_GROUPS: &str = "nnc::shape::groups";
+    pub const SHAPE_KERNEL: &str = "nnc::shape::kernel_too_large";
+    pub const SHAPE_DIM: &str = "nnc::shape::bad_dimension";
+    pub const SHAPE_OVERFLOW: &str = "nnc::shape::overflow";
+    pub const TRAIN_REFERENCE: &str = "nnc::train::missing_reference";
+    pub const TRAIN_INVALID: &str = "nnc::train::invalid";
+    pub const RULES_INVALID: &str = "nnc::rules::invalid";
+
+    /// Every code, for the documentation test.
+    pub const ALL: &[&str] = &[
+        IO_NOT_FOUND,
+        IO_READ,
+        IO_NOT_UTF8,
+        IO_TOO_LARGE,
+        PARSE_SYNTAX,
+        PARSE_TOO_DEEP,
+        PARSE_NUMBER,
+        PARSE_STRING,
+        RESOLVE_UNDEFINED,
+        RESOLVE_DUPLICATE,
+        RESOLVE_UNKNOWN_LAYER,
+        RESOLVE_NOT_A_TENSOR,
+        RESOLVE_RECURSION,
+        RESOLVE_TOO_LARGE,
+        RESOLVE_STRUCTURE,
+        ARG_UNKNOWN,
+        ARG_TYPE,
+        ARG_MISSING,
+        ARG_DUPLICATE,
+        ARG_TOO_MANY,
+        ARG_RANGE,
+        INIT_UNKNOWN,
+        INIT_INVALID,
+        SHAPE_MISMATCH,
+        SHAPE_RANK,
+        SHAPE_GROUPS,
+        SHAPE_KERNEL,
+        SHAPE_DIM,
+        SHAPE_OVERFLOW,
+        TRAIN_REFERENCE,
+        TRAIN_INVALID,
+        RULES_INVALID,
+    ];
+}
+
+/// "did you mean `x`?" for a misspelt name, if a candidate is close enough.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    let mut best: Option<(f64, &str)> = None;
+    for cand in candidates {
+        let score = strsim::jaro_winkler(name, cand);
+        if score > 0.8 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, cand));
+        }
+    }
+    best.map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+// ------------------------------------------------------------------ rendering
+
+/// A diagnostic with its source attached: what miette renders.
+struct Report {
+    diag: Diagnostic,
+    source: NamedSource<String>,
+    labels: Vec<LabeledSpan>,
+    help: Option<String>,
+}
+
+impl fmt::Debug for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.diag, f)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl std::error::Error for Report {}
+
+impl miette::Diagnostic for Report {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.diag.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diag.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(&self.source)
+        }
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
+    }
+}
+
+/// How to render: the CLI uses colours on a terminal; tests and `--json` never do.
+#[derive(Clone, Copy, Debug)]
+pub struct RenderOptions {
+    pub color: bool,
+    pub width: usize,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            color: false,
+            width: 100,
+        }
+    }
+}
+
+/// Renders diagnostics as miette reports, in order, separated by blank lines.
+pub fn render(diags: &[Diagnostic], sources: &SourceMap, options: RenderOptions) -> String {
+    let theme = if options.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(options.width)
+        .with_links(false);
+    let mut out = String::new();
+    for diag in diags {
+        let report = to_report(diag, sources);
+        if handler.render_report(&mut out, &report).is_err() {
+            out.push_str(&format!("error[{}]: {}\n", diag.code, diag.message));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn to_report(diag: &Diagnostic, sources: &SourceMap) -> Report {
+    let Some(primary) = diag.span() else {
+        return Report {
+            diag: diag.clone(),
+            source: NamedSource::new("", String::new()),
+            labels: Vec::new(),
+            help: diag.help.clone(),
+        };
+    };
+    let file = sources.get(primary.file);
+    let text_len = file.text.len();
+    let mut labels = Vec::new();
+    // miette shows one source per report; labels in another file become notes in the help.
+    let mut notes = Vec::new();
+    for (i, label) in diag.labels.iter().enumerate() {
+        if label.span.file == primary.file {
+            let start = (label.span.start as usize).min(text_len);
+            let len = label.span.len().min(text_len - start);
+            let span = SourceSpan::new(start.into(), len);
+            let text = (!label.text.is_empty()).then(|| label.text.clone());
+            labels.push(if i == 0 {
+                LabeledSpan::new_primary_with_span(text, span)
+            } else {
+                LabeledSpan::new_with_span(text, span)
+            });
+        } else {
+            let other = sources.get(label.span.file);
+            let (line, col) = sources.line_col(label.span.file, label.span.start);
+            notes.push(format!("{} (at {}:{line}:{col})", label.text, other.name));
+        }
+    }
+    let help = match (&diag.help, notes.is_empty()) {
+        (Some(h), true) => Some(h.clone()),
+        (h, false) => Some(
+            h.iter()
+                .cloned()
+                .chain(notes)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        (None, true) => None,
+    };
+    Report {
+        diag: diag.clone(),
+        source: NamedSource::new(file.name.clone(), file.text.clone()),
+        labels,
+        help,
+    }
+}
+
+/// The JSON form of a diagnostic (for `--json`).
+pub fn to_json(diag: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
+    let location = diag.span().map(|span| {
+        let (line, column) = sources.line_col(span.file, span.start);
+        serde_json::json!({
+            "file": sources.get(span.file).name,
+            "line": line,
+            "column": column,
+            "start": span.start,
+            "end": span.end,
+        })
+    });
+    let labels: Vec<_> = diag
+        .labels
+        .iter()
+        .map(|l| {
+            let (line, column) = sources.line_col(l.span.file, l.span.start);
+            serde_json::json!({
+                "file": sources.get(l.span.file).name,
+                "line": line, "column": column,
+                "start": l.span.start, "end": l.span.end,
+                "text": l.text,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "code": diag.code,
+        "severity": diag.severity,
+        "message": diag.message,
+        "location": location,
+        "labels": labels,
+        "help": diag.help,
+    })
+}

@@ -1,0 +1,648 @@
+//! One function per layer family: bound arguments + input shapes -> the layer's op and
+//! output shape, or diagnostics that name the shapes involved.
+
+use super::args::Bound;
+use super::schema::VECTOR_INITS;
+use super::shapes::{broadcast, ceil_pool_out, numel, show, window_out};
+use super::value::{Ctor, Value};
+use super::{Arith, ConvKind, Init, LayerOp, Mask, PoolKind, Shape, Weights, Window};
+use crate::diagnostics::{codes, Diagnostic, Diagnostics};
+use crate::source::Span;
+
+/// An input of a layer call: its shape and where it was written.
+pub struct In<'a> {
+    pub shape: &'a Shape,
+    pub span: Span,
+}
+
+pub struct LayerCx<'a> {
+    pub diags: &'a mut Diagnostics,
+    pub call: Span,
+    pub layer: &'a str,
+}
+
+type Built = Option<(LayerOp, Shape)>;
+
+impl LayerCx<'_> {
+    fn err(&mut self, code: &'static str, message: String, span: Span, label: String, help: &str) {
+        self.diags.push(
+            Diagnostic::error(code, message)
+                .with_label(span, label)
+                .with_help(help),
+        );
+    }
+
+    fn overflow<T>(&mut self, what: &str) -> Option<T> {
+        let (call, layer) = (self.call, self.layer);
+        self.err(
+            codes::SHAPE_OVERFLOW,
+            format!("the {what} of `{layer}` overflows"),
+            call,
+            "more than 2^64 elements".into(),
+            "Use smaller dimensions.",
+        );
+        None
+    }
+
+    fn rank(&mut self, input: &In, expected: &str, help: &str) -> Built {
+        let layer = self.layer;
+        self.err(
+            codes::SHAPE_RANK,
+            format!("`{layer}` expects {expected}, found {}", show(input.shape)),
+            self.call,
+            format!("input has shape {}", show(input.shape)),
+            help,
+        );
+        None
+    }
+
+    /// Builds the op of layer `name` from its arguments and inputs.
+    pub fn build(&mut self, name: &str, b: &Bound, inputs: &[In]) -> Built {
+        let x = &inputs[0];
+        match name {
+            "dense" | "binary_dense" => self.dense(name, b, x),
+            "conv" | "masked_conv" | "binary_conv" => self.conv(name, b, x),
+            "max_pool" | "avg_pool" => self.pool(name, b, x),
+            "global_avg_pool" => {
+                if x.shape.len() != 3 {
+                    return self.rank(
+                        x,
+                        "[channels, height, width]",
+                        "Apply it to the output of a convolution.",
+                    );
+                }
+                Some((LayerOp::GlobalAvgPool, vec![x.shape[0]]))
+            }
+            "flatten" => {
+                let n = numel(x.shape).or_else(|| self.overflow("output"))?;
+                Some((LayerOp::Flatten, vec![n]))
+            }
+            "reshape" => self.reshape(b, x),
+            "concat" => self.concat(b, inputs),
+            "unpool" => {
+                let size = b.size2("size");
+                let c = match x.shape.as_slice() {
+                    [c] | [c, 1, 1] => *c,
+                    _ => {
+                        return self.rank(
+                            x,
+                            "[channels] or [channels, 1, 1]",
+                            "Apply it after `global_avg_pool`.",
+                        )
+                    }
+                };
+                Some((LayerOp::Unpool { size }, vec![c, size[0], size[1]]))
+            }
+            "dropout" => Some((
+                LayerOp::Dropout {
+                    rate: b.f64("rate"),
+                },
+                x.shape.clone(),
+            )),
+            "relu" => Some((LayerOp::Relu, x.shape.clone())),
+            "leaky_relu" => Some((
+                LayerOp::LeakyRelu {
+                    slope: b.f64("slope"),
+                },
+                x.shape.clone(),
+            )),
+            "tanh" => Some((LayerOp::Tanh, x.shape.clone())),
+            "sigmoid" => Some((LayerOp::Sigmoid, x.shape.clone())),
+            "crelu" => {
+                let mut shape = x.shape.clone();
+                shape[0] = shape[0]
+                    .checked_mul(2)
+                    .or_else(|| self.overflow("output"))?;
+                Some((LayerOp::Crelu, shape))
+            }
+            "softmax" => {
+                let axis = self.axis(b, "axis", x)?;
+                Some((LayerOp::Softmax { axis }, x.shape.clone()))
+            }
+            "batch_norm" => Some((
+                LayerOp::BatchNorm {
+                    momentum: b.f64("momentum"),
+                    eps: b.f64("eps"),
+                    affine: b.bool("affine"),
+                },
+                x.shape.clone(),
+            )),
+            "layer_norm" => Some((
+                LayerOp::LayerNorm {
+                    eps: b.f64("eps"),
+                    affine: b.bool("affine"),
+                },
+                x.shape.clone(),
+            )),
+            "group_norm" => {
+                let groups = b.u64("groups");
+                let c = x.shape[0];
+                if c % groups != 0 {
+                    let layer = self.layer;
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::SHAPE_GROUPS,
+                            format!("`{layer}`: {c} channels are not divisible by {groups} groups"),
+                        )
+                        .with_label(b.span("groups"), format!("{groups} groups"))
+                        .with_label(x.span, format!("{c} channels, shape {}", show(x.shape)))
+                        .with_help(format!(
+                            "Use a number of groups that divides {c}, such as {}.",
+                            divisor_near(c, groups)
+                        )),
+                    );
+                    return None;
+                }
+                Some((
+                    LayerOp::GroupNorm {
+                        groups,
+                        eps: b.f64("eps"),
+                        affine: b.bool("affine"),
+                    },
+                    x.shape.clone(),
+                ))
+            }
+            "instance_norm" => {
+                if x.shape.len() < 2 {
+                    return self.rank(
+                        x,
+                        "[channels, ...spatial]",
+                        "Instance norm normalizes over spatial axes; use layer_norm for vectors.",
+                    );
+                }
+                Some((
+                    LayerOp::InstanceNorm {
+                        eps: b.f64("eps"),
+                        affine: b.bool("affine"),
+                    },
+                    x.shape.clone(),
+                ))
+            }
+            "l2_norm" => Some((
+                LayerOp::L2Norm {
+                    scale: b.f64("scale"),
+                    eps: b.f64("eps"),
+                },
+                x.shape.clone(),
+            )),
+            other => unreachable!("schema layer `{other}` has no builder"),
+        }
+    }
+
+    fn axis(&mut self, b: &Bound, name: &str, x: &In) -> Option<usize> {
+        let axis = b.u64(name) as usize;
+        if axis >= x.shape.len() {
+            let layer = self.layer;
+            self.diags.push(
+                Diagnostic::error(
+                    codes::SHAPE_RANK,
+                    format!(
+                        "`{layer}`: axis {axis} is out of range for shape {}",
+                        show(x.shape)
+                    ),
+                )
+                .with_label(b.span(name), format!("axis {axis}"))
+                .with_label(x.span, format!("{} axes", x.shape.len()))
+                .with_help(format!(
+                    "Axes count from 0 (the channel axis) to {}.",
+                    x.shape.len().saturating_sub(1)
+                )),
+            );
+            return None;
+        }
+        Some(axis)
+    }
+
+    fn weights(&mut self, b: &Bound, fan_in: u64) -> Option<Weights> {
+        let init = match b.get("init") {
+            Some(Value::Ctor(c)) => Some(init_of(c)),
+            _ => None,
+        };
+        if let Some(Init::LooksLinear) = init {
+            if fan_in % 2 != 0 {
+                let layer = self.layer;
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::INIT_INVALID,
+                        format!("`looks_linear` needs an even fan-in, but `{layer}` has {fan_in} inputs per output"),
+                    )
+                    .with_label(b.span("init"), "mirrors the weights as [W0, -W0]")
+                    .with_help("Apply looks_linear to a layer that follows `crelu`, which doubles the channels."),
+                );
+                return None;
+            }
+        }
+        let bias_init = match b.get("bias_init") {
+            Some(Value::Ctor(c)) => {
+                if !VECTOR_INITS.contains(&c.name.as_str()) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::INIT_INVALID,
+                            format!("`{}` cannot initialise a bias", c.name),
+                        )
+                        .with_label(b.span("bias_init"), "a matrix init scheme")
+                        .with_help(format!(
+                            "Biases take one of: {}.",
+                            VECTOR_INITS
+                                .iter()
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    );
+                    return None;
+                }
+                init_of(c)
+            }
+            _ => Init::Zeros,
+        };
+        Some(Weights {
+            bias: b.bool("bias"),
+            init,
+            bias_init,
+        })
+    }
+
+    fn dense(&mut self, name: &str, b: &Bound, x: &In) -> Built {
+        let units = b.u64("units");
+        let fan_in = numel(x.shape).or_else(|| self.overflow("input"))?;
+        if units.checked_mul(fan_in).is_none() {
+            return self.overflow("weight");
+        }
+        let weights = self.weights(b, fan_in)?;
+        let binary = (name == "binary_dense").then(|| b.sym("inputs") == "binary");
+        Some((
+            LayerOp::Dense {
+                units,
+                binary,
+                weights,
+            },
+            vec![units],
+        ))
+    }
+
+    fn conv(&mut self, name: &str, b: &Bound, x: &In) -> Built {
+        let [c, h, w] = x.shape[..] else {
+            return self.rank(
+                x,
+                "[channels, height, width]",
+                "Give the data a spatial shape (`shape: [1, 8, 8]` in the data block) or `reshape` first.",
+            );
+        };
+        let filters = b.u64("filters");
+        let window = Window {
+            kernel: b.size2("kernel"),
+            stride: b.size2("stride"),
+            pad: b.pad4("pad"),
+            dilation: b.size2("dilation"),
+        };
+        let groups = if name == "masked_conv" {
+            1
+        } else {
+            b.u64("groups")
+        };
+        let layer = self.layer;
+        for (what, n) in [("input channels", c), ("filters", filters)] {
+            if n % groups != 0 {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::SHAPE_GROUPS,
+                        format!("`{layer}`: {n} {what} are not divisible by {groups} groups"),
+                    )
+                    .with_label(b.span("groups"), format!("{groups} groups"))
+                    .with_label(
+                        if what == "filters" {
+                            b.span("filters")
+                        } else {
+                            x.span
+                        },
+                        format!("{n} {what}"),
+                    )
+                    .with_help(
+                        "Both the input channels and the filters must be multiples of `groups`.",
+                    ),
+                );
+                return None;
+            }
+        }
+        let kind = match name {
+            "masked_conv" => {
+                let [kh, kw] = window.kernel;
+                if kh % 2 == 0 || kw % 2 == 0 {
+                    self.err(
+                        codes::SHAPE_KERNEL,
+                        format!(
+                            "`{layer}`: a masked convolution needs an odd kernel, found {kh}x{kw}"
+                        ),
+                        b.span("kernel"),
+                        "even kernel".into(),
+                        "PixelCNN masks are defined around a centre tap; use 3, 5 or 7.",
+                    );
+                    return None;
+                }
+                ConvKind::Masked(if b.sym("mask") == "A" {
+                    Mask::A
+                } else {
+                    Mask::B
+                })
+            }
+            "binary_conv" => ConvKind::Binary {
+                binary_inputs: b.sym("inputs") == "binary",
+            },
+            _ => ConvKind::Plain,
+        };
+        let (oh, ow) = self.window_fits(&window, h, w, b, x)?;
+        let fan_in = (c / groups).checked_mul(window.kernel[0] * window.kernel[1]);
+        let fan_in = fan_in.or_else(|| self.overflow("weight"))?;
+        if filters.checked_mul(fan_in).is_none() {
+            return self.overflow("weight");
+        }
+        let weights = self.weights(b, fan_in)?;
+        Some((
+            LayerOp::Conv {
+                filters,
+                window,
+                groups,
+                kind,
+                weights,
+            },
+            vec![filters, oh, ow],
+        ))
+    }
+
+    /// The output size of a window over [h, w], or a kernel-too-large diagnostic.
+    fn window_fits(
+        &mut self,
+        win: &Window,
+        h: u64,
+        w: u64,
+        b: &Bound,
+        x: &In,
+    ) -> Option<(u64, u64)> {
+        let oh = window_out(
+            h,
+            win.kernel[0],
+            win.stride[0],
+            win.pad[0],
+            win.pad[2],
+            win.dilation[0],
+        );
+        let ow = window_out(
+            w,
+            win.kernel[1],
+            win.stride[1],
+            win.pad[1],
+            win.pad[3],
+            win.dilation[1],
+        );
+        match (oh, ow) {
+            (Some(oh), Some(ow)) => Some((oh, ow)),
+            _ => {
+                self.kernel_too_large(win, h, w, b, x);
+                None
+            }
+        }
+    }
+
+    fn kernel_too_large(&mut self, win: &Window, h: u64, w: u64, b: &Bound, x: &In) {
+        let eff = |i: usize| {
+            win.dilation[i]
+                .saturating_mul(win.kernel[i].saturating_sub(1))
+                .saturating_add(1)
+        };
+        let ph = h.saturating_add(win.pad[0]).saturating_add(win.pad[2]);
+        let pw = w.saturating_add(win.pad[1]).saturating_add(win.pad[3]);
+        let layer = self.layer;
+        self.diags.push(
+            Diagnostic::error(
+                codes::SHAPE_KERNEL,
+                format!(
+                    "`{layer}`: the {}x{} kernel is larger than its {ph}x{pw} (padded) input",
+                    eff(0),
+                    eff(1)
+                ),
+            )
+            .with_label(b.span("kernel"), format!("kernel {}x{}", eff(0), eff(1)))
+            .with_label(x.span, format!("input {}", show(x.shape)))
+            .with_help(
+                "Use a smaller kernel, more padding, or fewer downsampling layers before this one.",
+            ),
+        );
+    }
+
+    fn pool(&mut self, name: &str, b: &Bound, x: &In) -> Built {
+        let [c, h, w] = x.shape[..] else {
+            return self.rank(
+                x,
+                "[channels, height, width]",
+                "Pooling works on spatial feature maps.",
+            );
+        };
+        let mut window = Window {
+            kernel: b.size2("kernel"),
+            stride: b.size2("stride"),
+            pad: b.pad4("pad"),
+            dilation: [1, 1],
+        };
+        let ceil = b.bool("ceil");
+        let kind = if name == "max_pool" {
+            PoolKind::Max
+        } else {
+            PoolKind::Avg
+        };
+        let (oh, ow) = if ceil {
+            if window.pad[0] != window.pad[2] || window.pad[1] != window.pad[3] {
+                let layer = self.layer;
+                self.err(
+                    codes::ARG_RANGE,
+                    format!("`{layer}`: `ceil: true` needs symmetric padding"),
+                    b.span("pad"),
+                    "asymmetric".into(),
+                    "Caffe's ceil rounding is defined for `pad: p` or `pad: [h, w]`.",
+                );
+                return None;
+            }
+            let rh = ceil_pool_out(h, window.kernel[0], window.stride[0], window.pad[0]);
+            let rw = ceil_pool_out(w, window.kernel[1], window.stride[1], window.pad[1]);
+            match (rh, rw) {
+                (Some((oh, eh)), Some((ow, ew))) => {
+                    // The extra bottom/right padding makes a floor-mode window produce
+                    // Caffe's ceil-mode size.
+                    window.pad[2] += eh;
+                    window.pad[3] += ew;
+                    (oh, ow)
+                }
+                _ => {
+                    self.kernel_too_large(&window, h, w, b, x);
+                    return None;
+                }
+            }
+        } else {
+            self.window_fits(&window, h, w, b, x)?
+        };
+        Some((LayerOp::Pool { kind, window, ceil }, vec![c, oh, ow]))
+    }
+
+    fn reshape(&mut self, b: &Bound, x: &In) -> Built {
+        let target: Vec<i64> = match b.get("shape") {
+            Some(Value::List(v)) => v
+                .iter()
+                .map(|d| match d {
+                    Value::Int(i) => *i,
+                    _ => 1,
+                })
+                .collect(),
+            _ => return None,
+        };
+        let total = numel(x.shape).or_else(|| self.overflow("input"))?;
+        let known = target
+            .iter()
+            .filter(|d| **d > 0)
+            .try_fold(1u64, |acc, d| acc.checked_mul(*d as u64));
+        let known = known.or_else(|| self.overflow("target shape"))?;
+        let mut shape: Shape = target.iter().map(|d| (*d).max(0) as u64).collect();
+        let fits = if let Some(pos) = target.iter().position(|d| *d == -1) {
+            if known > 0 && total % known == 0 {
+                shape[pos] = total / known;
+                true
+            } else {
+                false
+            }
+        } else {
+            known == total
+        };
+        if !fits {
+            let layer = self.layer;
+            self.diags.push(
+                Diagnostic::error(
+                    codes::SHAPE_MISMATCH,
+                    format!("`{layer}`: cannot reshape {} ({total} elements) to {:?}", show(x.shape), target),
+                )
+                .with_label(b.span("shape"), format!("{known} elements"))
+                .with_label(x.span, format!("{total} elements, shape {}", show(x.shape)))
+                .with_help("The target shape must hold the same number of elements; use -1 to infer one dimension."),
+            );
+            return None;
+        }
+        Some((LayerOp::Reshape, shape))
+    }
+
+    fn concat(&mut self, b: &Bound, inputs: &[In]) -> Built {
+        let first = inputs[0].shape;
+        let axis = b.u64("axis") as usize;
+        let rank_ok = inputs.iter().all(|i| i.shape.len() == first.len());
+        let axis_ok = axis < first.len();
+        let mut out = first.clone();
+        let mut ok = rank_ok && axis_ok;
+        if ok {
+            out[axis] = 0;
+            for input in inputs {
+                let same = input
+                    .shape
+                    .iter()
+                    .zip(first.iter())
+                    .enumerate()
+                    .all(|(i, (a, f))| i == axis || a == f);
+                ok &= same;
+                out[axis] = out[axis].saturating_add(input.shape[axis]);
+            }
+        }
+        if !ok {
+            let layer = self.layer;
+            let shapes: Vec<String> = inputs.iter().map(|i| show(i.shape)).collect();
+            let mut diag = Diagnostic::error(
+                codes::SHAPE_MISMATCH,
+                format!(
+                    "`{layer}`: cannot concatenate {} along axis {axis}",
+                    shapes.join(" and ")
+                ),
+            );
+            for input in inputs {
+                diag = diag.with_label(input.span, format!("shape {}", show(input.shape)));
+            }
+            let help = if !axis_ok {
+                format!(
+                    "Axis {axis} does not exist; the inputs have {} axes.",
+                    first.len()
+                )
+            } else {
+                format!("All axes except axis {axis} must match.")
+            };
+            self.diags.push(diag.with_help(help));
+            return None;
+        }
+        Some((LayerOp::Concat { axis }, out))
+    }
+}
+
+/// The op and shape of `lhs ⊕ rhs` for two tensors, or a mismatch diagnostic.
+pub fn arith(op: Arith, lhs: &In, rhs: &In, span: Span, diags: &mut Diagnostics) -> Built {
+    match broadcast(lhs.shape, rhs.shape) {
+        Some(shape) => Some((LayerOp::Arith(op), shape)),
+        None => {
+            let sym = match op {
+                Arith::Add => "+",
+                Arith::Sub => "-",
+                Arith::Mul => "*",
+                Arith::Div => "/",
+            };
+            diags.push(
+                Diagnostic::error(
+                    codes::SHAPE_MISMATCH,
+                    format!("shape mismatch in `{sym}`: {} and {}", show(lhs.shape), show(rhs.shape)),
+                )
+                .with_label(lhs.span, format!("shape {}", show(lhs.shape)))
+                .with_label(rhs.span, format!("shape {}", show(rhs.shape)))
+                .with_help(format!(
+                    "Elementwise operators need equal shapes, or shapes that broadcast (each axis equal or 1, aligned at the last axis){}.",
+                    if lhs.shape.len() == rhs.shape.len() && lhs.shape.first() != rhs.shape.first() {
+                        "; a 1x1 `conv` can change the channel count of a skip connection"
+                    } else {
+                        ""
+                    }
+                )),
+            );
+            let _ = span;
+            None
+        }
+    }
+}
+
+/// An [`Init`] from a checked constructor call.
+pub fn init_of(c: &Ctor) -> Init {
+    match c.name.as_str() {
+        "zeros" => Init::Zeros,
+        "constant" => Init::Constant {
+            value: c.f64("value"),
+        },
+        "gaussian" => Init::Gaussian {
+            mean: c.f64("mean"),
+            std: c.f64("std"),
+        },
+        "uniform" => Init::Uniform {
+            low: c.f64("low"),
+            high: c.f64("high"),
+        },
+        "xavier" => Init::Xavier {
+            normal: c.sym("distribution") == "normal",
+            gain: c.f64("gain"),
+        },
+        "he" => Init::He {
+            normal: c.sym("distribution") == "normal",
+            fan_out: c.sym("mode") == "fan_out",
+        },
+        "orthogonal" => Init::Orthogonal {
+            gain: c.f64("gain"),
+        },
+        "lsuv" => Init::Lsuv {
+            tol: c.f64("tol"),
+            max_iter: c.i64("max_iter").clamp(1, u32::MAX as i64) as u32,
+        },
+        _ => Init::LooksLinear,
+    }
+}
+
+/// A divisor of `c` near `g`, to suggest in a help line.
+fn divisor_near(c: u64, g: u64) -> u64 {
+    (1..=g.min(c)).rev().find(|d| c % d == 0).unwrap_or(1)
+}

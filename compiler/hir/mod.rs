@@ -1,0 +1,292 @@
+//! Stage 2, resolution: AST -> [`Program`], a resolved, shape-checked layer graph per
+//! network plus validated `data`, `train` and `rules` blocks.
+//!
+//! Names are bound, blocks expanded (recursion is an error), `repeat` unrolled, every
+//! option checked against its signature in [`schema`] and every shape inferred. Layers
+//! stay high level here (dense, conv, group_norm...); the primitive IR comes later.
+
+pub mod args;
+pub mod display;
+mod layers;
+mod network;
+pub mod params;
+pub mod schema;
+mod sections;
+mod shapes;
+pub mod value;
+
+pub use sections::{DataDecl, RulesDecl, TrainDecl};
+pub use shapes::show as shapes_show;
+pub use value::{LayerId, Value};
+
+use crate::diagnostics::Diagnostics;
+use crate::source::Span;
+use crate::syntax::ast;
+
+/// The per-sample shape of a tensor (the batch axis is implicit).
+pub type Shape = Vec<u64>;
+
+/// Everything a spec declares, resolved.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    pub networks: Vec<Network>,
+    pub data: Vec<DataDecl>,
+    pub trains: Vec<TrainDecl>,
+    pub rules: Vec<RulesDecl>,
+}
+
+impl Program {
+    pub fn network(&self, name: &str) -> Option<&Network> {
+        self.networks.iter().find(|n| n.name == name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub name: String,
+    pub span: Span,
+    /// In topological order: every layer's inputs come before it.
+    pub layers: Vec<Layer>,
+    pub inputs: Vec<LayerId>,
+    pub outputs: Vec<Output>,
+}
+
+impl Network {
+    pub fn layer(&self, id: LayerId) -> &Layer {
+        &self.layers[id.0 as usize]
+    }
+
+    /// The shapes of a layer's inputs.
+    pub fn input_shapes(&self, id: LayerId) -> Vec<&Shape> {
+        self.layer(id)
+            .inputs
+            .iter()
+            .map(|i| &self.layer(*i).shape)
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub name: String,
+    pub layer: LayerId,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Layer {
+    /// Unique in the network: `dense2`, `preact3.conv1`, or the `name:` option.
+    pub name: String,
+    pub op: LayerOp,
+    pub inputs: Vec<LayerId>,
+    pub shape: Shape,
+    /// The call (or operator) that made this layer.
+    pub span: Span,
+    /// Learning-rate and weight-decay multipliers of its parameters.
+    pub lr_mult: f64,
+    pub decay_mult: f64,
+}
+
+/// An init scheme, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Init {
+    Zeros,
+    Constant { value: f64 },
+    Gaussian { mean: f64, std: f64 },
+    Uniform { low: f64, high: f64 },
+    Xavier { normal: bool, gain: f64 },
+    He { normal: bool, fan_out: bool },
+    Orthogonal { gain: f64 },
+    Lsuv { tol: f64, max_iter: u32 },
+    LooksLinear,
+}
+
+/// Options shared by layers with weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weights {
+    pub bias: bool,
+    /// `None`: the train block's `init`, else xavier.
+    pub init: Option<Init>,
+    pub bias_init: Init,
+}
+
+/// Window geometry of convolutions and pools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub kernel: [u64; 2],
+    pub stride: [u64; 2],
+    /// [top, left, bottom, right]
+    pub pad: [u64; 4],
+    pub dilation: [u64; 2],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mask {
+    A,
+    B,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvKind {
+    Plain,
+    /// PixelCNN masked convolution.
+    Masked(Mask),
+    /// XNOR-Net: binary weights; `inputs` also binarizes the inputs.
+    Binary {
+        binary_inputs: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolKind {
+    Max,
+    Avg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerOp {
+    Input,
+    Dense {
+        units: u64,
+        /// `Some(binary_inputs)` for binary_dense.
+        binary: Option<bool>,
+        weights: Weights,
+    },
+    Conv {
+        filters: u64,
+        window: Window,
+        groups: u64,
+        kind: ConvKind,
+        weights: Weights,
+    },
+    Pool {
+        kind: PoolKind,
+        window: Window,
+        /// Caffe's ceil rounding; the extra bottom/right padding it implies is already in
+        /// `window.pad`'s effect on the output shape.
+        ceil: bool,
+    },
+    GlobalAvgPool,
+    Flatten,
+    Reshape,
+    Concat {
+        axis: usize,
+    },
+    Unpool {
+        size: [u64; 2],
+    },
+    Dropout {
+        rate: f64,
+    },
+    Relu,
+    LeakyRelu {
+        slope: f64,
+    },
+    Tanh,
+    Sigmoid,
+    Crelu,
+    Softmax {
+        axis: usize,
+    },
+    BatchNorm {
+        momentum: f64,
+        eps: f64,
+        affine: bool,
+    },
+    LayerNorm {
+        eps: f64,
+        affine: bool,
+    },
+    GroupNorm {
+        groups: u64,
+        eps: f64,
+        affine: bool,
+    },
+    InstanceNorm {
+        eps: f64,
+        affine: bool,
+    },
+    L2Norm {
+        scale: f64,
+        eps: f64,
+    },
+    /// Two tensors combined elementwise with broadcasting (`a + b`, `a * b`...).
+    Arith(Arith),
+    /// A tensor times a constant (`0.3 * h`, `-h`, `h / 2`).
+    Scale {
+        factor: f64,
+    },
+    /// A tensor plus a constant.
+    Shift {
+        offset: f64,
+    },
+}
+
+impl LayerOp {
+    /// The name shown in summaries and used for automatic layer names.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LayerOp::Input => "input",
+            LayerOp::Dense { binary: None, .. } => "dense",
+            LayerOp::Dense {
+                binary: Some(_), ..
+            } => "binary_dense",
+            LayerOp::Conv {
+                kind: ConvKind::Plain,
+                ..
+            } => "conv",
+            LayerOp::Conv {
+                kind: ConvKind::Masked(_),
+                ..
+            } => "masked_conv",
+            LayerOp::Conv {
+                kind: ConvKind::Binary { .. },
+                ..
+            } => "binary_conv",
+            LayerOp::Pool {
+                kind: PoolKind::Max,
+                ..
+            } => "max_pool",
+            LayerOp::Pool {
+                kind: PoolKind::Avg,
+                ..
+            } => "avg_pool",
+            LayerOp::GlobalAvgPool => "global_avg_pool",
+            LayerOp::Flatten => "flatten",
+            LayerOp::Reshape => "reshape",
+            LayerOp::Concat { .. } => "concat",
+            LayerOp::Unpool { .. } => "unpool",
+            LayerOp::Dropout { .. } => "dropout",
+            LayerOp::Relu => "relu",
+            LayerOp::LeakyRelu { .. } => "leaky_relu",
+            LayerOp::Tanh => "tanh",
+            LayerOp::Sigmoid => "sigmoid",
+            LayerOp::Crelu => "crelu",
+            LayerOp::Softmax { .. } => "softmax",
+            LayerOp::BatchNorm { .. } => "batch_norm",
+            LayerOp::LayerNorm { .. } => "layer_norm",
+            LayerOp::GroupNorm { .. } => "group_norm",
+            LayerOp::InstanceNorm { .. } => "instance_norm",
+            LayerOp::L2Norm { .. } => "l2_norm",
+            LayerOp::Arith(Arith::Add) => "add",
+            LayerOp::Arith(Arith::Sub) => "sub",
+            LayerOp::Arith(Arith::Mul) => "mul",
+            LayerOp::Arith(Arith::Div) => "div",
+            LayerOp::Scale { .. } => "scale",
+            LayerOp::Shift { .. } => "shift",
+        }
+    }
+}
+
+/// Resolves parsed files (the spec first, then its imports) into a program.
+pub fn resolve(files: &[ast::File], diags: &mut Diagnostics) -> Program {
+    network::resolve(files, diags)
+}

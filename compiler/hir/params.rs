@@ -1,0 +1,149 @@
+//! What each layer learns and keeps: parameters (weights, biases, other learnable ones),
+//! state buffers (running statistics, not parameters), and multiply-accumulates.
+//!
+//! Counts follow Caffe's conventions (docs/language.md, "Counting"): a conv weight is
+//! filters × (channels / groups) × kh × kw, a dense weight is units × inputs, and MACs of a
+//! conv or dense layer are its weights × its output positions.
+
+use super::shapes::numel;
+use super::{LayerId, LayerOp, Network};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamKind {
+    Weight,
+    Bias,
+    /// Learnable, but neither a weight nor a bias: norm scales and shifts, l2_norm scales.
+    Other,
+}
+
+/// A learnable tensor of a layer. The checkpoint name is `<layer>.<name>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamInfo {
+    pub name: &'static str,
+    pub shape: Vec<u64>,
+    pub kind: ParamKind,
+}
+
+impl ParamInfo {
+    pub fn count(&self) -> u64 {
+        numel(&self.shape).unwrap_or(u64::MAX)
+    }
+}
+
+fn param(name: &'static str, shape: Vec<u64>, kind: ParamKind) -> ParamInfo {
+    ParamInfo { name, shape, kind }
+}
+
+/// Learnable parameters of a layer, in checkpoint order. Layouts follow PyTorch: dense
+/// weights are [out, in], conv weights [filters, channels / groups, kh, kw].
+pub fn params(net: &Network, id: LayerId) -> Vec<ParamInfo> {
+    let layer = net.layer(id);
+    let input = |i: usize| net.layer(layer.inputs[i]).shape.clone();
+    let channels = || input(0).first().copied().unwrap_or(1);
+    let mut out = Vec::new();
+    match &layer.op {
+        LayerOp::Dense { units, weights, .. } => {
+            let fan_in = numel(&input(0)).unwrap_or(u64::MAX);
+            out.push(param("weight", vec![*units, fan_in], ParamKind::Weight));
+            if weights.bias {
+                out.push(param("bias", vec![*units], ParamKind::Bias));
+            }
+        }
+        LayerOp::Conv {
+            filters,
+            window,
+            groups,
+            weights,
+            ..
+        } => {
+            let shape = vec![
+                *filters,
+                channels() / groups,
+                window.kernel[0],
+                window.kernel[1],
+            ];
+            out.push(param("weight", shape, ParamKind::Weight));
+            if weights.bias {
+                out.push(param("bias", vec![*filters], ParamKind::Bias));
+            }
+        }
+        LayerOp::BatchNorm { affine: true, .. }
+        | LayerOp::GroupNorm { affine: true, .. }
+        | LayerOp::InstanceNorm { affine: true, .. } => {
+            out.push(param("weight", vec![channels()], ParamKind::Other));
+            out.push(param("bias", vec![channels()], ParamKind::Other));
+        }
+        LayerOp::LayerNorm { affine: true, .. } => {
+            out.push(param("weight", layer.shape.clone(), ParamKind::Other));
+            out.push(param("bias", layer.shape.clone(), ParamKind::Other));
+        }
+        LayerOp::L2Norm { .. } => out.push(param("scale", vec![channels()], ParamKind::Other)),
+        _ => {}
+    }
+    out
+}
+
+/// State a layer keeps that is not learned by gradient: batch norm's running statistics.
+pub fn buffers(net: &Network, id: LayerId) -> Vec<(&'static str, Vec<u64>)> {
+    let layer = net.layer(id);
+    match layer.op {
+        LayerOp::BatchNorm { .. } => {
+            let c = layer.shape.first().copied().unwrap_or(1);
+            vec![("running_mean", vec![c]), ("running_var", vec![c])]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Multiply-accumulates of one forward pass for one example.
+pub fn macs(net: &Network, id: LayerId) -> u64 {
+    let layer = net.layer(id);
+    let weights = || {
+        params(net, id)
+            .iter()
+            .filter(|p| p.kind == ParamKind::Weight)
+            .map(ParamInfo::count)
+            .sum::<u64>()
+    };
+    match &layer.op {
+        LayerOp::Dense { .. } => weights(),
+        LayerOp::Conv { .. } => {
+            let positions = layer.shape[1].saturating_mul(layer.shape[2]);
+            weights().saturating_mul(positions)
+        }
+        _ => 0,
+    }
+}
+
+/// Totals over a network, in u128 so that absurd specs still add up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub weights: u128,
+    pub biases: u128,
+    pub other: u128,
+    pub macs: u128,
+}
+
+impl Totals {
+    pub fn params(&self) -> u128 {
+        self.weights + self.biases + self.other
+    }
+}
+
+pub fn totals(net: &Network) -> Totals {
+    let mut t = Totals::default();
+    for i in 0..net.layers.len() {
+        let id = LayerId(i as u32);
+        for p in params(net, id) {
+            let n = p.count() as u128;
+            match p.kind {
+                ParamKind::Weight => t.weights += n,
+                ParamKind::Bias => t.biases += n,
+                ParamKind::Other => t.other += n,
+            }
+        }
+        t.macs += macs(net, id) as u128;
+    }
+    t
+}

@@ -1,0 +1,104 @@
+//! Shape arithmetic with overflow checks: window output sizes, broadcasting, products.
+
+use super::Shape;
+
+/// Product of dimensions, `None` on overflow.
+pub fn numel(shape: &[u64]) -> Option<u64> {
+    shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
+}
+
+/// Output size of a window sliding over `size` (floor mode, PyTorch/Caffe convolution):
+/// floor((size + pads - dilation·(k-1) - 1) / stride) + 1. `None` if the kernel does not fit.
+pub fn window_out(
+    size: u64,
+    kernel: u64,
+    stride: u64,
+    pad_before: u64,
+    pad_after: u64,
+    dilation: u64,
+) -> Option<u64> {
+    let padded = size.checked_add(pad_before)?.checked_add(pad_after)?;
+    let span = dilation
+        .checked_mul(kernel.checked_sub(1)?)?
+        .checked_add(1)?;
+    if span > padded {
+        return None;
+    }
+    Some((padded - span) / stride + 1)
+}
+
+/// Caffe's pooling output: ceil((size + 2p - k) / s) + 1, minus one if the last window
+/// would start in the padding. Returns the size and the extra padding at the end needed to
+/// compute it with a floor-mode window.
+pub fn ceil_pool_out(size: u64, kernel: u64, stride: u64, pad: u64) -> Option<(u64, u64)> {
+    let padded = size.checked_add(2 * pad)?;
+    if kernel > padded {
+        return None;
+    }
+    let mut out = (padded - kernel).div_ceil(stride) + 1;
+    if pad > 0 && (out - 1) * stride >= size + pad {
+        out -= 1;
+    }
+    let needed = (out - 1) * stride + kernel;
+    Some((out, needed.saturating_sub(padded)))
+}
+
+/// NumPy broadcasting of two shapes (aligned at the last axis).
+pub fn broadcast(a: &Shape, b: &Shape) -> Option<Shape> {
+    let rank = a.len().max(b.len());
+    let mut out = vec![0; rank];
+    for i in 0..rank {
+        let da = if i < rank - a.len() {
+            1
+        } else {
+            a[i - (rank - a.len())]
+        };
+        let db = if i < rank - b.len() {
+            1
+        } else {
+            b[i - (rank - b.len())]
+        };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// `[3, 32, 32]`
+pub fn show(shape: &[u64]) -> String {
+    let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caffe_ceil_matches_known_nets() {
+        // AlexNet: 55 -> 27 with k3 s2 (ceil), GoogLeNet: 112 -> 56 with k3 s2.
+        assert_eq!(ceil_pool_out(55, 3, 2, 0).map(|r| r.0), Some(27));
+        assert_eq!(ceil_pool_out(112, 3, 2, 0), Some((56, 1)));
+        assert_eq!(ceil_pool_out(14, 3, 2, 0).map(|r| r.0), Some(7));
+        // The padding rule: the last window may not start in the padding.
+        assert_eq!(ceil_pool_out(5, 2, 2, 1).map(|r| r.0), Some(3));
+    }
+
+    #[test]
+    fn windows_and_broadcast() {
+        assert_eq!(window_out(227, 11, 4, 0, 0, 1), Some(55));
+        assert_eq!(window_out(8, 3, 1, 1, 1, 2), Some(6));
+        assert_eq!(window_out(2, 3, 1, 0, 0, 1), None);
+        assert_eq!(
+            broadcast(&vec![16, 1, 1], &vec![16, 8, 8]),
+            Some(vec![16, 8, 8])
+        );
+        assert_eq!(broadcast(&vec![8], &vec![4, 8]), Some(vec![4, 8]));
+        assert_eq!(broadcast(&vec![3], &vec![4]), None);
+        assert_eq!(numel(&[u64::MAX, 2]), None);
+    }
+}
