@@ -142,7 +142,8 @@ fn resolve_label_column(
         file: file.to_string(),
         column: match label {
             LabelColumn::Name(name) => format!("`{name}`"),
-            other => format!("{other:?}"),
+            LabelColumn::Index(idx) => idx.to_string(),
+            LabelColumn::Last => "(last)".to_string(),
         },
         available: match header {
             Some(header) => header.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", "),
@@ -156,7 +157,7 @@ fn parse_feature(file: &str, row: u64, column: usize, field: &str) -> Result<f32
         file: file.to_string(),
         row,
         column,
-        value: field.to_string(),
+        value: if field.is_empty() { "(empty)".to_string() } else { field.to_string() },
     })?;
     if !value.is_finite() {
         return Err(DataError::NonFinite { file: file.to_string(), row, column, value: field.to_string() });

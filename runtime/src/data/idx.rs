@@ -73,7 +73,7 @@ fn parse_idx<'a>(
         return Err(magic_error(format!("element type 0x{:02X} is not unsigned byte (0x08)", magic[2])));
     }
     if magic[3] != ndim {
-        return Err(magic_error(format!("it has {} dimensions", magic[3])));
+        return Err(magic_error(format!("it has {} dimension(s)", magic[3])));
     }
     if bytes.len() < header_len {
         return Err(truncated(file, header_len as u64, bytes.len()));
