@@ -5,8 +5,8 @@ mod common;
 use common::*;
 use ndarray::{array, Array2};
 use nnc_runtime::data::{
-    batches, builtin, builtin_with, epoch_order, scale_split, stratified_split, Dataset, Scaler, Scaling,
-    Targets,
+    batches, builtin, builtin_with, epoch_order, scale_split, stratified_split, Dataset, Scaler,
+    Scaling, Targets,
 };
 
 fn classes(labels: Vec<u32>, n_classes: u32) -> Dataset {
@@ -22,15 +22,25 @@ fn digits_split_keeps_class_proportions() {
     assert_eq!((split.train.len(), split.test.len()), (1437, 360));
     let mut seen: Vec<usize> = split.train.iter().chain(&split.test).copied().collect();
     seen.sort_unstable();
-    assert_eq!(seen, (0..1797).collect::<Vec<_>>(), "sides are disjoint and cover everything");
+    assert_eq!(
+        seen,
+        (0..1797).collect::<Vec<_>>(),
+        "sides are disjoint and cover everything"
+    );
 
     let train_counts = digits.subset(&split.train).class_counts();
     let test_counts = digits.subset(&split.test).class_counts();
     for (class, &n_class) in digits.class_counts().iter().enumerate() {
         let share = 1437.0 * n_class as f64 / 1797.0;
-        assert!((train_counts[class] as f64 - share).abs() < 1.0, "class {class} train");
+        assert!(
+            (train_counts[class] as f64 - share).abs() < 1.0,
+            "class {class} train"
+        );
         let share = 360.0 * n_class as f64 / 1797.0;
-        assert!((test_counts[class] as f64 - share).abs() < 1.0, "class {class} test");
+        assert!(
+            (test_counts[class] as f64 - share).abs() < 1.0,
+            "class {class} test"
+        );
     }
 }
 
@@ -44,7 +54,10 @@ fn split_is_deterministic_per_seed_and_differs_across_seeds() {
     let (mut a_test, mut b_test) = (a.test.clone(), b.test.clone());
     a_test.sort_unstable();
     b_test.sort_unstable();
-    assert_ne!(a_test, b_test, "different seeds pick different samples, not just another order");
+    assert_ne!(
+        a_test, b_test,
+        "different seeds pick different samples, not just another order"
+    );
 }
 
 #[test]
@@ -64,11 +77,21 @@ fn split_uneven_classes_and_real_targets() {
 fn split_errors() {
     let singleton = classes(vec![0, 0, 0, 1], 2);
     let err = expect_err(stratified_split(&singleton, 0.8, 0));
-    assert_error(err, "split_empty_class", &["mem", "class 1", "1 samples", "no test example"]);
+    assert_error(
+        err,
+        "split_empty_class",
+        &["mem", "class 1", "1 samples", "no test example"],
+    );
     let err = expect_err(stratified_split(&classes(vec![0, 0, 1, 1], 2), 0.2, 0));
     assert_error(err, "split_empty_class", &["no train example"]);
-    let named = classes(vec![0, 0, 0, 1], 2).with_class_names(vec!["cat".into(), "dog".into()]).unwrap();
-    assert_error(expect_err(stratified_split(&named, 0.5, 0)), "split_empty_class", &["`dog`"]);
+    let named = classes(vec![0, 0, 0, 1], 2)
+        .with_class_names(vec!["cat".into(), "dog".into()])
+        .unwrap();
+    assert_error(
+        expect_err(stratified_split(&named, 0.5, 0)),
+        "split_empty_class",
+        &["`dog`"],
+    );
     for fraction in [0.0, 1.0, -0.5, f64::NAN] {
         let err = expect_err(stratified_split(&singleton, fraction, 0));
         assert_error(err, "bad_parameter", &["train fraction"]);
@@ -78,8 +101,14 @@ fn split_errors() {
 fn two_splits() -> (Dataset, Dataset) {
     let train_x = array![[0.0f32, 5.0, 1.0], [2.0, 5.0, 3.0], [4.0, 5.0, 5.0]];
     let test_x = array![[10.0f32, 7.0, 1.0], [-2.0, 5.0, 2.0]];
-    let targets = |n: usize| Targets::Classes { labels: vec![0; n], n_classes: 1 };
-    (Dataset::new("train", train_x, targets(3)).unwrap(), Dataset::new("test", test_x, targets(2)).unwrap())
+    let targets = |n: usize| Targets::Classes {
+        labels: vec![0; n],
+        n_classes: 1,
+    };
+    (
+        Dataset::new("train", train_x, targets(3)).unwrap(),
+        Dataset::new("test", test_x, targets(2)).unwrap(),
+    )
 }
 
 #[test]
@@ -96,7 +125,10 @@ fn standardize_is_fitted_on_train_only() {
     }
     // The constant column becomes 0 on train instead of NaN; test uses train statistics.
     assert_eq!(train.features().column(1).to_vec(), [0.0, 0.0, 0.0]);
-    assert_eq!(test.features().row(0).to_vec(), [8.0 / std, 2.0, -2.0 / std]);
+    assert_eq!(
+        test.features().row(0).to_vec(),
+        [8.0 / std, 2.0, -2.0 / std]
+    );
 }
 
 #[test]
@@ -105,8 +137,15 @@ fn minmax_none_and_divide() {
     let scaler = scale_split(Scaling::MinMax, &mut train, &mut test).unwrap();
     assert_eq!(scaler.shift(), [0.0, 5.0, 1.0]);
     assert_eq!(scaler.scale(), [4.0, 1.0, 4.0]);
-    assert_eq!(train.features(), &array![[0.0, 0.0, 0.0], [0.5, 0.0, 0.5], [1.0, 0.0, 1.0]]);
-    assert_eq!(test.features().row(0).to_vec(), [2.5, 2.0, 0.0], "test may leave [0, 1]");
+    assert_eq!(
+        train.features(),
+        &array![[0.0, 0.0, 0.0], [0.5, 0.0, 0.5], [1.0, 0.0, 1.0]]
+    );
+    assert_eq!(
+        test.features().row(0).to_vec(),
+        [2.5, 2.0, 0.0],
+        "test may leave [0, 1]"
+    );
 
     let (mut train, mut test) = two_splits();
     let before = test.features().clone();
@@ -125,13 +164,20 @@ fn minmax_none_and_divide() {
     }
     let scaler = Scaler::fit(Scaling::Standardize, &train).unwrap();
     let mut other = classes(vec![0, 1], 2);
-    assert_error(expect_err(scaler.transform(&mut other)), "shape_mismatch", &["mem"]);
+    assert_error(
+        expect_err(scaler.transform(&mut other)),
+        "shape_mismatch",
+        &["mem"],
+    );
 }
 
 #[test]
 fn scaling_overflow_is_reported() {
     let near_constant = array![[1.0f32], [1.0 + f32::EPSILON]];
-    let labels = Targets::Classes { labels: vec![0, 0], n_classes: 1 };
+    let labels = Targets::Classes {
+        labels: vec![0, 0],
+        n_classes: 1,
+    };
     let mut train = Dataset::new("train", near_constant, labels.clone()).unwrap();
     let mut test = Dataset::new("test", array![[3.0e38f32], [1.0]], labels).unwrap();
     let err = expect_err(scale_split(Scaling::Standardize, &mut train, &mut test));
@@ -153,14 +199,27 @@ fn epoch_order_is_a_seeded_permutation() {
 #[test]
 fn batches_with_and_without_drop_last() {
     let order: Vec<usize> = (0..10).collect();
-    let sizes = |drop_last| batches(&order, 4, drop_last).unwrap().map(<[usize]>::len).collect::<Vec<_>>();
+    let sizes = |drop_last| {
+        batches(&order, 4, drop_last)
+            .unwrap()
+            .map(<[usize]>::len)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(sizes(false), [4, 4, 2]);
     assert_eq!(sizes(true), [4, 4]);
-    let all: Vec<usize> = batches(&order, 3, false).unwrap().flatten().copied().collect();
+    let all: Vec<usize> = batches(&order, 3, false)
+        .unwrap()
+        .flatten()
+        .copied()
+        .collect();
     assert_eq!(all, order);
     assert_eq!(batches(&order, 20, true).unwrap().count(), 0);
     assert_eq!(batches(&order, 20, false).unwrap().count(), 1);
-    assert_error(expect_err(batches(&order, 0, false).map(|b| b.count())), "bad_parameter", &["batch size is 0"]);
+    assert_error(
+        expect_err(batches(&order, 0, false).map(|b| b.count())),
+        "bad_parameter",
+        &["batch size is 0"],
+    );
 }
 
 #[test]
@@ -172,5 +231,8 @@ fn full_pipeline_on_imbalanced_digits() {
     assert_eq!(test.class_counts(), [324, 16]);
     scale_split(Scaling::Standardize, &mut train, &mut test).unwrap();
     let order = epoch_order(train.n_samples(), 3, 0);
-    assert_eq!(batches(&order, 64, true).unwrap().count(), train.n_samples() / 64);
+    assert_eq!(
+        batches(&order, 64, true).unwrap().count(),
+        train.n_samples() / 64
+    );
 }

@@ -13,7 +13,10 @@ use crate::rng::{rng_for, stream};
 /// (the epoch is taken modulo 2^56, the sub-stream space). Same seed and epoch, same order.
 pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut rng_for(seed, stream::SHUFFLE + (epoch & ((1 << 56) - 1))));
+    order.shuffle(&mut rng_for(
+        seed,
+        stream::SHUFFLE + (epoch & ((1 << 56) - 1)),
+    ));
     order
 }
 
@@ -33,5 +36,7 @@ pub fn batches(
             hint: "Use a batch size of at least 1, e.g. 64.".to_string(),
         });
     }
-    Ok(order.chunks(batch_size).filter(move |batch| !drop_last || batch.len() == batch_size))
+    Ok(order
+        .chunks(batch_size)
+        .filter(move |batch| !drop_last || batch.len() == batch_size))
 }

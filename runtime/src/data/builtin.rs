@@ -16,16 +16,22 @@ const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
 /// A builtin data set and the parameters it accepts.
 #[derive(Debug)]
 pub struct BuiltinInfo {
+    /// The name used in `builtin("...")`.
     pub name: &'static str,
+    /// One line on what the data is.
     pub summary: &'static str,
+    /// Accepted parameters, with defaults.
     pub params: &'static [ParamInfo],
 }
 
 /// One named numeric parameter of a builtin generator.
 #[derive(Debug)]
 pub struct ParamInfo {
+    /// Parameter name.
     pub name: &'static str,
+    /// Value used when the parameter is not given.
     pub default: f64,
+    /// What it controls.
     pub doc: &'static str,
 }
 
@@ -110,8 +116,14 @@ pub fn builtin(name: &str) -> Result<Dataset, DataError> {
 /// from [`BUILTINS`]). Unknown names and parameters are errors, never ignored.
 pub fn builtin_with(name: &str, seed: u64, params: &[(&str, f64)]) -> Result<Dataset, DataError> {
     let Some(info) = BUILTINS.iter().find(|info| info.name == name) else {
-        let known: Vec<String> = BUILTINS.iter().map(|info| format!("`{}`", info.name)).collect();
-        return Err(DataError::UnknownBuiltin { name: name.to_string(), known: known.join(", ") });
+        let known: Vec<String> = BUILTINS
+            .iter()
+            .map(|info| format!("`{}`", info.name))
+            .collect();
+        return Err(DataError::UnknownBuiltin {
+            name: name.to_string(),
+            known: known.join(", "),
+        });
     };
     let params = Params::resolve(info, params)?;
     match name {
@@ -145,7 +157,9 @@ fn imbalanced_digits(seed: u64, params: &Params) -> Result<Dataset, DataError> {
     // Shrink both sides by the same factor if digits cannot supply the requested counts, so
     // the ratio holds.
     let (want_minor, want_major) = (n / (ratio + 1.0), n * ratio / (ratio + 1.0));
-    let factor = 1f64.min(minority.len() as f64 / want_minor).min(majority.len() as f64 / want_major);
+    let factor = 1f64
+        .min(minority.len() as f64 / want_minor)
+        .min(majority.len() as f64 / want_major);
     let n_minor = ((want_minor * factor).round() as usize).clamp(1, minority.len());
     let n_major = ((want_major * factor).round() as usize).clamp(1, majority.len());
 
@@ -153,15 +167,25 @@ fn imbalanced_digits(seed: u64, params: &Params) -> Result<Dataset, DataError> {
     let mut chosen: Vec<usize> = rand::seq::index::sample(&mut rng, minority.len(), n_minor)
         .into_iter()
         .map(|i| minority[i])
-        .chain(rand::seq::index::sample(&mut rng, majority.len(), n_major).into_iter().map(|i| majority[i]))
+        .chain(
+            rand::seq::index::sample(&mut rng, majority.len(), n_major)
+                .into_iter()
+                .map(|i| majority[i]),
+        )
         .collect();
     chosen.sort_unstable();
     let subset = digits.subset(&chosen);
-    let labels = chosen.iter().map(|&i| u32::from(labels[i] == digit)).collect();
+    let labels = chosen
+        .iter()
+        .map(|&i| u32::from(labels[i] == digit))
+        .collect();
     Dataset::new(
         &format!("builtin \"imbalanced_digits\" (digit {digit})"),
         subset.features().clone(),
-        Targets::Classes { labels, n_classes: 2 },
+        Targets::Classes {
+            labels,
+            n_classes: 2,
+        },
     )?
     .with_class_names(vec!["other".to_string(), format!("digit {digit}")])
 }
@@ -174,14 +198,18 @@ pub(crate) struct Params {
 
 impl Params {
     fn resolve(info: &'static BuiltinInfo, given: &[(&str, f64)]) -> Result<Self, DataError> {
-        let mut values: Vec<(&'static str, f64)> = info.params.iter().map(|p| (p.name, p.default)).collect();
+        let mut values: Vec<(&'static str, f64)> =
+            info.params.iter().map(|p| (p.name, p.default)).collect();
         let mut seen = Vec::new();
         for &(name, value) in given {
             let hint = if info.params.is_empty() {
                 format!("`{}` takes no parameters.", info.name)
             } else {
-                let list: Vec<String> =
-                    info.params.iter().map(|p| format!("{} (default {}): {}", p.name, p.default, p.doc)).collect();
+                let list: Vec<String> = info
+                    .params
+                    .iter()
+                    .map(|p| format!("{} (default {}): {}", p.name, p.default, p.doc))
+                    .collect();
                 format!("Parameters of `{}`: {}.", info.name, list.join("; "))
             };
             let error = |reason: &str| DataError::BadParameter {
@@ -202,7 +230,10 @@ impl Params {
             seen.push(name);
             slot.1 = value;
         }
-        Ok(Self { builtin: info.name, values })
+        Ok(Self {
+            builtin: info.name,
+            values,
+        })
     }
 
     fn error(&self, name: &str, reason: String) -> DataError {
@@ -210,13 +241,20 @@ impl Params {
             context: format!("builtin \"{}\"", self.builtin),
             param: name.to_string(),
             reason,
-            hint: format!("See the parameter list of `{}` in runtime/data/README.md.", self.builtin),
+            hint: format!(
+                "See the parameter list of `{}` in runtime/data/README.md.",
+                self.builtin
+            ),
         }
     }
 
     /// The value of a parameter declared in [`BUILTINS`].
     pub(crate) fn get(&self, name: &str) -> f64 {
-        self.values.iter().find(|(known, _)| *known == name).map(|&(_, v)| v).expect("declared parameter")
+        self.values
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|&(_, v)| v)
+            .expect("declared parameter")
     }
 
     /// A positive integer (sample and feature counts); capped so a typo cannot exhaust memory.
@@ -264,7 +302,10 @@ impl Params {
     pub(crate) fn ordered(&self, lo: &str, hi: &str) -> Result<(f64, f64), DataError> {
         let (lo_value, hi_value) = (self.get(lo), self.get(hi));
         if lo_value >= hi_value {
-            return Err(self.error(hi, format!("{hi} = {hi_value} is not above {lo} = {lo_value}")));
+            return Err(self.error(
+                hi,
+                format!("{hi} = {hi_value} is not above {lo} = {lo_value}"),
+            ));
         }
         Ok((lo_value, hi_value))
     }
@@ -279,7 +320,10 @@ mod tests {
     fn embedded_digits_match_the_documented_sha256() {
         let digest = Sha256::digest(DIGITS_CSV_GZ);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22");
+        assert_eq!(
+            hex,
+            "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub enum LabelColumn {
 pub struct CsvOptions {
     /// Whether the first row names the columns (names become feature names).
     pub header: bool,
+    /// Which column holds the label; the others are features.
     pub label: LabelColumn,
     /// Field separator, `b','` by default.
     pub delimiter: u8,
@@ -38,7 +39,11 @@ pub struct CsvOptions {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        Self { header: false, label: LabelColumn::Last, delimiter: b',' }
+        Self {
+            header: false,
+            label: LabelColumn::Last,
+            delimiter: b',',
+        }
     }
 }
 
@@ -52,7 +57,11 @@ pub fn load_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Dataset,
 }
 
 /// Parses CSV text already in memory; `file` names it in messages.
-pub(crate) fn parse_csv(file: &str, text: &[u8], options: &CsvOptions) -> Result<Dataset, DataError> {
+pub(crate) fn parse_csv(
+    file: &str,
+    text: &[u8],
+    options: &CsvOptions,
+) -> Result<Dataset, DataError> {
     let mut reader = ReaderBuilder::new()
         .has_headers(options.header)
         .delimiter(options.delimiter)
@@ -60,7 +69,12 @@ pub(crate) fn parse_csv(file: &str, text: &[u8], options: &CsvOptions) -> Result
         .trim(Trim::All)
         .from_reader(text);
     let header = if options.header {
-        Some(reader.headers().map_err(|err| csv_error(file, &err))?.clone())
+        Some(
+            reader
+                .headers()
+                .map_err(|err| csv_error(file, &err))?
+                .clone(),
+        )
     } else {
         None
     };
@@ -80,10 +94,19 @@ pub(crate) fn parse_csv(file: &str, text: &[u8], options: &CsvOptions) -> Result
         let row = record.position().map_or(0, |pos| pos.line());
         let expected = *n_columns.get_or_insert(record.len());
         if record.len() != expected {
-            return Err(DataError::RaggedRow { file: file.to_string(), row, expected, found: record.len() });
+            return Err(DataError::RaggedRow {
+                file: file.to_string(),
+                row,
+                expected,
+                found: record.len(),
+            });
         }
-        let label_idx =
-            *label_idx.get_or_insert(resolve_label_column(file, &options.label, header.as_ref(), expected)?);
+        let label_idx = *label_idx.get_or_insert(resolve_label_column(
+            file,
+            &options.label,
+            header.as_ref(),
+            expected,
+        )?);
         for (column_idx, field) in record.iter().enumerate() {
             if column_idx == label_idx {
                 label_values.push(field.to_string());
@@ -96,7 +119,10 @@ pub(crate) fn parse_csv(file: &str, text: &[u8], options: &CsvOptions) -> Result
 
     let n_columns = n_columns.unwrap_or(0);
     if label_values.is_empty() {
-        return Err(DataError::Empty { file: file.to_string(), what: "no data rows".to_string() });
+        return Err(DataError::Empty {
+            file: file.to_string(),
+            what: "no data rows".to_string(),
+        });
     }
     if n_columns < 2 {
         return Err(DataError::Empty {
@@ -110,7 +136,10 @@ pub(crate) fn parse_csv(file: &str, text: &[u8], options: &CsvOptions) -> Result
     let mut dataset = Dataset::new(
         file,
         features,
-        Targets::Classes { labels: classes.labels, n_classes: classes.n_classes },
+        Targets::Classes {
+            labels: classes.labels,
+            n_classes: classes.n_classes,
+        },
     )?;
     if let Some(names) = classes.names {
         dataset = dataset.with_class_names(names)?;
@@ -146,8 +175,15 @@ fn resolve_label_column(
             LabelColumn::Last => "(last)".to_string(),
         },
         available: match header {
-            Some(header) => header.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", "),
-            None => format!("indices 0..{} (the file has no header, so columns have no names)", n_columns),
+            Some(header) => header
+                .iter()
+                .map(|h| format!("`{h}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => format!(
+                "indices 0..{} (the file has no header, so columns have no names)",
+                n_columns
+            ),
         },
     })
 }
@@ -157,10 +193,19 @@ fn parse_feature(file: &str, row: u64, column: usize, field: &str) -> Result<f32
         file: file.to_string(),
         row,
         column,
-        value: if field.is_empty() { "(empty)".to_string() } else { field.to_string() },
+        value: if field.is_empty() {
+            "(empty)".to_string()
+        } else {
+            field.to_string()
+        },
     })?;
     if !value.is_finite() {
-        return Err(DataError::NonFinite { file: file.to_string(), row, column, value: field.to_string() });
+        return Err(DataError::NonFinite {
+            file: file.to_string(),
+            row,
+            column,
+            value: field.to_string(),
+        });
     }
     Ok(value)
 }

@@ -10,7 +10,12 @@ use super::error::DataError;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Targets {
     /// Class indices `0..n_classes` (for cross-entropy). Some classes may have no sample.
-    Classes { labels: Vec<u32>, n_classes: u32 },
+    Classes {
+        /// One class index per sample.
+        labels: Vec<u32>,
+        /// Number of classes; every label is below it.
+        n_classes: u32,
+    },
     /// Real-valued targets, one row per sample (for mse).
     Real(Array2<f32>),
 }
@@ -18,7 +23,9 @@ pub enum Targets {
 /// A named, contiguous block of feature columns (e.g. `clause_b` of `but_sentiment`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
+    /// Field name, e.g. `clause_b`.
     pub name: String,
+    /// The columns it covers.
     pub columns: Range<usize>,
 }
 
@@ -62,7 +69,8 @@ impl Dataset {
         }
         let n_targets = match &targets {
             Targets::Classes { labels, n_classes } => {
-                if let Some((row, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= *n_classes)
+                if let Some((row, &label)) =
+                    labels.iter().enumerate().find(|(_, &l)| l >= *n_classes)
                 {
                     return Err(DataError::LabelOutOfRange {
                         file: origin.to_string(),
@@ -131,7 +139,11 @@ impl Dataset {
     /// Raises the number of classes (labels must already be below it). Use this when a spec
     /// declares more classes than the data happens to contain.
     pub fn with_n_classes(mut self, n_classes: u32) -> Result<Self, DataError> {
-        if let Targets::Classes { labels, n_classes: current } = &mut self.targets {
+        if let Targets::Classes {
+            labels,
+            n_classes: current,
+        } = &mut self.targets
+        {
             if let Some((row, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= n_classes) {
                 return Err(DataError::LabelOutOfRange {
                     file: self.origin.clone(),
@@ -172,12 +184,18 @@ impl Dataset {
             return Err(DataError::BadParameter {
                 context: self.origin.clone(),
                 param: name.to_string(),
-                reason: format!("columns {columns:?} are not inside 0..{}", self.n_features()),
+                reason: format!(
+                    "columns {columns:?} are not inside 0..{}",
+                    self.n_features()
+                ),
                 hint: "A field is a non-empty range of existing columns.".to_string(),
             });
         }
         self.fields.retain(|field| field.name != name);
-        self.fields.push(Field { name: name.to_string(), columns });
+        self.fields.push(Field {
+            name: name.to_string(),
+            columns,
+        });
         Ok(self)
     }
 
@@ -201,6 +219,7 @@ impl Dataset {
         &self.feature_shape
     }
 
+    /// What each sample should predict.
     pub fn targets(&self) -> &Targets {
         &self.targets
     }
@@ -230,18 +249,22 @@ impl Dataset {
         counts
     }
 
+    /// Number of samples (rows).
     pub fn n_samples(&self) -> usize {
         self.features.nrows()
     }
 
+    /// Number of features per sample (columns).
     pub fn n_features(&self) -> usize {
         self.features.ncols()
     }
 
+    /// Class names in class-index order, if known (text labels, generators).
     pub fn class_names(&self) -> Option<&[String]> {
         self.class_names.as_deref()
     }
 
+    /// Feature names in column order, if known (CSV header, generators).
     pub fn feature_names(&self) -> Option<&[String]> {
         self.feature_names.as_deref()
     }
@@ -306,7 +329,10 @@ impl Dataset {
 }
 
 fn empty(origin: &str, what: &str) -> DataError {
-    DataError::Empty { file: origin.to_string(), what: what.to_string() }
+    DataError::Empty {
+        file: origin.to_string(),
+        what: what.to_string(),
+    }
 }
 
 fn bad_names(origin: &str, kind: &str, got: usize) -> DataError {

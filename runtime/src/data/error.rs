@@ -9,6 +9,8 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 /// An error from the data layer. Loaders never panic on bad input; they return one of these.
+// Fields are the facts the message and help print; their names say what they hold.
+#[allow(missing_docs)]
 #[derive(Debug, Error, Diagnostic)]
 #[non_exhaustive]
 pub enum DataError {
@@ -42,7 +44,11 @@ pub enum DataError {
         code(nnc::data::bad_csv),
         help("Save the file as UTF-8 text with one sample per line.")
     )]
-    BadCsv { file: String, row: u64, reason: String },
+    BadCsv {
+        file: String,
+        row: u64,
+        reason: String,
+    },
 
     /// A CSV row has a different number of fields than the first row.
     #[error("`{file}` row {row} has {found} fields, expected {expected}")]
@@ -50,7 +56,12 @@ pub enum DataError {
         code(nnc::data::ragged_row),
         help("Every row needs the same number of fields; check for a missing or extra delimiter on that row.")
     )]
-    RaggedRow { file: String, row: u64, expected: usize, found: usize },
+    RaggedRow {
+        file: String,
+        row: u64,
+        expected: usize,
+        found: usize,
+    },
 
     /// A feature is not a number.
     #[error("`{file}` row {row}, column {column}: `{value}` is not a number")]
@@ -58,7 +69,12 @@ pub enum DataError {
         code(nnc::data::not_numeric),
         help("Feature columns must hold numbers; encode categories as numbers first, or pick the right label column.")
     )]
-    NotNumeric { file: String, row: u64, column: usize, value: String },
+    NotNumeric {
+        file: String,
+        row: u64,
+        column: usize,
+        value: String,
+    },
 
     /// A feature is NaN or infinite.
     #[error("`{file}` row {row}, column {column}: feature is {value}")]
@@ -66,7 +82,12 @@ pub enum DataError {
         code(nnc::data::non_finite),
         help("Features must be finite; impute or drop missing values before training.")
     )]
-    NonFinite { file: String, row: u64, column: usize, value: String },
+    NonFinite {
+        file: String,
+        row: u64,
+        column: usize,
+        value: String,
+    },
 
     /// A label is negative or not an integer.
     #[error("`{file}` row {row}: label `{value}` is not a class index")]
@@ -74,7 +95,11 @@ pub enum DataError {
         code(nnc::data::bad_label),
         help("Numeric labels must be integers 0..K-1; use text labels (mapped to classes in sorted order) otherwise.")
     )]
-    BadLabel { file: String, row: u64, value: String },
+    BadLabel {
+        file: String,
+        row: u64,
+        value: String,
+    },
 
     /// A label is not below the declared number of classes.
     #[error("`{file}` row {row}: label {label} is out of range for {n_classes} classes")]
@@ -82,7 +107,12 @@ pub enum DataError {
         code(nnc::data::label_out_of_range),
         help("Labels must be 0..{n_classes}-1; fix the label or declare more classes.")
     )]
-    LabelOutOfRange { file: String, row: u64, label: u64, n_classes: u32 },
+    LabelOutOfRange {
+        file: String,
+        row: u64,
+        label: u64,
+        n_classes: u32,
+    },
 
     /// The label column named or numbered does not exist.
     #[error("`{file}` has no column {column}")]
@@ -90,7 +120,11 @@ pub enum DataError {
         code(nnc::data::no_such_column),
         help("Available columns: {available}.")
     )]
-    NoSuchColumn { file: String, column: String, available: String },
+    NoSuchColumn {
+        file: String,
+        column: String,
+        available: String,
+    },
 
     /// The NPY element type is not supported.
     #[error("`{file}`: unsupported NPY dtype {dtype}")]
@@ -106,7 +140,11 @@ pub enum DataError {
         code(nnc::data::npy_shape),
         help("Features need shape (n, ...) and labels shape (n,) or (n, 1).")
     )]
-    NpyShape { file: String, shape: Vec<usize>, role: String },
+    NpyShape {
+        file: String,
+        shape: Vec<usize>,
+        role: String,
+    },
 
     /// The NPY file is corrupt (bad header, missing or extra data).
     #[error("`{file}` is not a valid NPY array: {reason}")]
@@ -122,7 +160,11 @@ pub enum DataError {
         code(nnc::data::npz_missing_key),
         help("Arrays in the archive: {available}. Pass the right key, or save with `np.savez(path, x=..., y=...)`.")
     )]
-    NpzMissingKey { file: String, key: String, available: String },
+    NpzMissingKey {
+        file: String,
+        key: String,
+        available: String,
+    },
 
     /// The IDX file does not start with a supported magic number.
     #[error("`{file}` is not an IDX {expected} file: {reason}")]
@@ -130,7 +172,11 @@ pub enum DataError {
         code(nnc::data::idx_magic),
         help("IDX images are unsigned bytes with 3 dimensions (magic 0x00000803), labels unsigned bytes with 1 (0x00000801); check the files are not swapped.")
     )]
-    IdxMagic { file: String, expected: String, reason: String },
+    IdxMagic {
+        file: String,
+        expected: String,
+        reason: String,
+    },
 
     /// The IDX file is shorter than its header says.
     #[error("`{file}` is truncated: expected {expected} bytes, found {found}")]
@@ -138,7 +184,11 @@ pub enum DataError {
         code(nnc::data::idx_truncated),
         help("The download was probably cut short; fetch the file again.")
     )]
-    IdxTruncated { file: String, expected: u64, found: u64 },
+    IdxTruncated {
+        file: String,
+        expected: u64,
+        found: u64,
+    },
 
     /// The IDX file is longer than its header says.
     #[error("`{file}` has {extra} bytes after the data its header describes")]
@@ -149,20 +199,34 @@ pub enum DataError {
     IdxTrailing { file: String, extra: u64 },
 
     /// Features and labels come from two files whose sample counts differ.
-    #[error("`{features_file}` has {n_features} samples but `{labels_file}` has {n_labels} labels")]
+    #[error(
+        "`{features_file}` has {n_features} samples but `{labels_file}` has {n_labels} labels"
+    )]
     #[diagnostic(
         code(nnc::data::count_mismatch),
         help("The two files must describe the same samples in the same order; check they belong together.")
     )]
-    CountMismatch { features_file: String, n_features: usize, labels_file: String, n_labels: usize },
+    CountMismatch {
+        features_file: String,
+        n_features: usize,
+        labels_file: String,
+        n_labels: usize,
+    },
 
     /// The per-sample feature count does not fit the requested input shape.
-    #[error("`{file}` has {n_features} features per sample but input shape {shape:?} needs {needed}")]
+    #[error(
+        "`{file}` has {n_features} features per sample but input shape {shape:?} needs {needed}"
+    )]
     #[diagnostic(
         code(nnc::data::shape_mismatch),
         help("Declare an input shape whose product is {n_features}, or use a data set that matches the network.")
     )]
-    ShapeMismatch { file: String, n_features: usize, shape: Vec<usize>, needed: usize },
+    ShapeMismatch {
+        file: String,
+        n_features: usize,
+        shape: Vec<usize>,
+        needed: usize,
+    },
 
     /// No samples (or no feature columns).
     #[error("`{file}` is empty: {what}")]
@@ -178,7 +242,13 @@ pub enum DataError {
         code(nnc::data::split_empty_class),
         help("Move the train fraction away from 0 or 1, or collect more samples of that class.")
     )]
-    SplitEmptyClass { file: String, fraction: f64, class: String, n_in_class: usize, side: String },
+    SplitEmptyClass {
+        file: String,
+        fraction: f64,
+        class: String,
+        n_in_class: usize,
+        side: String,
+    },
 
     /// No builtin data set or generator has this name.
     #[error("unknown builtin data set `{name}`")]
@@ -188,7 +258,12 @@ pub enum DataError {
     /// A parameter is unknown or has an invalid value.
     #[error("invalid parameter `{param}` for {context}: {reason}")]
     #[diagnostic(code(nnc::data::bad_parameter), help("{hint}"))]
-    BadParameter { context: String, param: String, reason: String, hint: String },
+    BadParameter {
+        context: String,
+        param: String,
+        reason: String,
+        hint: String,
+    },
 }
 
 impl DataError {

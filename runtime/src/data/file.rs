@@ -18,7 +18,10 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
     let file = display(path);
     let bytes = std::fs::read(path).map_err(|err| match err.kind() {
         ErrorKind::NotFound => DataError::MissingFile { file: file.clone() },
-        _ => DataError::Unreadable { file: file.clone(), reason: err.to_string() },
+        _ => DataError::Unreadable {
+            file: file.clone(),
+            reason: err.to_string(),
+        },
     })?;
     gunzip_if_gzip(&file, bytes)
 }
@@ -32,7 +35,10 @@ pub(crate) fn gunzip_if_gzip(file: &str, bytes: Vec<u8>) -> Result<Vec<u8>, Data
     let mut out = Vec::new();
     MultiGzDecoder::new(bytes.as_slice())
         .read_to_end(&mut out)
-        .map_err(|err| DataError::BadGzip { file: file.to_string(), reason: err.to_string() })?;
+        .map_err(|err| DataError::BadGzip {
+            file: file.to_string(),
+            reason: err.to_string(),
+        })?;
     Ok(out)
 }
 

@@ -36,16 +36,28 @@ pub fn load_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Da
     }
     let n_features = image_dims[1] * image_dims[2];
     if n_samples == 0 || n_features == 0 {
-        return Err(DataError::Empty { file: images_file, what: format!("dimensions {image_dims:?}") });
+        return Err(DataError::Empty {
+            file: images_file,
+            what: format!("dimensions {image_dims:?}"),
+        });
     }
-    let classes = classes_from_numbers(&labels_file, label_bytes.iter().map(|&b| f64::from(b)), |i| {
-        (i as u64 + 1, label_bytes[i].to_string())
-    })?;
+    let classes = classes_from_numbers(
+        &labels_file,
+        label_bytes.iter().map(|&b| f64::from(b)),
+        |i| (i as u64 + 1, label_bytes[i].to_string()),
+    )?;
     let features = pixels.iter().map(|&p| f32::from(p)).collect();
     let features = Array2::from_shape_vec((n_samples, n_features), features)
         .expect("size checked against the header");
-    Dataset::new(&images_file, features, Targets::Classes { labels: classes.labels, n_classes: classes.n_classes })?
-        .with_feature_shape(&[1, image_dims[1], image_dims[2]])
+    Dataset::new(
+        &images_file,
+        features,
+        Targets::Classes {
+            labels: classes.labels,
+            n_classes: classes.n_classes,
+        },
+    )?
+    .with_feature_shape(&[1, image_dims[1], image_dims[2]])
 }
 
 /// Checks the header of an unsigned-byte IDX file with `ndim` dimensions; returns the sizes
@@ -58,7 +70,10 @@ fn parse_idx<'a>(
 ) -> Result<(Vec<usize>, &'a [u8]), DataError> {
     let magic_error = |reason: String| DataError::IdxMagic {
         file: file.to_string(),
-        expected: format!("{what} (ubyte, {ndim} dimension{})", if ndim == 1 { "" } else { "s" }),
+        expected: format!(
+            "{what} (ubyte, {ndim} dimension{})",
+            if ndim == 1 { "" } else { "s" }
+        ),
         reason,
     };
     let header_len = 4 + 4 * usize::from(ndim);
@@ -67,10 +82,16 @@ fn parse_idx<'a>(
     }
     let magic = &bytes[..4];
     if magic[..2] != [0, 0] {
-        return Err(magic_error(format!("magic number {} does not start with two zero bytes", hex(magic))));
+        return Err(magic_error(format!(
+            "magic number {} does not start with two zero bytes",
+            hex(magic)
+        )));
     }
     if magic[2] != TYPE_UBYTE {
-        return Err(magic_error(format!("element type 0x{:02X} is not unsigned byte (0x08)", magic[2])));
+        return Err(magic_error(format!(
+            "element type 0x{:02X} is not unsigned byte (0x08)",
+            magic[2]
+        )));
     }
     if magic[3] != ndim {
         return Err(magic_error(format!("it has {} dimension(s)", magic[3])));
@@ -83,22 +104,34 @@ fn parse_idx<'a>(
         .map(|size| u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize)
         .collect();
     // u64 arithmetic: three u32 sizes can overflow, and then the file is surely truncated.
-    let data_len = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)).unwrap_or(u64::MAX);
+    let data_len = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .unwrap_or(u64::MAX);
     let expected = (header_len as u64).saturating_add(data_len);
     let found = bytes.len() as u64;
     if found < expected {
         return Err(truncated(file, expected, bytes.len()));
     }
     if found > expected {
-        return Err(DataError::IdxTrailing { file: file.to_string(), extra: found - expected });
+        return Err(DataError::IdxTrailing {
+            file: file.to_string(),
+            extra: found - expected,
+        });
     }
     Ok((dims, &bytes[header_len..]))
 }
 
 fn truncated(file: &str, expected: u64, found: usize) -> DataError {
-    DataError::IdxTruncated { file: file.to_string(), expected, found: found as u64 }
+    DataError::IdxTruncated {
+        file: file.to_string(),
+        expected,
+        found: found as u64,
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold("0x".to_string(), |acc, b| format!("{acc}{b:02X}"))
+    bytes
+        .iter()
+        .fold("0x".to_string(), |acc, b| format!("{acc}{b:02X}"))
 }

@@ -28,7 +28,9 @@ pub(crate) fn classes_from_text(
     // Any non-numeric value means text labels; otherwise all must be valid indices, so that a
     // stray `2.5` among integers is an error rather than a silent extra class.
     if values.iter().all(|value| value.parse::<f64>().is_ok()) {
-        let numbers = values.iter().map(|value| value.parse::<f64>().unwrap_or(f64::NAN));
+        let numbers = values
+            .iter()
+            .map(|value| value.parse::<f64>().unwrap_or(f64::NAN));
         return classes_from_numbers(file, numbers, |i| (rows[i], values[i].clone()));
     }
     let classes: BTreeMap<&str, u32> = values
@@ -63,10 +65,18 @@ pub(crate) fn classes_from_numbers(
         let valid = number.fract() == 0.0 && (0.0..f64::from(MAX_CLASSES)).contains(&number);
         if !valid {
             let (row, value) = describe(i);
-            return Err(DataError::BadLabel { file: file.to_string(), row, value });
+            return Err(DataError::BadLabel {
+                file: file.to_string(),
+                row,
+                value,
+            });
         }
         labels.push(number as u32);
     }
     let n_classes = labels.iter().max().map_or(0, |&max| max + 1);
-    Ok(ClassLabels { labels, n_classes, names: None })
+    Ok(ClassLabels {
+        labels,
+        n_classes,
+        names: None,
+    })
 }

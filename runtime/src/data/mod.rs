@@ -12,6 +12,8 @@
 //! `nnc::data::*` code; loaders never panic on bad files. All randomness comes from
 //! [`crate::rng`], so the same seed gives the same data, split and batch order.
 
+#![warn(missing_docs)]
+
 mod batch;
 mod builtin;
 mod csv_file;

@@ -34,12 +34,21 @@ pub fn load_npz(path: impl AsRef<Path>, x_key: &str, y_key: &str) -> Result<Data
     let file = display(path);
     let bytes = std::fs::read(path).map_err(|err| match err.kind() {
         std::io::ErrorKind::NotFound => DataError::MissingFile { file: file.clone() },
-        _ => DataError::Unreadable { file: file.clone(), reason: err.to_string() },
+        _ => DataError::Unreadable {
+            file: file.clone(),
+            reason: err.to_string(),
+        },
     })?;
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|err| bad_npy(&file, format!("not a zip archive: {err}")))?;
-    let x = (format!("{file}:{x_key}"), npz_entry(&mut archive, &file, x_key)?);
-    let y = (format!("{file}:{y_key}"), npz_entry(&mut archive, &file, y_key)?);
+    let x = (
+        format!("{file}:{x_key}"),
+        npz_entry(&mut archive, &file, x_key)?,
+    );
+    let y = (
+        format!("{file}:{y_key}"),
+        npz_entry(&mut archive, &file, y_key)?,
+    );
     build(x, y)
 }
 
@@ -60,7 +69,11 @@ fn npz_entry(
         return Err(DataError::NpzMissingKey {
             file: file.to_string(),
             key: key.to_string(),
-            available: if available.is_empty() { "none".to_string() } else { available.join(", ") },
+            available: if available.is_empty() {
+                "none".to_string()
+            } else {
+                available.join(", ")
+            },
         });
     };
     let mut bytes = Vec::new();
@@ -71,21 +84,39 @@ fn npz_entry(
     Ok(bytes)
 }
 
-fn build((x_file, x_bytes): (String, Vec<u8>), (y_file, y_bytes): (String, Vec<u8>)) -> Result<Dataset, DataError> {
+fn build(
+    (x_file, x_bytes): (String, Vec<u8>),
+    (y_file, y_bytes): (String, Vec<u8>),
+) -> Result<Dataset, DataError> {
     let x = decode::<f32>(&x_file, &x_bytes)?;
     let y = decode::<f64>(&y_file, &y_bytes)?;
     let Some((&n_samples, sample_shape)) = x.shape.split_first() else {
-        return Err(shape_error(&x_file, &x.shape, "features (need at least 1 dimension)"));
+        return Err(shape_error(
+            &x_file,
+            &x.shape,
+            "features (need at least 1 dimension)",
+        ));
     };
     // A 1-D feature array is one scalar feature per sample.
-    let sample_shape = if sample_shape.is_empty() { vec![1] } else { sample_shape.to_vec() };
+    let sample_shape = if sample_shape.is_empty() {
+        vec![1]
+    } else {
+        sample_shape.to_vec()
+    };
     let n_features: usize = sample_shape.iter().product();
     if n_samples == 0 || n_features == 0 {
-        return Err(DataError::Empty { file: x_file, what: format!("array shape {:?}", x.shape) });
+        return Err(DataError::Empty {
+            file: x_file,
+            what: format!("array shape {:?}", x.shape),
+        });
     }
     let labels_ok = matches!(y.shape.as_slice(), [_] | [_, 1]);
     if !labels_ok {
-        return Err(shape_error(&y_file, &y.shape, "labels (need (n,) or (n, 1))"));
+        return Err(shape_error(
+            &y_file,
+            &y.shape,
+            "labels (need (n,) or (n, 1))",
+        ));
     }
     if y.shape[0] != n_samples {
         return Err(DataError::CountMismatch {
@@ -100,8 +131,15 @@ fn build((x_file, x_bytes): (String, Vec<u8>), (y_file, y_bytes): (String, Vec<u
     })?;
     let features = ndarray::Array2::from_shape_vec((n_samples, n_features), x.values)
         .expect("element count matches the checked shape");
-    Dataset::new(&x_file, features, Targets::Classes { labels: classes.labels, n_classes: classes.n_classes })?
-        .with_feature_shape(&sample_shape)
+    Dataset::new(
+        &x_file,
+        features,
+        Targets::Classes {
+            labels: classes.labels,
+            n_classes: classes.n_classes,
+        },
+    )?
+    .with_feature_shape(&sample_shape)
 }
 
 /// A decoded array: its shape and its values in C order.
@@ -144,7 +182,12 @@ fn decode<T: Value>(file: &str, bytes: &[u8]) -> Result<Decoded<T>, DataError> {
         Some("f4" | "i4") => 4,
         Some("f8" | "i8") => 8,
         Some("u1") => 1,
-        _ => return Err(DataError::NpyDtype { file: file.to_string(), dtype: descriptor }),
+        _ => {
+            return Err(DataError::NpyDtype {
+                file: file.to_string(),
+                dtype: descriptor,
+            })
+        }
     };
     let available = (bytes.len() as u64).saturating_sub(cursor.position());
     let needed = header
@@ -153,7 +196,10 @@ fn decode<T: Value>(file: &str, bytes: &[u8]) -> Result<Decoded<T>, DataError> {
         .try_fold(item_size as u64, |acc, &d| acc.checked_mul(d as u64))
         .ok_or_else(|| bad_npy(file, format!("shape {:?} is too large", header.shape)))?;
     if needed != available {
-        return Err(bad_npy(file, format!("header promises {needed} data bytes, file has {available}")));
+        return Err(bad_npy(
+            file,
+            format!("header promises {needed} data bytes, file has {available}"),
+        ));
     }
     let values = match dtype.get(1..) {
         Some("f4") => read_as::<f32, T>(file, bytes, T::from_f32)?,
@@ -162,7 +208,10 @@ fn decode<T: Value>(file: &str, bytes: &[u8]) -> Result<Decoded<T>, DataError> {
         Some("i4") => read_as::<i32, T>(file, bytes, |v| T::from_f64(v.into()))?,
         _ => read_as::<i64, T>(file, bytes, |v| T::from_f64(v as f64))?,
     };
-    Ok(Decoded { shape: header.shape, values })
+    Ok(Decoded {
+        shape: header.shape,
+        values,
+    })
 }
 
 fn read_as<A: ReadableElement + Copy, T>(
@@ -176,9 +225,16 @@ fn read_as<A: ReadableElement + Copy, T>(
 }
 
 fn bad_npy(file: &str, reason: String) -> DataError {
-    DataError::BadNpy { file: file.to_string(), reason }
+    DataError::BadNpy {
+        file: file.to_string(),
+        reason,
+    }
 }
 
 fn shape_error(file: &str, shape: &[usize], role: &str) -> DataError {
-    DataError::NpyShape { file: file.to_string(), shape: shape.to_vec(), role: role.to_string() }
+    DataError::NpyShape {
+        file: file.to_string(),
+        shape: shape.to_vec(),
+        role: role.to_string(),
+    }
 }

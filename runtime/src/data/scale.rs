@@ -19,8 +19,11 @@ use super::error::DataError;
 /// How to scale features.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Scaling {
+    /// Leave features as they are.
     None,
+    /// Zero mean, unit (population) standard deviation per column.
     Standardize,
+    /// Map each column's train range to [0, 1].
     MinMax,
     /// Divide by a constant, e.g. 16 for digits or 255 for 8-bit images.
     Divide(f32),
@@ -56,14 +59,22 @@ impl Scaler {
                 .map(|column| {
                     let n = column.len() as f64;
                     let mean = column.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-                    let var = column.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+                    let var = column
+                        .iter()
+                        .map(|&v| (f64::from(v) - mean).powi(2))
+                        .sum::<f64>()
+                        / n;
                     (mean, non_degenerate(var.sqrt(), mean))
                 })
                 .unzip(),
             Scaling::MinMax => columns
                 .map(|column| {
-                    let min = column.iter().fold(f64::INFINITY, |acc, &v| acc.min(v.into()));
-                    let max = column.iter().fold(f64::NEG_INFINITY, |acc, &v| acc.max(v.into()));
+                    let min = column
+                        .iter()
+                        .fold(f64::INFINITY, |acc, &v| acc.min(v.into()));
+                    let max = column
+                        .iter()
+                        .fold(f64::NEG_INFINITY, |acc, &v| acc.max(v.into()));
                     (min, non_degenerate(max - min, min.abs().max(max.abs())))
                 })
                 .unzip(),
@@ -117,7 +128,11 @@ impl Scaler {
 
 /// Fits `scaling` on `train` only and applies it to both splits; returns the scaler so the
 /// same map can be applied at inference.
-pub fn scale_split(scaling: Scaling, train: &mut Dataset, test: &mut Dataset) -> Result<Scaler, DataError> {
+pub fn scale_split(
+    scaling: Scaling,
+    train: &mut Dataset,
+    test: &mut Dataset,
+) -> Result<Scaler, DataError> {
     let scaler = Scaler::fit(scaling, train)?;
     scaler.transform(train)?;
     scaler.transform(test)?;

@@ -36,7 +36,12 @@ pub(crate) fn but_sentiment(seed: u64, params: &Params) -> Result<Dataset, DataE
     let mut rng = rng_for(seed, stream::GENERATOR);
 
     let mut direction: Vec<f64> = (0..dim).map(|_| normal(&mut rng)).collect();
-    let norm = direction.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+    let norm = direction
+        .iter()
+        .map(|v| v * v)
+        .sum::<f64>()
+        .sqrt()
+        .max(f64::MIN_POSITIVE);
     direction.iter_mut().for_each(|v| *v /= norm);
 
     let n_but = ((but_fraction * n as f64).round() as usize).min(n);
@@ -66,10 +71,17 @@ pub(crate) fn but_sentiment(seed: u64, params: &Params) -> Result<Dataset, DataE
         .chain((0..dim).map(|j| format!("b{j}")))
         .chain(["has_but".to_string()])
         .collect();
-    Dataset::new("builtin \"but_sentiment\"", features, Targets::Classes { labels, n_classes: 2 })?
-        .with_class_names(vec!["negative".to_string(), "positive".to_string()])?
-        .with_feature_names(names)?
-        .with_field("clause_a", 0..dim)?
-        .with_field("clause_b", dim..2 * dim)?
-        .with_field("has_but", 2 * dim..2 * dim + 1)
+    Dataset::new(
+        "builtin \"but_sentiment\"",
+        features,
+        Targets::Classes {
+            labels,
+            n_classes: 2,
+        },
+    )?
+    .with_class_names(vec!["negative".to_string(), "positive".to_string()])?
+    .with_feature_names(names)?
+    .with_field("clause_a", 0..dim)?
+    .with_field("clause_b", dim..2 * dim)?
+    .with_field("has_but", 2 * dim..2 * dim + 1)
 }

@@ -19,7 +19,9 @@ use crate::rng::{rng_for, stream};
 /// Sample indices of each side, in random order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Split {
+    /// Indices of training samples.
     pub train: Vec<usize>,
+    /// Indices of held-out samples.
     pub test: Vec<usize>,
 }
 
@@ -27,7 +29,11 @@ pub struct Split {
 ///
 /// Fails with `nnc::data::split_empty_class` if a class would have no train or no test
 /// sample (classes with no samples at all are ignored).
-pub fn stratified_split(dataset: &Dataset, train_fraction: f64, seed: u64) -> Result<Split, DataError> {
+pub fn stratified_split(
+    dataset: &Dataset,
+    train_fraction: f64,
+    seed: u64,
+) -> Result<Split, DataError> {
     if !(train_fraction > 0.0 && train_fraction < 1.0) {
         return Err(DataError::BadParameter {
             context: format!("splitting `{}`", dataset.origin()),
@@ -70,7 +76,10 @@ pub fn stratified_split(dataset: &Dataset, train_fraction: f64, seed: u64) -> Re
     }
 
     let mut rng = rng_for(seed, stream::SPLIT);
-    let mut split = Split { train: Vec::with_capacity(n_train), test: Vec::with_capacity(n - n_train) };
+    let mut split = Split {
+        train: Vec::with_capacity(n_train),
+        test: Vec::with_capacity(n - n_train),
+    };
     for (mut members, n_class_train) in classes.into_iter().zip(quotas) {
         members.shuffle(&mut rng);
         split.train.extend_from_slice(&members[..n_class_train]);
@@ -85,8 +94,14 @@ pub fn stratified_split(dataset: &Dataset, train_fraction: f64, seed: u64) -> Re
 /// Train samples per class: floors of the exact shares, plus one for the largest remainders.
 /// Integer arithmetic, so the counts add up to exactly `n_train`.
 fn allocate(n_train: usize, n: usize, classes: &[Vec<usize>]) -> Vec<usize> {
-    let numerators: Vec<u128> = classes.iter().map(|members| n_train as u128 * members.len() as u128).collect();
-    let mut quotas: Vec<usize> = numerators.iter().map(|&num| (num / n as u128) as usize).collect();
+    let numerators: Vec<u128> = classes
+        .iter()
+        .map(|members| n_train as u128 * members.len() as u128)
+        .collect();
+    let mut quotas: Vec<usize> = numerators
+        .iter()
+        .map(|&num| (num / n as u128) as usize)
+        .collect();
     let mut by_remainder: Vec<usize> = (0..classes.len()).collect();
     // Stable sort keeps lower class indices first among equal remainders.
     by_remainder.sort_by_key(|&c| std::cmp::Reverse(numerators[c] % n as u128));

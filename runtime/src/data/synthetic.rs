@@ -26,8 +26,9 @@ pub(crate) fn blobs(seed: u64, params: &Params) -> Result<Dataset, DataError> {
     let std = params.non_negative("std")?;
     let half_width = params.positive("box")?;
     let mut rng = rng_for(seed, stream::GENERATOR);
-    let centers: Vec<f64> =
-        (0..n_centers * dim).map(|_| rng.random_range(-half_width..half_width)).collect();
+    let centers: Vec<f64> = (0..n_centers * dim)
+        .map(|_| rng.random_range(-half_width..half_width))
+        .collect();
     let mut features = Array2::zeros((n, dim));
     let mut labels = Vec::with_capacity(n);
     for (i, mut row) in features.rows_mut().into_iter().enumerate() {
@@ -38,8 +39,15 @@ pub(crate) fn blobs(seed: u64, params: &Params) -> Result<Dataset, DataError> {
         labels.push(class as u32);
     }
     let names = (0..dim).map(|j| format!("x{j}")).collect();
-    Dataset::new("builtin \"blobs\"", features, Targets::Classes { labels, n_classes: n_centers as u32 })?
-        .with_feature_names(names)
+    Dataset::new(
+        "builtin \"blobs\"",
+        features,
+        Targets::Classes {
+            labels,
+            n_classes: n_centers as u32,
+        },
+    )?
+    .with_feature_names(names)
 }
 
 /// Two spirals. Sample `i` is class `i mod 2`; it draws `t ~ U[0, 1)`, then noise for x and
@@ -60,8 +68,15 @@ pub(crate) fn spirals(seed: u64, params: &Params) -> Result<Dataset, DataError> 
         row[1] = (t * angle.sin() + noise * normal(&mut rng)) as f32;
         labels.push(class as u32);
     }
-    Dataset::new("builtin \"spirals\"", features, Targets::Classes { labels, n_classes: 2 })?
-        .with_feature_names(vec!["x".to_string(), "y".to_string()])
+    Dataset::new(
+        "builtin \"spirals\"",
+        features,
+        Targets::Classes {
+            labels,
+            n_classes: 2,
+        },
+    )?
+    .with_feature_names(vec!["x".to_string(), "y".to_string()])
 }
 
 /// XOR. Sample `i` is corner `i mod 4` of `(0,0), (0,1), (1,0), (1,1)` with label `a xor b`,
@@ -76,13 +91,24 @@ pub(crate) fn xor(seed: u64, params: &Params) -> Result<Dataset, DataError> {
     for (i, mut row) in features.rows_mut().into_iter().enumerate() {
         let (a, b) = ((i % 4) / 2, i % 2);
         for (value, bit) in row.iter_mut().zip([a, b]) {
-            let jitter = if noise > 0.0 { noise * normal(&mut rng) } else { 0.0 };
+            let jitter = if noise > 0.0 {
+                noise * normal(&mut rng)
+            } else {
+                0.0
+            };
             *value = (bit as f64 + jitter) as f32;
         }
         labels.push((a ^ b) as u32);
     }
-    Dataset::new("builtin \"xor\"", features, Targets::Classes { labels, n_classes: 2 })?
-        .with_feature_names(vec!["a".to_string(), "b".to_string()])
+    Dataset::new(
+        "builtin \"xor\"",
+        features,
+        Targets::Classes {
+            labels,
+            n_classes: 2,
+        },
+    )?
+    .with_feature_names(vec!["a".to_string(), "b".to_string()])
 }
 
 /// A 1-D grid for gradient-shattering experiments (Balduzzi et al. 2017 use 256 points in
@@ -94,11 +120,17 @@ pub(crate) fn grid1d(seed: u64, params: &Params) -> Result<Dataset, DataError> {
     let freq = params.get("freq");
     let noise = params.non_negative("noise")?;
     let mut rng = rng_for(seed, stream::GENERATOR);
-    let xs: Vec<f64> = (0..n).map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64).collect();
+    let xs: Vec<f64> = (0..n)
+        .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
+        .collect();
     let targets = xs
         .iter()
         .map(|&x| {
-            let jitter = if noise > 0.0 { noise * normal(&mut rng) } else { 0.0 };
+            let jitter = if noise > 0.0 {
+                noise * normal(&mut rng)
+            } else {
+                0.0
+            };
             ((freq * PI * x).sin() + jitter) as f32
         })
         .collect();

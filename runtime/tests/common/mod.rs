@@ -11,12 +11,19 @@ use nnc_runtime::data::DataError;
 #[track_caller]
 pub fn assert_error(err: DataError, code: &str, needles: &[&str]) {
     let message = err.to_string();
-    assert_eq!(err.code_str(), format!("nnc::data::{code}"), "message: {message}");
+    assert_eq!(
+        err.code_str(),
+        format!("nnc::data::{code}"),
+        "message: {message}"
+    );
     for needle in needles {
         assert!(message.contains(needle), "`{message}` lacks `{needle}`");
     }
     let help = err.help().map(|help| help.to_string()).unwrap_or_default();
-    assert!(help.ends_with('.'), "help of {code} should be a sentence: `{help}`");
+    assert!(
+        help.ends_with('.'),
+        "help of {code} should be a sentence: `{help}`"
+    );
 }
 
 /// Unwraps the error of a result that must fail.
@@ -45,10 +52,17 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 pub fn npy_bytes(descr: &str, fortran: bool, shape: &[usize], data: &[u8]) -> Vec<u8> {
     let shape_text = match shape {
         [single] => format!("({single},)"),
-        dims => format!("({})", dims.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
+        dims => format!(
+            "({})",
+            dims.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let fortran = if fortran { "True" } else { "False" };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape_text}, }}");
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape_text}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -83,7 +97,11 @@ pub fn idx_bytes(type_code: u8, dims: &[u32], data: &[u8]) -> Vec<u8> {
 /// A stored or deflated zip archive of `(name, bytes)` entries, i.e. an NPZ file.
 pub fn zip_bytes(entries: &[(&str, Vec<u8>)], deflate: bool) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let method = if deflate { zip::CompressionMethod::Deflated } else { zip::CompressionMethod::Stored };
+    let method = if deflate {
+        zip::CompressionMethod::Deflated
+    } else {
+        zip::CompressionMethod::Stored
+    };
     let options = zip::write::SimpleFileOptions::default().compression_method(method);
     for (name, bytes) in entries {
         writer.start_file(*name, options).unwrap();
@@ -108,4 +126,21 @@ pub fn corruptions(bytes: &[u8], n_flips: usize) -> Vec<Vec<u8>> {
         out.push(corrupt);
     }
     out
+}
+
+/// An IDX images file of `n` 2x3 images with distinct pixel values.
+pub fn idx_images(n: u32) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..n * 6).map(|i| (i * 7 % 256) as u8).collect();
+    idx_bytes(0x08, &[n, 2, 3], &pixels)
+}
+
+/// Writes a file with a writer that takes a path (e.g. `ndarray_npy::write_npy`).
+pub fn write_path<E: std::fmt::Debug>(
+    dir: &tempfile::TempDir,
+    name: &str,
+    writer: impl FnOnce(&Path) -> Result<(), E>,
+) -> PathBuf {
+    let path = dir.path().join(name);
+    writer(&path).unwrap();
+    path
 }
