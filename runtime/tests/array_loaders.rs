@@ -173,7 +173,7 @@ fn npz_round_trip_plain_and_compressed() {
     npz.add_array("x", &x).unwrap();
     npz.add_array("y", &y).unwrap();
     npz.finish().unwrap();
-    let dataset = load_npz(&path, "x", "y").unwrap();
+    let dataset = load_npz(&path, None, None).unwrap();
     assert_eq!(dataset.features(), &x.mapv(|v| v as f32));
     assert_eq!(dataset.labels().unwrap(), [2, 0, 1]);
 
@@ -184,22 +184,22 @@ fn npz_round_trip_plain_and_compressed() {
     y.write_npy(&mut y_bytes).unwrap();
     let archive = zip_bytes(&[("features.npy", x_bytes), ("labels.npy", y_bytes)], true);
     let path = write(dir.path(), "c.npz", &archive);
-    let dataset = load_npz(&path, "features", "labels").unwrap();
+    let dataset = load_npz(&path, Some("features"), Some("labels")).unwrap();
     assert_eq!(dataset.features(), &x.mapv(|v| v as f32));
 
     assert_error(
-        expect_err(load_npz(&path, "x", "labels")),
+        expect_err(load_npz(&path, None, Some("labels"))),
         "npz_missing_key",
         &["c.npz", "`x`"],
     );
-    let err = expect_err(load_npz(&path, "features", "y"));
+    let err = expect_err(load_npz(&path, Some("features"), None));
     assert!(err.to_string().contains("`y`"));
     let help = miette::Diagnostic::help(&err).unwrap().to_string();
     assert!(help.contains("`features`, `labels`"), "{help}");
 
     let not_zip = write(dir.path(), "nz.npz", b"PK but not really a zip archive");
     assert_error(
-        expect_err(load_npz(&not_zip, "x", "y")),
+        expect_err(load_npz(&not_zip, None, None)),
         "bad_npy",
         &["nz.npz", "zip"],
     );

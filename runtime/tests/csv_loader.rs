@@ -14,7 +14,7 @@ fn csv_default() -> CsvOptions {
 #[test]
 fn csv_numeric_labels_last_column() {
     let dir = TempDir::new().unwrap();
-    let path = write(dir.path(), "d.csv", b"1,2,0\n3,4.5,2\n-1,0,1\n");
+    let path = write(dir.path(), "d.csv", b"1,2,0\r\n3,4.5,2\n\n-1,0,1\n");
     let dataset = load_csv(&path, &csv_default()).unwrap();
     assert_eq!(
         dataset.features(),
@@ -30,6 +30,12 @@ fn csv_numeric_labels_last_column() {
     assert_eq!(dataset.feature_shape(), &[2]);
     assert_eq!(dataset.class_names(), None);
     assert_eq!(dataset.feature_names(), None);
+    // Rows in messages are file lines, blank lines included.
+    let err = expect_err(load_csv(
+        write(dir.path(), "e.csv", b"1,2,0\n\n3,x,1\n"),
+        &csv_default(),
+    ));
+    assert_error(err, "not_numeric", &["row 3"]);
 }
 
 #[test]
@@ -207,7 +213,7 @@ fn missing_and_unreadable_files() {
         &["nope.csv"],
     );
     assert_error(
-        expect_err(load_npz(&missing, "x", "y")),
+        expect_err(load_npz(&missing, None, None)),
         "missing_file",
         &["nope.csv"],
     );

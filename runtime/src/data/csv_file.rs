@@ -72,7 +72,7 @@ pub(crate) fn parse_csv(
         Some(
             reader
                 .headers()
-                .map_err(|err| csv_error(file, &err))?
+                .map_err(|err| csv_error(file, text, &err))?
                 .clone(),
         )
     } else {
@@ -85,13 +85,18 @@ pub(crate) fn parse_csv(
     let mut label_values = Vec::new();
     let mut label_rows = Vec::new();
     let mut record = StringRecord::new();
+    let mut lines = LineCounter {
+        text,
+        byte: 0,
+        line: 1,
+    };
     loop {
         match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(err) => return Err(csv_error(file, &err)),
+            Err(err) => return Err(csv_error(file, text, &err)),
         }
-        let row = record.position().map_or(0, |pos| pos.line());
+        let row = lines.line_at(record.position().map_or(0, |pos| pos.byte()));
         let expected = *n_columns.get_or_insert(record.len());
         if record.len() != expected {
             return Err(DataError::RaggedRow {
@@ -210,10 +215,45 @@ fn parse_feature(file: &str, row: u64, column: usize, field: &str) -> Result<f32
     Ok(value)
 }
 
-fn csv_error(file: &str, err: &csv::Error) -> DataError {
+fn csv_error(file: &str, text: &[u8], err: &csv::Error) -> DataError {
+    let byte = err.position().map_or(0, |pos| pos.byte());
     DataError::BadCsv {
         file: file.to_string(),
-        row: err.position().map_or(0, |pos| pos.line()),
+        row: LineCounter {
+            text,
+            byte: 0,
+            line: 1,
+        }
+        .line_at(byte),
         reason: err.to_string(),
+    }
+}
+
+/// File line numbers from byte offsets. The csv crate neither counts blank lines nor starts a
+/// record's position after them, so rows are counted here: skip the line breaks at the
+/// offset, then count newlines before it. Offsets only grow, so the pass is linear.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    byte: u64,
+    line: u64,
+}
+
+impl LineCounter<'_> {
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut end = (byte as usize).min(self.text.len());
+        while self
+            .text
+            .get(end)
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+        {
+            end += 1;
+        }
+        let start = (self.byte as usize).min(end);
+        self.line += self.text[start..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        self.byte = self.byte.max(end as u64);
+        self.line
     }
 }

@@ -27,9 +27,14 @@ pub fn load_npy(x_path: impl AsRef<Path>, y_path: impl AsRef<Path>) -> Result<Da
     build(x, y)
 }
 
-/// Loads features and labels from the arrays `x_key` and `y_key` (numpy's defaults for
-/// `np.savez(path, x=..., y=...)` are `"x"` and `"y"`) of an `.npz` archive.
-pub fn load_npz(path: impl AsRef<Path>, x_key: &str, y_key: &str) -> Result<Dataset, DataError> {
+/// Loads features and labels from the arrays `x_key` and `y_key` of an `.npz` archive;
+/// `None` means `"x"` and `"y"`, the names `np.savez(path, x=..., y=...)` gives them.
+pub fn load_npz(
+    path: impl AsRef<Path>,
+    x_key: Option<&str>,
+    y_key: Option<&str>,
+) -> Result<Dataset, DataError> {
+    let (x_key, y_key) = (x_key.unwrap_or("x"), y_key.unwrap_or("y"));
     let path = path.as_ref();
     let file = display(path);
     let bytes = std::fs::read(path).map_err(|err| match err.kind() {
