@@ -1,0 +1,336 @@
+//! Data sets that ship with nnc: the bundled digits and the seeded synthetic generators.
+//!
+//! [`BUILTINS`] lists every name with its parameters and defaults; it is the single source
+//! for validation here and for help text in the compiler. Generators are bit-reproducible for
+//! a seed (ChaCha8 stream [`crate::rng::stream::GENERATOR`] of that seed).
+
+use super::csv_file::{parse_csv, CsvOptions};
+use super::dataset::{Dataset, Targets};
+use super::error::DataError;
+use super::{sentiment, synthetic};
+
+/// The digits file, embedded so `builtin("digits")` works from any working directory.
+/// Origin, checksum and credit: `runtime/data/README.md`.
+const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
+
+/// A builtin data set and the parameters it accepts.
+#[derive(Debug)]
+pub struct BuiltinInfo {
+    /// The name used in `builtin("...")`.
+    pub name: &'static str,
+    /// One line on what the data is.
+    pub summary: &'static str,
+    /// Accepted parameters, with defaults.
+    pub params: &'static [ParamInfo],
+}
+
+/// One named numeric parameter of a builtin generator.
+#[derive(Debug)]
+pub struct ParamInfo {
+    /// Parameter name.
+    pub name: &'static str,
+    /// Value used when the parameter is not given.
+    pub default: f64,
+    /// What it controls.
+    pub doc: &'static str,
+}
+
+const fn param(name: &'static str, default: f64, doc: &'static str) -> ParamInfo {
+    ParamInfo { name, default, doc }
+}
+
+/// Every builtin data set. `n` is the number of samples where a generator takes one.
+pub const BUILTINS: &[BuiltinInfo] = &[
+    BuiltinInfo {
+        name: "digits",
+        summary: "1797 8x8 handwritten digits (UCI optdigits), 64 features 0..16, 10 classes",
+        params: &[],
+    },
+    BuiltinInfo {
+        name: "blobs",
+        summary: "Gaussian clusters, one class per cluster, classes balanced (sample i is class i mod centers)",
+        params: &[
+            param("n", 300.0, "number of samples"),
+            param("centers", 3.0, "number of clusters (= classes)"),
+            param("dim", 2.0, "number of features"),
+            param("std", 1.0, "standard deviation of each cluster"),
+            param("box", 10.0, "cluster centres are uniform in [-box, box]^dim"),
+        ],
+    },
+    BuiltinInfo {
+        name: "spirals",
+        summary: "two interleaved spirals in 2-D, one per class",
+        params: &[
+            param("n", 200.0, "number of samples"),
+            param("turns", 1.5, "revolutions of each spiral"),
+            param("noise", 0.05, "standard deviation of Gaussian noise added to each coordinate"),
+        ],
+    },
+    BuiltinInfo {
+        name: "xor",
+        summary: "the XOR truth table: corners of the unit square cycled, label a xor b",
+        params: &[
+            param("n", 4.0, "number of samples (4 gives the exact truth table)"),
+            param("noise", 0.0, "standard deviation of Gaussian noise added to the corners"),
+        ],
+    },
+    BuiltinInfo {
+        name: "grid1d",
+        summary: "n equally spaced scalars in [lo, hi] with target sin(freq*pi*x) (shattered-gradient experiments)",
+        params: &[
+            param("n", 256.0, "number of grid points"),
+            param("lo", -2.0, "first grid point"),
+            param("hi", 2.0, "last grid point"),
+            param("freq", 1.0, "frequency of the sine target"),
+            param("noise", 0.0, "standard deviation of Gaussian noise added to the target"),
+        ],
+    },
+    BuiltinInfo {
+        name: "but_sentiment",
+        summary: "synthetic 'A but B' sentiment: clause vectors A and B plus has_but; with 'but' the label follows B",
+        params: &[
+            param("n", 1000.0, "number of samples"),
+            param("dim", 8.0, "features per clause"),
+            param("but_fraction", 0.05, "fraction of samples with 'but' (exact count, rounded)"),
+            param("signal", 1.0, "length of the sentiment direction in each clause"),
+            param("noise", 1.0, "standard deviation of per-feature Gaussian noise"),
+        ],
+    },
+    BuiltinInfo {
+        name: "imbalanced_digits",
+        summary: "digits as one digit (class 1, minority) vs the rest (class 0), minority subsampled to 1:ratio",
+        params: &[
+            param("n", 1700.0, "target number of samples (capped by what digits can supply)"),
+            param("digit", 0.0, "the minority digit 0..9"),
+            param("ratio", 20.0, "majority samples per minority sample"),
+        ],
+    },
+];
+
+/// A builtin data set with default parameters and seed 0 (`builtin("digits")` in a spec).
+pub fn builtin(name: &str) -> Result<Dataset, DataError> {
+    builtin_with(name, 0, &[])
+}
+
+/// A builtin data set with the given seed and named parameters (others take their defaults
+/// from [`BUILTINS`]). Unknown names and parameters are errors, never ignored.
+pub fn builtin_with(name: &str, seed: u64, params: &[(&str, f64)]) -> Result<Dataset, DataError> {
+    let Some(info) = BUILTINS.iter().find(|info| info.name == name) else {
+        let known: Vec<String> = BUILTINS
+            .iter()
+            .map(|info| format!("`{}`", info.name))
+            .collect();
+        return Err(DataError::UnknownBuiltin {
+            name: name.to_string(),
+            known: known.join(", "),
+        });
+    };
+    let params = Params::resolve(info, params)?;
+    match name {
+        "digits" => digits(),
+        "blobs" => synthetic::blobs(seed, &params),
+        "spirals" => synthetic::spirals(seed, &params),
+        "xor" => synthetic::xor(seed, &params),
+        "grid1d" => synthetic::grid1d(seed, &params),
+        "but_sentiment" => sentiment::but_sentiment(seed, &params),
+        "imbalanced_digits" => imbalanced_digits(seed, &params),
+        _ => unreachable!("every entry of BUILTINS is dispatched"),
+    }
+}
+
+fn digits() -> Result<Dataset, DataError> {
+    let file = "builtin \"digits\"";
+    let text = super::file::gunzip_if_gzip(file, DIGITS_CSV_GZ.to_vec())?;
+    parse_csv(file, &text, &CsvOptions::default())
+}
+
+/// One digit against the rest; both sides are drawn without replacement, then kept in the
+/// original file order.
+fn imbalanced_digits(seed: u64, params: &Params) -> Result<Dataset, DataError> {
+    let n = params.count("n")? as f64;
+    let digit = params.count_in("digit", 0, 9)? as u32;
+    let ratio = params.positive("ratio")?;
+    let digits = digits()?;
+    let labels = digits.labels().expect("digits has class labels");
+    let (minority, majority): (Vec<usize>, Vec<usize>) =
+        (0..labels.len()).partition(|&i| labels[i] == digit);
+    // Shrink both sides by the same factor if digits cannot supply the requested counts, so
+    // the ratio holds.
+    let (want_minor, want_major) = (n / (ratio + 1.0), n * ratio / (ratio + 1.0));
+    let factor = 1f64
+        .min(minority.len() as f64 / want_minor)
+        .min(majority.len() as f64 / want_major);
+    let n_minor = ((want_minor * factor).round() as usize).clamp(1, minority.len());
+    let n_major = ((want_major * factor).round() as usize).clamp(1, majority.len());
+
+    let mut rng = crate::rng::rng_for(seed, crate::rng::stream::GENERATOR);
+    let mut chosen: Vec<usize> = rand::seq::index::sample(&mut rng, minority.len(), n_minor)
+        .into_iter()
+        .map(|i| minority[i])
+        .chain(
+            rand::seq::index::sample(&mut rng, majority.len(), n_major)
+                .into_iter()
+                .map(|i| majority[i]),
+        )
+        .collect();
+    chosen.sort_unstable();
+    let subset = digits.subset(&chosen);
+    let labels = chosen
+        .iter()
+        .map(|&i| u32::from(labels[i] == digit))
+        .collect();
+    Dataset::new(
+        &format!("builtin \"imbalanced_digits\" (digit {digit})"),
+        subset.features().clone(),
+        Targets::Classes {
+            labels,
+            n_classes: 2,
+        },
+    )?
+    .with_class_names(vec!["other".to_string(), format!("digit {digit}")])
+}
+
+/// Parameter values for one generator, defaults filled in and names checked.
+pub(crate) struct Params {
+    builtin: &'static str,
+    values: Vec<(&'static str, f64)>,
+}
+
+impl Params {
+    fn resolve(info: &'static BuiltinInfo, given: &[(&str, f64)]) -> Result<Self, DataError> {
+        let mut values: Vec<(&'static str, f64)> =
+            info.params.iter().map(|p| (p.name, p.default)).collect();
+        let mut seen = Vec::new();
+        for &(name, value) in given {
+            let hint = if info.params.is_empty() {
+                format!("`{}` takes no parameters.", info.name)
+            } else {
+                let list: Vec<String> = info
+                    .params
+                    .iter()
+                    .map(|p| format!("{} (default {}): {}", p.name, p.default, p.doc))
+                    .collect();
+                format!("Parameters of `{}`: {}.", info.name, list.join("; "))
+            };
+            let error = |reason: &str| DataError::BadParameter {
+                context: format!("builtin \"{}\"", info.name),
+                param: name.to_string(),
+                reason: reason.to_string(),
+                hint: hint.clone(),
+            };
+            let Some(slot) = values.iter_mut().find(|(known, _)| *known == name) else {
+                return Err(error("no such parameter"));
+            };
+            if seen.contains(&name) {
+                return Err(error("given twice"));
+            }
+            if !value.is_finite() {
+                return Err(error("value is not finite"));
+            }
+            seen.push(name);
+            slot.1 = value;
+        }
+        Ok(Self {
+            builtin: info.name,
+            values,
+        })
+    }
+
+    fn error(&self, name: &str, reason: String) -> DataError {
+        DataError::BadParameter {
+            context: format!("builtin \"{}\"", self.builtin),
+            param: name.to_string(),
+            reason,
+            hint: format!(
+                "See the parameter list of `{}` in runtime/data/README.md.",
+                self.builtin
+            ),
+        }
+    }
+
+    /// The value of a parameter declared in [`BUILTINS`].
+    pub(crate) fn get(&self, name: &str) -> f64 {
+        self.values
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|&(_, v)| v)
+            .expect("declared parameter")
+    }
+
+    /// A positive integer (sample and feature counts); capped so a typo cannot exhaust memory.
+    pub(crate) fn count(&self, name: &str) -> Result<usize, DataError> {
+        self.count_in(name, 1, 10_000_000)
+    }
+
+    /// An integer in `lo..=hi`.
+    pub(crate) fn count_in(&self, name: &str, lo: usize, hi: usize) -> Result<usize, DataError> {
+        let value = self.get(name);
+        if value.fract() != 0.0 || value < lo as f64 || value > hi as f64 {
+            return Err(self.error(name, format!("{value} is not an integer in {lo}..={hi}")));
+        }
+        Ok(value as usize)
+    }
+
+    /// A value `>= 0`.
+    pub(crate) fn non_negative(&self, name: &str) -> Result<f64, DataError> {
+        let value = self.get(name);
+        if value < 0.0 {
+            return Err(self.error(name, format!("{value} is negative")));
+        }
+        Ok(value)
+    }
+
+    /// A value `> 0`.
+    pub(crate) fn positive(&self, name: &str) -> Result<f64, DataError> {
+        let value = self.get(name);
+        if value <= 0.0 {
+            return Err(self.error(name, format!("{value} is not positive")));
+        }
+        Ok(value)
+    }
+
+    /// A value in `[0, 1]`.
+    pub(crate) fn fraction(&self, name: &str) -> Result<f64, DataError> {
+        let value = self.get(name);
+        if !(0.0..=1.0).contains(&value) {
+            return Err(self.error(name, format!("{value} is not in [0, 1]")));
+        }
+        Ok(value)
+    }
+
+    /// `lo < hi` check for a pair of parameters.
+    pub(crate) fn ordered(&self, lo: &str, hi: &str) -> Result<(f64, f64), DataError> {
+        let (lo_value, hi_value) = (self.get(lo), self.get(hi));
+        if lo_value >= hi_value {
+            return Err(self.error(
+                hi,
+                format!("{hi} = {hi_value} is not above {lo} = {lo_value}"),
+            ));
+        }
+        Ok((lo_value, hi_value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn embedded_digits_match_the_documented_sha256() {
+        let digest = Sha256::digest(DIGITS_CSV_GZ);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
+        );
+    }
+
+    #[test]
+    fn every_builtin_loads_with_defaults() {
+        for info in BUILTINS {
+            let dataset = builtin(info.name).unwrap_or_else(|err| panic!("{}: {err}", info.name));
+            assert!(dataset.n_samples() > 0, "{}", info.name);
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! `Dataset`: a feature matrix, what each row should predict, and names for both.
+
+use std::ops::Range;
+
+use ndarray::{s, Array2, ArrayView2, Axis};
+
+use super::error::DataError;
+
+/// What each sample should predict.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+    /// Class indices `0..n_classes` (for cross-entropy). Some classes may have no sample.
+    Classes {
+        /// One class index per sample.
+        labels: Vec<u32>,
+        /// Number of classes; every label is below it.
+        n_classes: u32,
+    },
+    /// Real-valued targets, one row per sample (for mse).
+    Real(Array2<f32>),
+}
+
+/// A named, contiguous block of feature columns (e.g. `clause_b` of `but_sentiment`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Field name, e.g. `clause_b`.
+    pub name: String,
+    /// The columns it covers.
+    pub columns: Range<usize>,
+}
+
+/// A data set held in memory.
+///
+/// Invariants, checked by [`Dataset::new`] and kept by every method: at least one sample and
+/// one feature, all features finite, one target per sample, labels below `n_classes`, the
+/// product of `feature_shape` equals the number of columns, and names (when present) match
+/// the number of classes and columns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    origin: String,
+    features: Array2<f32>,
+    feature_shape: Vec<usize>,
+    targets: Targets,
+    class_names: Option<Vec<String>>,
+    feature_names: Option<Vec<String>>,
+    fields: Vec<Field>,
+}
+
+impl Dataset {
+    /// Builds a data set from an `n x d` feature matrix (standard layout is enforced) and its
+    /// targets. `origin` names it in error messages (a path or e.g. `builtin "digits"`). The
+    /// per-sample feature shape starts as `[d]`.
+    pub fn new(origin: &str, features: Array2<f32>, targets: Targets) -> Result<Self, DataError> {
+        let (n_samples, n_features) = features.dim();
+        if n_samples == 0 {
+            return Err(empty(origin, "no samples"));
+        }
+        if n_features == 0 {
+            return Err(empty(origin, "no feature columns"));
+        }
+        if let Some(((row, column), value)) = features.indexed_iter().find(|(_, v)| !v.is_finite())
+        {
+            return Err(DataError::NonFinite {
+                file: origin.to_string(),
+                row: row as u64 + 1,
+                column: column + 1,
+                value: value.to_string(),
+            });
+        }
+        let n_targets = match &targets {
+            Targets::Classes { labels, n_classes } => {
+                if let Some((row, &label)) =
+                    labels.iter().enumerate().find(|(_, &l)| l >= *n_classes)
+                {
+                    return Err(DataError::LabelOutOfRange {
+                        file: origin.to_string(),
+                        row: row as u64 + 1,
+                        label: label.into(),
+                        n_classes: *n_classes,
+                    });
+                }
+                labels.len()
+            }
+            Targets::Real(values) => {
+                if let Some(((row, column), value)) =
+                    values.indexed_iter().find(|(_, v)| !v.is_finite())
+                {
+                    return Err(DataError::NonFinite {
+                        file: format!("{origin} (targets)"),
+                        row: row as u64 + 1,
+                        column: column + 1,
+                        value: value.to_string(),
+                    });
+                }
+                values.nrows()
+            }
+        };
+        if n_targets != n_samples {
+            return Err(DataError::CountMismatch {
+                features_file: origin.to_string(),
+                n_features: n_samples,
+                labels_file: format!("{origin} (targets)"),
+                n_labels: n_targets,
+            });
+        }
+        Ok(Self {
+            origin: origin.to_string(),
+            features: features.as_standard_layout().into_owned(),
+            feature_shape: vec![n_features],
+            targets,
+            class_names: None,
+            feature_names: None,
+            fields: Vec::new(),
+        })
+    }
+
+    /// Sets the per-sample shape (e.g. `[1, 8, 8]`); its product must equal the column count.
+    /// Rows are stored flat in row-major order, so this is a free reinterpretation.
+    pub fn with_feature_shape(mut self, shape: &[usize]) -> Result<Self, DataError> {
+        self.check_input_shape(shape)?;
+        self.feature_shape = shape.to_vec();
+        Ok(self)
+    }
+
+    /// Checks that a network input of `shape` can be fed from these features.
+    pub fn check_input_shape(&self, shape: &[usize]) -> Result<(), DataError> {
+        let needed = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        if shape.is_empty() || needed != Some(self.n_features()) {
+            return Err(DataError::ShapeMismatch {
+                file: self.origin.clone(),
+                n_features: self.n_features(),
+                shape: shape.to_vec(),
+                needed: needed.unwrap_or(usize::MAX),
+            });
+        }
+        Ok(())
+    }
+
+    /// Raises the number of classes (labels must already be below it). Use this when a spec
+    /// declares more classes than the data happens to contain.
+    pub fn with_n_classes(mut self, n_classes: u32) -> Result<Self, DataError> {
+        if let Targets::Classes {
+            labels,
+            n_classes: current,
+        } = &mut self.targets
+        {
+            if let Some((row, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= n_classes) {
+                return Err(DataError::LabelOutOfRange {
+                    file: self.origin.clone(),
+                    row: row as u64 + 1,
+                    label: label.into(),
+                    n_classes,
+                });
+            }
+            if self.class_names.is_some() && n_classes != *current {
+                return Err(bad_names(&self.origin, "class", n_classes as usize));
+            }
+            *current = n_classes;
+        }
+        Ok(self)
+    }
+
+    /// Names the classes, in class-index order.
+    pub fn with_class_names(mut self, names: Vec<String>) -> Result<Self, DataError> {
+        if names.len() != self.n_classes() as usize {
+            return Err(bad_names(&self.origin, "class", names.len()));
+        }
+        self.class_names = Some(names);
+        Ok(self)
+    }
+
+    /// Names the feature columns, in column order.
+    pub fn with_feature_names(mut self, names: Vec<String>) -> Result<Self, DataError> {
+        if names.len() != self.n_features() {
+            return Err(bad_names(&self.origin, "feature", names.len()));
+        }
+        self.feature_names = Some(names);
+        Ok(self)
+    }
+
+    /// Names a contiguous block of columns so it can be read on its own (see [`Self::field`]).
+    pub fn with_field(mut self, name: &str, columns: Range<usize>) -> Result<Self, DataError> {
+        if columns.is_empty() || columns.end > self.n_features() {
+            return Err(DataError::BadParameter {
+                context: self.origin.clone(),
+                param: name.to_string(),
+                reason: format!(
+                    "columns {columns:?} are not inside 0..{}",
+                    self.n_features()
+                ),
+                hint: "A field is a non-empty range of existing columns.".to_string(),
+            });
+        }
+        self.fields.retain(|field| field.name != name);
+        self.fields.push(Field {
+            name: name.to_string(),
+            columns,
+        });
+        Ok(self)
+    }
+
+    /// Where the data came from (a path, or e.g. `builtin "digits"`).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The `n x d` feature matrix, row-major.
+    pub fn features(&self) -> &Array2<f32> {
+        &self.features
+    }
+
+    /// Mutable features, for in-place scaling. Callers must keep the values finite.
+    pub(crate) fn features_mut(&mut self) -> &mut Array2<f32> {
+        &mut self.features
+    }
+
+    /// The shape of one sample; its product is [`Self::n_features`].
+    pub fn feature_shape(&self) -> &[usize] {
+        &self.feature_shape
+    }
+
+    /// What each sample should predict.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// Class labels, or `None` for real-valued targets.
+    pub fn labels(&self) -> Option<&[u32]> {
+        match &self.targets {
+            Targets::Classes { labels, .. } => Some(labels),
+            Targets::Real(_) => None,
+        }
+    }
+
+    /// Number of classes; 0 for real-valued targets.
+    pub fn n_classes(&self) -> u32 {
+        match &self.targets {
+            Targets::Classes { n_classes, .. } => *n_classes,
+            Targets::Real(_) => 0,
+        }
+    }
+
+    /// Samples per class, indexed by class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.n_classes() as usize];
+        for &label in self.labels().unwrap_or_default() {
+            counts[label as usize] += 1;
+        }
+        counts
+    }
+
+    /// Number of samples (rows).
+    pub fn n_samples(&self) -> usize {
+        self.features.nrows()
+    }
+
+    /// Number of features per sample (columns).
+    pub fn n_features(&self) -> usize {
+        self.features.ncols()
+    }
+
+    /// Class names in class-index order, if known (text labels, generators).
+    pub fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
+    }
+
+    /// Feature names in column order, if known (CSV header, generators).
+    pub fn feature_names(&self) -> Option<&[String]> {
+        self.feature_names.as_deref()
+    }
+
+    /// Column of the feature called `name`, if features are named.
+    pub fn feature_index(&self, name: &str) -> Option<usize> {
+        self.feature_names.as_ref()?.iter().position(|n| n == name)
+    }
+
+    /// The named column blocks.
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    /// The columns of field `name`, as an `n x width` view.
+    pub fn field(&self, name: &str) -> Option<ArrayView2<'_, f32>> {
+        let field = self.fields.iter().find(|field| field.name == name)?;
+        Some(self.features.slice(s![.., field.columns.clone()]))
+    }
+
+    /// The features with every column outside field `name` set to zero: the field "on its
+    /// own" at the network's full input width (as `predict(field("clause_b"))` needs).
+    pub fn isolate_field(&self, name: &str) -> Option<Array2<f32>> {
+        let field = self.fields.iter().find(|field| field.name == name)?;
+        let mut res = Array2::zeros(self.features.raw_dim());
+        res.slice_mut(s![.., field.columns.clone()])
+            .assign(&self.features.slice(s![.., field.columns.clone()]));
+        Some(res)
+    }
+
+    /// The samples at `indices`, in that order (indices may repeat). Names, shape and fields
+    /// are kept; `n_classes` is kept even if a class has no sample left.
+    ///
+    /// # Panics
+    /// If an index is out of bounds: indices come from this crate's split/shuffle helpers.
+    pub fn subset(&self, indices: &[usize]) -> Dataset {
+        let targets = match &self.targets {
+            Targets::Classes { labels, n_classes } => Targets::Classes {
+                labels: indices.iter().map(|&i| labels[i]).collect(),
+                n_classes: *n_classes,
+            },
+            Targets::Real(values) => Targets::Real(values.select(Axis(0), indices)),
+        };
+        Dataset {
+            origin: self.origin.clone(),
+            features: self.features.select(Axis(0), indices),
+            feature_shape: self.feature_shape.clone(),
+            targets,
+            class_names: self.class_names.clone(),
+            feature_names: self.feature_names.clone(),
+            fields: self.fields.clone(),
+        }
+    }
+
+    /// The name of class `class` for messages: its name if known, else the index.
+    pub(crate) fn class_label(&self, class: usize) -> String {
+        match &self.class_names {
+            Some(names) => format!("{class} (`{}`)", names[class]),
+            None => class.to_string(),
+        }
+    }
+}
+
+fn empty(origin: &str, what: &str) -> DataError {
+    DataError::Empty {
+        file: origin.to_string(),
+        what: what.to_string(),
+    }
+}
+
+fn bad_names(origin: &str, kind: &str, got: usize) -> DataError {
+    DataError::BadParameter {
+        context: origin.to_string(),
+        param: format!("{kind} names"),
+        reason: format!("{got} names given"),
+        hint: format!("Give exactly one name per {kind}."),
+    }
+}
