@@ -47,26 +47,26 @@ pub struct BoundArg {
 #[derive(Clone, Debug, Default)]
 pub struct Bound {
     pub args: Vec<BoundArg>,
+    /// Named arguments outside the signature, for open signatures ([`Sig::open`]).
+    pub extra: Vec<(String, Value, Span)>,
 }
 
 impl Bound {
-    fn arg(&self, name: &str) -> &BoundArg {
-        self.args
-            .iter()
-            .find(|a| a.name == name)
-            .unwrap_or_else(|| panic!("schema has no parameter `{name}`"))
+    fn arg(&self, name: &str) -> Option<&BoundArg> {
+        self.args.iter().find(|a| a.name == name)
     }
 
+    /// The value of a parameter; `None` if it is optional and absent, or was wrong.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.arg(name).value.as_ref()
+        self.arg(name).and_then(|a| a.value.as_ref())
     }
 
     pub fn span(&self, name: &str) -> Span {
-        self.arg(name).span
+        self.arg(name).map_or(Span::default(), |a| a.span)
     }
 
     pub fn explicit(&self, name: &str) -> bool {
-        self.arg(name).explicit
+        self.arg(name).is_some_and(|a| a.explicit)
     }
 
     pub fn int(&self, name: &str) -> i64 {
@@ -150,6 +150,20 @@ impl<N: Names + ?Sized> Binder<'_, N> {
         call_span: Span,
         what: &str,
     ) -> Option<Bound> {
+        let (bound, ok) = self.bind_all(sig, positional, named, call_span, what);
+        ok.then_some(bound)
+    }
+
+    /// Like [`Binder::bind`], but returns what could be bound even when some arguments
+    /// were wrong (those are absent), so callers can go on checking the rest.
+    pub fn bind_all(
+        &mut self,
+        sig: &Sig,
+        positional: &[&Expr],
+        named: &[(&Ident, &Expr)],
+        call_span: Span,
+        what: &str,
+    ) -> (Bound, bool) {
         let params: Vec<&'static Param> = sig.params().collect();
         let mut given: Vec<Option<(&Expr, Span)>> = vec![None; params.len()];
         let mut ok = true;
@@ -180,8 +194,33 @@ impl<N: Names + ?Sized> Binder<'_, N> {
             }
             given[i] = Some((expr, expr.span));
         }
+        let mut extra: Vec<(String, Value, Span)> = Vec::new();
         for (name, expr) in named {
             match params.iter().position(|p| p.name == name.name) {
+                None if sig.open => {
+                    let number = Ty::Float {
+                        min: f64::NEG_INFINITY,
+                        max: f64::INFINITY,
+                        open_min: false,
+                    };
+                    if let Some((_, _, first)) = extra.iter().find(|(n, _, _)| *n == name.name) {
+                        let first = *first;
+                        self.diags.push(
+                            Diagnostic::error(
+                                codes::ARG_DUPLICATE,
+                                format!("`{}` is given twice", name.name),
+                            )
+                            .with_label(name.span, "given again here")
+                            .with_label(first, "first given here")
+                            .with_help("Give each option once."),
+                        );
+                        ok = false;
+                    } else if let Some(value) = self.coerce(&number, expr, &name.name) {
+                        extra.push((name.name.clone(), value, name.span.to(expr.span)));
+                    } else {
+                        ok = false;
+                    }
+                }
                 None => {
                     let mut diag = Diagnostic::error(
                         codes::ARG_UNKNOWN,
@@ -281,7 +320,8 @@ impl<N: Names + ?Sized> Binder<'_, N> {
             };
             bound.args.push(arg);
         }
-        ok.then_some(bound)
+        bound.extra = extra;
+        (bound, ok)
     }
 
     fn wrong_type(&mut self, expr: &Expr, expected: &str, found: &str, option: &str) {
@@ -677,12 +717,14 @@ impl<N: Names + ?Sized> Binder<'_, N> {
             .filter_map(|a| a.name.as_ref().map(|n| (n, &a.value)))
             .collect();
         let bound = self.bind(sig, &positional, &named, span, &format!("`{}`", sig.name))?;
+        let extra = bound.extra.into_iter().map(|(n, v, _)| (n, v));
         Some(Value::Ctor(Ctor {
             name: sig.name.to_string(),
             args: bound
                 .args
                 .into_iter()
                 .filter_map(|a| a.value.map(|v| (a.name.to_string(), v)))
+                .chain(extra)
                 .collect(),
         }))
     }

@@ -239,11 +239,11 @@ impl<'a, 'd> Eval<'a, 'd> {
                 break;
             }
             match stmt {
-                Stmt::Input { name, shape, span } => {
-                    if let Some(id) = self.input(name, shape, *span) {
-                        inputs.push(id);
-                    }
-                }
+                Stmt::Input { name, shape, span } => match self.input(name, shape, *span) {
+                    Some(id) => inputs.push(id),
+                    // Uses of a failed input stay silent instead of cascading.
+                    None => self.scope.bind(&name.name, Binding::Poisoned),
+                },
                 Stmt::Let { name, value, .. } => self.let_stmt(name, value),
                 Stmt::Output { name, value, span } => {
                     let v = self.expr(value);

@@ -130,6 +130,9 @@ pub struct Sig {
     pub groups: &'static [&'static [Param]],
     /// How many leading parameters may be given by position.
     pub positional: usize,
+    /// Also accepts named numeric arguments not listed here (a generator's own
+    /// parameters, checked against the runtime's table of generators).
+    pub open: bool,
 }
 
 impl Sig {
@@ -181,6 +184,7 @@ const fn sig(
         doc,
         groups,
         positional,
+        open: false,
     }
 }
 
@@ -694,39 +698,20 @@ pub static SOURCE: CtorSet = CtorSet {
             )]],
             "A data set bundled with nnc.",
         ),
-        sig(
-            "synthetic",
-            1,
-            &[&[
-                p(
+        Sig {
+            open: true,
+            ..sig(
+                "synthetic",
+                1,
+                &[&[p(
                     "name",
                     Ty::Str,
                     Default::Required,
-                    "The generator; docs/data.md lists them.",
-                ),
-                p("n", POS_INT, Default::Int(1000), "Number of examples."),
-                p("noise", NONNEG_FLOAT, Default::Float(0.1), "Noise level."),
-                p(
-                    "classes",
-                    Ty::Int { min: 2 },
-                    Default::Int(2),
-                    "Number of classes (where the generator has a choice).",
-                ),
-                p(
-                    "dim",
-                    POS_INT,
-                    Default::Int(2),
-                    "Feature dimension (where the generator has a choice).",
-                ),
-                p(
-                    "ratio",
-                    UNIT_OPEN,
-                    Default::Float(0.05),
-                    "Minority share (imbalanced generators) or share of special examples.",
-                ),
-            ]],
-            "A seeded synthetic generator (the train seed).",
-        ),
+                    "The generator; docs/data.md lists them with their parameters (`n`, `noise`, ...).",
+                )]],
+                "A seeded synthetic generator (seeded by the train seed); other named arguments are the generator's parameters.",
+            )
+        },
         sig(
             "csv",
             1,
@@ -789,16 +774,8 @@ pub static SOURCE: CtorSet = CtorSet {
     ],
 };
 
-/// Names accepted by `synthetic(name)`; the runtime documents each generator.
-pub const SYNTHETIC: &[&str] = &[
-    "blobs",
-    "spirals",
-    "xor",
-    "grid1d",
-    "but_sentiment",
-    "imbalanced_digits",
-];
-/// Names accepted by `builtin(name)`.
+/// Names accepted by `builtin(name)`: real data shipped with nnc. Every other entry of the
+/// runtime's table (`nnc_runtime::data::BUILTINS`) is a generator, used as `synthetic(name)`.
 pub const BUILTIN: &[&str] = &["digits"];
 
 pub static SCALE: CtorSet = CtorSet {

@@ -64,19 +64,22 @@ pub struct RulesDecl {
     pub rules: Vec<RuleInfo>,
 }
 
+/// Binds a block's fields. The fields that are valid are returned even if others are not,
+/// so that their own checks (references, data set names) still run; `ok` says whether
+/// every field was valid.
 fn bind_section(
     section: &ast::Section,
     sig: &Sig,
     what: &str,
     diags: &mut Diagnostics,
-) -> Option<Bound> {
+) -> (Bound, bool) {
     let named: Vec<(&Ident, &Expr)> = section.fields.iter().map(|f| (&f.key, &f.value)).collect();
     let span = section.name.as_ref().map_or(section.span, |n| n.span);
     let mut binder = Binder {
         names: &NoNames,
         diags,
     };
-    binder.bind(sig, &[], &named, span, what)
+    binder.bind_all(sig, &[], &named, span, what)
 }
 
 fn ctor(b: &Bound, name: &str) -> Option<Ctor> {
@@ -107,15 +110,15 @@ pub fn resolve(items: &Items, program: &mut Program, diags: &mut Diagnostics) {
             .name
             .as_ref()
             .map_or(String::new(), |n| n.name.clone());
-        if let Some(b) = bind_section(
+        let (b, ok) = bind_section(
             section,
             &schema::DATA_FIELDS,
             &format!("data block `{name}`"),
             diags,
-        ) {
-            if let Some(decl) = data_decl(name, section.span, &b, diags) {
-                program.data.push(decl);
-            }
+        );
+        match data_decl(name, section.span, &b, diags) {
+            Some(decl) if ok => program.data.push(decl),
+            _ => {}
         }
     }
     for rules in &items.rules {
@@ -128,10 +131,10 @@ pub fn resolve(items: &Items, program: &mut Program, diags: &mut Diagnostics) {
             Some(n) => format!("train block `{}`", n.name),
             None => "the train block".to_string(),
         };
-        if let Some(b) = bind_section(section, &schema::TRAIN_FIELDS, &what, diags) {
-            if let Some(decl) = train_decl(section, &b, items, diags) {
-                program.trains.push(decl);
-            }
+        let (b, ok) = bind_section(section, &schema::TRAIN_FIELDS, &what, diags);
+        match train_decl(section, &b, items, diags) {
+            Some(decl) if ok => program.trains.push(decl),
+            _ => {}
         }
     }
 }
@@ -140,35 +143,8 @@ fn data_decl(name: String, span: Span, b: &Bound, diags: &mut Diagnostics) -> Op
     let source = ctor(b, "source")?;
     let test = ctor(b, "test");
     for (field, c) in [("source", Some(&source)), ("test", test.as_ref())] {
-        let Some(c) = c else { continue };
-        let known: &[&str] = match c.name.as_str() {
-            "builtin" => schema::BUILTIN,
-            "synthetic" => schema::SYNTHETIC,
-            _ => continue,
-        };
-        let set = c.sym("name");
-        if !known.contains(&set) {
-            let mut help = format!(
-                "`{}` knows: {}.",
-                c.name,
-                known
-                    .iter()
-                    .map(|n| format!("\"{n}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            if let Some(dym) = did_you_mean(set, known.iter().copied()) {
-                help = format!("{} {help}", super::args::capitalize(&dym));
-            }
-            diags.push(
-                Diagnostic::error(
-                    codes::ARG_TYPE,
-                    format!("unknown {} data set \"{set}\"", c.name),
-                )
-                .with_label(b.span(field), "not a known data set")
-                .with_help(help),
-            );
-            return None;
+        if let Some(c) = c {
+            check_source(c, b.span(field), diags)?;
         }
     }
     let shape = match b.get("shape") {
@@ -193,6 +169,76 @@ fn data_decl(name: String, span: Span, b: &Bound, diags: &mut Diagnostics) -> Op
         classes: strings(b, "classes"),
         features: strings(b, "features"),
     })
+}
+
+/// `builtin` names real data shipped with nnc, `synthetic` a generator; a generator's
+/// parameters are checked against the runtime's table, which also documents them.
+fn check_source(c: &Ctor, span: Span, diags: &mut Diagnostics) -> Option<()> {
+    use nnc_runtime::data::BUILTINS;
+    let known: Vec<&str> = match c.name.as_str() {
+        "builtin" => schema::BUILTIN.to_vec(),
+        "synthetic" => BUILTINS
+            .iter()
+            .map(|b| b.name)
+            .filter(|n| !schema::BUILTIN.contains(n))
+            .collect(),
+        _ => return Some(()),
+    };
+    let set = c.sym("name");
+    if !known.contains(&set) {
+        let mut help = format!(
+            "`{}` knows: {}.",
+            c.name,
+            known
+                .iter()
+                .map(|n| format!("\"{n}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if let Some(dym) = did_you_mean(set, known.iter().copied()) {
+            help = format!("{} {help}", super::args::capitalize(&dym));
+        }
+        diags.push(
+            Diagnostic::error(
+                codes::ARG_TYPE,
+                format!("unknown {} data set \"{set}\"", c.name),
+            )
+            .with_label(span, "not a known data set")
+            .with_help(help),
+        );
+        return None;
+    }
+    let info = BUILTINS.iter().find(|b| b.name == set)?;
+    for (arg, _) in c.args.iter().filter(|(n, _)| n != "name") {
+        if !info.params.iter().any(|p| p.name == arg) {
+            let names: Vec<&str> = info.params.iter().map(|p| p.name).collect();
+            let mut help = if names.is_empty() {
+                format!("\"{set}\" takes no parameters.")
+            } else {
+                format!(
+                    "\"{set}\" takes: {}.",
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            if let Some(dym) = did_you_mean(arg, names.iter().copied()) {
+                help = format!("{} {help}", super::args::capitalize(&dym));
+            }
+            diags.push(
+                Diagnostic::error(
+                    codes::ARG_UNKNOWN,
+                    format!("unknown parameter `{arg}` for \"{set}\""),
+                )
+                .with_label(span, "in this source")
+                .with_help(help),
+            );
+            return None;
+        }
+    }
+    Some(())
 }
 
 fn missing_reference(
@@ -360,12 +406,12 @@ fn rules_decl(rules: &ast::Rules, diags: &mut Diagnostics) -> Option<RulesDecl> 
         .name
         .as_ref()
         .map_or(String::new(), |n| n.name.clone());
-    let b = bind_section(
+    let (b, fields_ok) = bind_section(
         &rules.section,
         &schema::RULES_FIELDS,
         &format!("rules block `{name}`"),
         diags,
-    )?;
+    );
     let before = diags.len();
     let imitation = match b.get("imitation") {
         Some(Value::Formula(e)) => {
@@ -422,7 +468,7 @@ fn rules_decl(rules: &ast::Rules, diags: &mut Diagnostics) -> Option<RulesDecl> 
             span: rule.span,
         });
     }
-    if diags.len() != before {
+    if diags.len() != before || !fields_ok {
         return None;
     }
     Some(RulesDecl {

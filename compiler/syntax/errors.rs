@@ -71,6 +71,12 @@ fn help_for(expected: &[String], found: &str) -> String {
     if found.starts_with(';') {
         return "Statements end at the end of the line; remove the `;`.".into();
     }
+    if expected
+        .iter()
+        .any(|e| e == "`)`" || e == "`]`" || e == "`}`")
+    {
+        return "Check that every `(`, `[` and `{` before this point is closed.".into();
+    }
     "See docs/language.md for the syntax of each construct.".into()
 }
 
