@@ -13,7 +13,7 @@ use crate::syntax::ast::{self, Arg, BinaryOp, Expr, ExprKind, Ident, Item, Stmt,
 use std::collections::HashMap;
 
 /// A network may expand to at most this many layers (blocks and `repeat` multiply).
-pub const MAX_LAYERS: usize = 1_000_000;
+pub const MAX_LAYERS: usize = 100_000;
 /// Blocks may call blocks this deep.
 pub const MAX_BLOCK_DEPTH: usize = 64;
 

@@ -30,7 +30,6 @@ pub fn parse_file(file: FileId, text: &str) -> (ast::File, Diagnostics) {
     // Bounds the work pest may do on adversarial input (backtracking); a real spec of
     // 10,000 layers uses a few million calls.
     pest::set_call_limit(NonZeroUsize::new(200_000_000));
-    pest::set_error_detail(true);
 
     let mut diags = Vec::new();
     if let Some(pos) = too_deep(text) {
@@ -63,7 +62,18 @@ pub fn parse_file(file: FileId, text: &str) -> (ast::File, Diagnostics) {
                 }
                 offset = end;
             }
-            Err(err) => {
+            Err(_) => {
+                // Parse again with pest's attempt tracking, which names the expected
+                // tokens but slows every parse down; only failures pay for it.
+                // The setting is process-wide: the lock keeps concurrent parses (tests run
+                // in threads) from switching it off under us.
+                static DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+                let guard = DETAIL.lock().unwrap_or_else(|e| e.into_inner());
+                pest::set_error_detail(true);
+                let err = NnParser::parse(Rule::item_at, rest).err();
+                pest::set_error_detail(false);
+                drop(guard);
+                let Some(err) = err else { break };
                 let diag = errors::syntax_error(file, offset, rest, &err);
                 let error_at = diag.span().map_or(offset, |s| s.start as usize);
                 diags.push(diag);
@@ -119,7 +129,11 @@ fn too_deep(text: &str) -> Option<usize> {
 
 /// The start of the first line at or after `from` that begins with an item keyword.
 fn next_item_start(text: &str, from: usize) -> Option<usize> {
-    let mut line_start = text[..from.min(text.len())]
+    let mut from = from.min(text.len());
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let mut line_start = text[..from]
         .rfind('\n')
         .map_or(0, |i| i + 1);
     // The line holding the error is skipped: the item that failed starts there or earlier.
