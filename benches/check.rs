@@ -8,7 +8,9 @@ use std::path::Path;
 pub fn generated_spec(n: usize) -> String {
     let mut text = String::from("network deep {\n  input x: [64]\n  let h = x\n");
     for i in 0..n / 2 {
-        text.push_str(&format!("  let h = h |> dense(64, name: \"fc{i}\") |> relu\n"));
+        text.push_str(&format!(
+            "  let h = h |> dense(64, name: \"fc{i}\") |> relu\n"
+        ));
     }
     text.push_str("  output y = h |> dense(10)\n}\n");
     text

@@ -14,7 +14,9 @@ fn corpus() -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     let mut dirs = vec![root.join("specs"), root.join("tests/diagnostics")];
     while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -36,7 +38,11 @@ fn check(label: &str, text: &str) -> nnc::Checked {
     let start = Instant::now();
     let checked = nnc::check_text("fuzz.nn", text, &no_files);
     // Generous: CI machines are slow, and this only guards against hangs.
-    assert!(start.elapsed() < Duration::from_secs(10), "{label}: took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{label}: took {:?}",
+        start.elapsed()
+    );
     // Rendering must not panic either.
     let _ = nnc::diagnostics::render(&checked.diags, &checked.sources, Default::default());
     checked
@@ -60,10 +66,49 @@ fn truncated_specs() {
 #[test]
 fn mutated_specs() {
     const TOKENS: &[&str] = &[
-        "(", ")", "[", "]", "{", "}", ",", ":", "=", "|>", "+", "*", "-", "^", "=>", "<=>", "0", "-1",
-        "99999999999999999999", "1e308", "1e999", "\"", "\\", "\0", "repeat", "block", "network", "let",
-        "input", "output", "return", "from", "not", "x", "h", "dense", "conv", "concat", "//", "/*",
-        "\u{FFFD}", "\u{200B}", "\n",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        "=",
+        "|>",
+        "+",
+        "*",
+        "-",
+        "^",
+        "=>",
+        "<=>",
+        "0",
+        "-1",
+        "99999999999999999999",
+        "1e308",
+        "1e999",
+        "\"",
+        "\\",
+        "\0",
+        "repeat",
+        "block",
+        "network",
+        "let",
+        "input",
+        "output",
+        "return",
+        "from",
+        "not",
+        "x",
+        "h",
+        "dense",
+        "conv",
+        "concat",
+        "//",
+        "/*",
+        "\u{FFFD}",
+        "\u{200B}",
+        "\n",
     ];
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
     for (path, text) in corpus() {
@@ -130,7 +175,12 @@ fn pathological_inputs() {
     ];
     for (label, text) in cases {
         let checked = check(label, &text);
-        let valid = ["megabytes of comment", "huge block comment", "many items", "long pipe"];
+        let valid = [
+            "megabytes of comment",
+            "huge block comment",
+            "many items",
+            "long pipe",
+        ];
         assert_eq!(checked.has_errors(), !valid.contains(&label), "{label}");
     }
 }
@@ -140,11 +190,18 @@ fn exponential_block_expansion_is_bounded() {
     // Each level calls the one below twice: 2^40 layers if nothing stopped it.
     let mut text = String::from("block b0(x) { return x |> relu }\n");
     for i in 1..=40 {
-        text.push_str(&format!("block b{i}(x) {{ return x |> b{} |> b{} }}\n", i - 1, i - 1));
+        text.push_str(&format!(
+            "block b{i}(x) {{ return x |> b{} |> b{} }}\n",
+            i - 1,
+            i - 1
+        ));
     }
     text.push_str("network n { input x: [4] output y = x |> b40 }\n");
     let checked = check("exponential blocks", &text);
-    assert!(checked.diags.iter().any(|d| d.code == nnc::diagnostics::codes::RESOLVE_TOO_LARGE));
+    assert!(checked
+        .diags
+        .iter()
+        .any(|d| d.code == nnc::diagnostics::codes::RESOLVE_TOO_LARGE));
 }
 
 #[test]
@@ -155,12 +212,16 @@ fn deeply_nested_blocks_are_bounded() {
     }
     text.push_str("network n { input x: [4] output y = x |> b2000 }\n");
     let checked = check("nested blocks", &text);
-    assert!(checked.diags.iter().any(|d| d.code == nnc::diagnostics::codes::RESOLVE_TOO_LARGE));
+    assert!(checked
+        .diags
+        .iter()
+        .any(|d| d.code == nnc::diagnostics::codes::RESOLVE_TOO_LARGE));
 }
 
 #[test]
 fn ten_billion_parameters_are_counted_not_allocated() {
-    let text = "network big {\n  input x: [100000]\n  output y = x |> dense(100000, bias: false)\n}\n";
+    let text =
+        "network big {\n  input x: [100000]\n  output y = x |> dense(100000, bias: false)\n}\n";
     let checked = check("big", text);
     assert!(!checked.has_errors());
     let s = nnc::summary::summarize(&checked.program.networks[0]);

@@ -4,4 +4,5 @@
 //! data sets; [`rng`] derives every random number from one seed.
 
 pub mod data;
+pub mod init;
 pub mod rng;
