@@ -6,6 +6,7 @@
 
 pub mod diagnostics;
 pub mod hir;
+pub mod overrides;
 pub mod source;
 pub mod summary;
 pub mod syntax;
@@ -48,10 +49,17 @@ pub fn check_text(name: &str, text: &str, read: ReadFile) -> Checked {
 
 /// Checks the spec at `path`, reading it and its imports with `read`.
 pub fn check_path(path: &Path, read: ReadFile) -> Checked {
+    check_path_with(path, read, &[])
+}
+
+/// Like [`check_path`], with `--set KEY=VALUE` overrides applied to the parsed spec first.
+pub fn check_path_with(path: &Path, read: ReadFile, overrides: &[String]) -> Checked {
     let mut checked = Checked::default();
     if let Some(id) = read_source(&mut checked, path, read, None) {
         let mut loaded = vec![path.to_path_buf()];
         parse_with_imports(&mut checked, id, path, read, &mut loaded);
+        let diags = overrides::apply(&mut checked.files, &mut checked.sources, overrides);
+        checked.diags.extend(diags);
         checked.program = hir::resolve(&checked.files, &mut checked.diags);
     }
     checked

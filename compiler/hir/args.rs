@@ -69,10 +69,11 @@ impl Bound {
         self.arg(name).is_some_and(|a| a.explicit)
     }
 
+    /// An integer parameter; 0 when it failed to bind (the caller then discards the call).
     pub fn int(&self, name: &str) -> i64 {
         match self.get(name) {
             Some(Value::Int(i)) => *i,
-            other => panic!("`{name}` is not an int: {other:?}"),
+            _ => 0,
         }
     }
 

@@ -82,6 +82,7 @@ fn help_for(expected: &[String], found: &str) -> String {
 
 fn describe_rule(rule: Rule) -> Option<&'static str> {
     Some(match rule {
+        Rule::expr_only => "an expression",
         Rule::item_at | Rule::EOI => {
             "an item (`network`, `block`, `data`, `train`, `rules` or `import`)"
         }

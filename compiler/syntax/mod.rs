@@ -87,6 +87,31 @@ pub fn parse_file(file: FileId, text: &str) -> (ast::File, Diagnostics) {
     (ast::File { items }, diags)
 }
 
+/// Parses the lone expression at `text[offset..]` (a `--set` value); spans are in `text`.
+pub fn parse_expr(file: FileId, text: &str, offset: usize) -> (Option<ast::Expr>, Diagnostics) {
+    let mut diags = Vec::new();
+    let rest = &text[offset.min(text.len())..];
+    if let Some(pos) = too_deep(rest) {
+        diags.push(
+            Diagnostic::error(codes::PARSE_TOO_DEEP, "brackets nested too deeply")
+                .with_label(Span::new(file, offset + pos, offset + pos + 1), "too deep")
+                .with_help("Simplify the value."),
+        );
+        return (None, diags);
+    }
+    match NnParser::parse(Rule::expr_only, rest) {
+        Ok(mut pairs) => {
+            let pair = pairs.next().and_then(|p| p.into_inner().next());
+            let expr = pair.map(|p| build::Builder::new(file, offset, &mut diags).expr(p));
+            (expr, diags)
+        }
+        Err(err) => {
+            diags.push(errors::syntax_error(file, offset, rest, &err));
+            (None, diags)
+        }
+    }
+}
+
 /// The byte offset of the first bracket nested deeper than [`MAX_NESTING`], skipping
 /// strings and comments.
 fn too_deep(text: &str) -> Option<usize> {
