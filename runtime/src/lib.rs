@@ -6,3 +6,4 @@
 pub mod data;
 pub mod init;
 pub mod rng;
+pub mod schedule;
