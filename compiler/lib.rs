@@ -1,1 +1,3 @@
+//! nnc: a compiler for neural-network specifications.
 
+pub mod prim;
