@@ -7,6 +7,7 @@
 pub mod diagnostics;
 pub mod hir;
 pub mod overrides;
+pub mod prim;
 pub mod source;
 pub mod summary;
 pub mod syntax;
