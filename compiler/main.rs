@@ -1,6 +1,8 @@
 //! The `nnc` command line: reads files, calls the library, renders reports.
 //! This is the only place that does IO or chooses colours.
 
+mod cli;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use nnc::diagnostics::{self, RenderOptions};
 use nnc::Checked;
@@ -37,6 +39,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Initialise, train and evaluate a spec's train block.
+    Run {
+        file: PathBuf,
+        /// Which train block (needed when the spec has several).
+        #[arg(long)]
+        train: Option<String>,
+        /// Override a field: `--set train.epochs=3`, `--set data.split=0.5` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// The train block's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output folder (default: runs/<spec name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print one JSON object with the results on stdout.
+        #[arg(long)]
+        json: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Print a compilation stage as text.
     Ir {
         file: PathBuf,
@@ -67,7 +91,7 @@ fn render_options() -> RenderOptions {
 }
 
 /// Prints diagnostics to stderr; returns whether there were errors.
-fn report(checked: &Checked) -> bool {
+pub(crate) fn report(checked: &Checked) -> bool {
     if !checked.diags.is_empty() {
         eprint!(
             "{}",
@@ -95,6 +119,34 @@ fn main() -> ExitCode {
             json,
         } => summary(&file, network.as_deref(), json),
         Command::Ir { file, stage } => ir(&file, stage),
+        Command::Run {
+            file,
+            train,
+            mut overrides,
+            seed,
+            out,
+            json,
+            quiet,
+        } => {
+            if let Some(seed) = seed {
+                overrides.push(format!("train.seed={seed}"));
+            }
+            let args = cli::run::RunArgs {
+                file,
+                train,
+                overrides,
+                out,
+                json,
+                quiet,
+            };
+            match cli::run::run(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(report) => {
+                    eprintln!("{report:?}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }
 
