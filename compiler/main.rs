@@ -1,6 +1,22 @@
 //! The `nnc` command line: reads files, calls the library, renders reports.
 //! This is the only place that does IO or chooses colours.
 
+/// `print!` that ignores a closed stdout (`nnc ir ... | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` that ignores a closed stdout.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod cli;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -66,6 +82,12 @@ enum Command {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = Stage::Ir)]
         stage: Stage,
+        /// Batch size of the `prim` and `grad` stages.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// The train block (`prim`, `grad`) when the spec has several.
+        #[arg(long)]
+        train: Option<String>,
     },
 }
 
@@ -75,6 +97,10 @@ enum Stage {
     Ast,
     /// The resolved, shape-checked layer graph and the validated data/train/rules blocks.
     Ir,
+    /// The trained network lowered to primitives (training mode), with its parameters.
+    Prim,
+    /// The whole training step: forward, loss, backward and optimizer update.
+    Grad,
 }
 
 fn read(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -118,7 +144,12 @@ fn main() -> ExitCode {
             network,
             json,
         } => summary(&file, network.as_deref(), json),
-        Command::Ir { file, stage } => ir(&file, stage),
+        Command::Ir {
+            file,
+            stage,
+            batch,
+            train,
+        } => ir(&file, stage, batch.max(1), train.as_deref()),
         Command::Run {
             file,
             train,
@@ -184,12 +215,12 @@ fn check(file: &Path, json: bool) -> ExitCode {
             "diagnostics": diagnostics_json(&checked),
             "networks": networks,
         });
-        println!("{out}");
+        outln!("{out}");
     } else {
         report(&checked);
         if ok {
             let p = &checked.program;
-            println!(
+            outln!(
                 "{}: ok ({} network{}, {} data, {} train, {} rules)",
                 file.display(),
                 p.networks.len(),
@@ -236,14 +267,14 @@ fn summary(file: &Path, network: Option<&str>, json: bool) -> ExitCode {
     };
     let s = nnc::summary::summarize(net);
     if json {
-        println!("{}", serde_json::to_string(&s).unwrap_or_default());
+        outln!("{}", serde_json::to_string(&s).unwrap_or_default());
     } else {
-        print!("{}", nnc::summary::render(&s));
+        out!("{}", nnc::summary::render(&s));
     }
     exit(true)
 }
 
-fn ir(file: &Path, stage: Stage) -> ExitCode {
+fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>) -> ExitCode {
     match stage {
         Stage::Ast => {
             let bytes = match read(file) {
@@ -258,7 +289,7 @@ fn ir(file: &Path, stage: Stage) -> ExitCode {
             let text = String::from_utf8_lossy(&bytes);
             let parsed = nnc::parse_text(&file.display().to_string(), &text);
             let failed = report(&parsed);
-            print!(
+            out!(
                 "{}",
                 nnc::syntax::print::print_file(&parsed.files[0], &parsed.sources)
             );
@@ -269,10 +300,42 @@ fn ir(file: &Path, stage: Stage) -> ExitCode {
             if report(&checked) {
                 return exit(false);
             }
-            print!(
+            out!(
                 "{}",
                 nnc::hir::display::print_program(&checked.program, &checked.sources)
             );
+            exit(true)
+        }
+        Stage::Prim | Stage::Grad => {
+            let checked = nnc::check_path(file, &read);
+            if report(&checked) {
+                return exit(false);
+            }
+            let program = &checked.program;
+            let decl = match cli::run::select_train(program, train, file) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("{e:?}");
+                    return exit(false);
+                }
+            };
+            let Some(net) = program.network(&decl.network) else {
+                return exit(false);
+            };
+            let p = match stage {
+                Stage::Prim => {
+                    nnc::train::step::forward_with_loss(net, decl, batch, nnc::lower::Mode::Train)
+                }
+                _ => nnc::train::step::training_step(net, decl, batch),
+            };
+            outln!("// network {} at batch {batch}", net.name);
+            for param in &p.lowered.params {
+                outln!("// param {} {:?} {:?}", param.name, param.shape, param.kind);
+            }
+            for s in p.lowered.state.iter().chain(&p.opt_state) {
+                outln!("// state {} {:?} init {}", s.name, s.shape, s.init);
+            }
+            out!("{}", p.graph);
             exit(true)
         }
     }

@@ -15,6 +15,39 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+/// The train block to run: the one named, or the only one.
+pub fn select_train<'p>(
+    program: &'p nnc::hir::Program,
+    name: Option<&str>,
+    file: &Path,
+) -> Result<&'p nnc::hir::TrainDecl, miette::Report> {
+    match (name, program.trains.as_slice()) {
+        (Some(name), trains) => trains
+            .iter()
+            .find(|t| t.name.as_deref() == Some(name))
+            .ok_or_else(|| {
+                miette::miette!(
+                    code = "nnc::run::config",
+                    help = "Name a train block of the spec with --train.",
+                    "no train block named `{name}`"
+                )
+            }),
+        (None, [only]) => Ok(only),
+        (None, []) => Err(miette::miette!(
+            code = "nnc::run::config",
+            help = "Add a `train { network: ..., data: ... }` block.",
+            "{} has no train block",
+            file.display()
+        )),
+        (None, _) => Err(miette::miette!(
+            code = "nnc::run::config",
+            help = "Choose one with --train NAME.",
+            "{} has several train blocks",
+            file.display()
+        )),
+    }
+}
+
 /// Runs training; `Err` carries a report already meant for the user.
 pub fn run(args: &RunArgs) -> Result<(), miette::Report> {
     let checked = nnc::check_path_with(&args.file, &|p| std::fs::read(p), &args.overrides);
@@ -22,35 +55,7 @@ pub fn run(args: &RunArgs) -> Result<(), miette::Report> {
         return Err(miette::miette!("the spec has errors"));
     }
     let program = &checked.program;
-    let decl = match (&args.train, program.trains.as_slice()) {
-        (Some(name), trains) => trains
-            .iter()
-            .find(|t| t.name.as_deref() == Some(name.as_str()))
-            .ok_or_else(|| {
-                miette::miette!(
-                    code = "nnc::run::config",
-                    help = "Name a train block of the spec with --train.",
-                    "no train block named `{name}`"
-                )
-            })?,
-        (None, [only]) => only,
-        (None, []) => {
-            return Err(miette::miette!(
-                code = "nnc::run::config",
-                help = "Add a `train { network: ..., data: ... }` block.",
-                "{} has no train block",
-                args.file.display()
-            ));
-        }
-        (None, _) => {
-            return Err(miette::miette!(
-                code = "nnc::run::config",
-                help = "Choose one with --train NAME.",
-                "{} has several train blocks",
-                args.file.display()
-            ));
-        }
-    };
+    let decl = select_train(program, args.train.as_deref(), &args.file)?;
     let base = args.file.parent().unwrap_or(Path::new("."));
     let mut trainer = Trainer::new(program, decl, base).map_err(miette::Report::new)?;
     let lsuv = trainer.init().map_err(miette::Report::new)?;
@@ -107,12 +112,12 @@ pub fn run(args: &RunArgs) -> Result<(), miette::Report> {
     }
     bar.finish_and_clear();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"test": {"loss": last.0, "accuracy": last.1}, "epochs": epochs, "seconds": start.elapsed().as_secs_f64()})
         );
     } else {
-        println!(
+        outln!(
             "test accuracy {:.4}, loss {:.4} ({:.1} s)",
             last.1,
             last.0,
