@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-const CASES: u32 = 24;
+const CASES: u32 = 48;
 
 fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
