@@ -90,7 +90,7 @@ pub enum Op {
     Sqrt,
     /// `1 / x`.
     Recip,
-    /// -1, 0 or 1 (NaN stays NaN).
+    /// -1 for x < 0, 1 for x > 0; 0, -0 and NaN map to themselves.
     Sign,
     /// Identity forward, zero gradient (straight-through estimators).
     StopGrad,
