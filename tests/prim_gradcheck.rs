@@ -157,7 +157,7 @@ proptest! {
         let y = &x + &away_from_zero(&shape, seed ^ 1, 0.01, 1.0);
         unary(shape.clone(), seed, x.clone(), |g, x| g.sign(x))?;
         check(vec![x.clone(), y.clone()], seed, |g, p| g.cmp_gt(p[0], p[1]))?;
-        let zeros = ArrayD::zeros(IxDyn(&shape));
+        let zeros = ArrayD::<f64>::zeros(IxDyn(&shape));
         prop_assert_eq!(&analytic(vec![x.clone()], seed, |g, p| g.sign(p[0]))[0], &zeros);
         prop_assert_eq!(&analytic(vec![x.clone()], seed, |g, p| g.stop_grad(p[0]))[0], &zeros);
         let cmp = analytic(vec![x, y], seed, |g, p| g.cmp_gt(p[0], p[1]));
