@@ -137,7 +137,7 @@ impl LayerCx<'_> {
             "group_norm" => {
                 let groups = b.u64("groups");
                 let c = x.shape[0];
-                if c % groups != 0 {
+                if !c.is_multiple_of(groups) {
                     let layer = self.layer;
                     self.diags.push(
                         Diagnostic::error(
@@ -219,7 +219,7 @@ impl LayerCx<'_> {
             _ => None,
         };
         if let Some(Init::LooksLinear) = init {
-            if fan_in % 2 != 0 {
+            if !fan_in.is_multiple_of(2) {
                 let layer = self.layer;
                 self.diags.push(
                     Diagnostic::error(
@@ -644,5 +644,8 @@ pub fn init_of(c: &Ctor) -> Init {
 
 /// A divisor of `c` near `g`, to suggest in a help line.
 fn divisor_near(c: u64, g: u64) -> u64 {
-    (1..=g.min(c)).rev().find(|d| c % d == 0).unwrap_or(1)
+    (1..=g.min(c))
+        .rev()
+        .find(|d| c.is_multiple_of(*d))
+        .unwrap_or(1)
 }
