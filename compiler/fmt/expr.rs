@@ -189,11 +189,10 @@ impl Layout<'_> {
             opts,
             |l, x| l.expr_parens(x, prec(x) <= PIPE),
         );
-        let n = seq.elements.len();
         let mut first = Vec::new();
         let mut rest = Vec::new();
         for (i, mut el) in seq.elements.into_iter().enumerate() {
-            let trail = el.trail_doc(i + 1 == n);
+            let trail = el.trail_doc();
             if i == 0 {
                 first.extend([el.inline_doc(), trail]);
                 continue;
@@ -249,12 +248,18 @@ impl Layout<'_> {
                 Part::Result(r) => l.expr(r),
             },
         );
+        // One line only without comments: `repeat 2 { x }  // c` could get a second
+        // trailing comment on its line.
+        let commented = seq
+            .elements
+            .iter()
+            .any(|el| !el.trail.is_empty() || !el.trail_inline.is_empty());
         let mut lines = Vec::new();
         for el in seq.elements {
             push_lines(&mut lines, el);
         }
         lines.extend(seq.dangling.into_iter().map(|(c, b)| (b, text(c))));
-        let single = lines.len() == 1;
+        let single = lines.len() == 1 && !commented;
         let mut inner = Vec::new();
         for (i, (blank, line)) in lines.into_iter().enumerate() {
             if i == 0 {
@@ -292,7 +297,7 @@ fn brackets(open: &str, close: &str, seq: super::layout::Seq) -> Doc {
         }
         inner.push(el.inline_doc());
         inner.push(if last { Doc::IfBreak(",") } else { text(",") });
-        inner.push(el.trail_doc(last));
+        inner.push(el.trail_doc());
     }
     for (c, _) in seq.dangling {
         inner.extend([Doc::HardLine, text(c)]);

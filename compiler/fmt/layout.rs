@@ -38,8 +38,8 @@ pub(super) struct SeqOpts {
     /// Whether the first element may get comments on lines of their own before it (a pipe
     /// head may not: they go before the whole statement instead).
     pub own_first: bool,
-    /// Whether comments after the last element may stay inside (not in a pipe, which has
-    /// no closing bracket to put them before).
+    /// Whether comments after the last element may stay inside. Not in a pipe: it has no
+    /// closing bracket to put them before, nor a line break after its last stage.
     pub dangling: bool,
 }
 
@@ -106,15 +106,16 @@ impl Element {
         concat(parts)
     }
 
-    /// End-of-line comments; they force a break unless the element is the last one (when
-    /// the line ends after it anyway, or with what follows the whole sequence).
-    pub fn trail_doc(&self, last: bool) -> Doc {
+    /// End-of-line comments. They break the enclosing groups, so that the line ends right
+    /// after the element (and its separator): two trailing comments deferred to the same
+    /// line end would merge into one.
+    pub fn trail_doc(&self) -> Doc {
         let mut parts: Vec<Doc> = self
             .trail
             .iter()
             .map(|c| Doc::LineSuffix(format!("  {c}")))
             .collect();
-        if !last && !parts.is_empty() {
+        if !parts.is_empty() {
             parts.push(Doc::BreakParent);
         }
         concat(parts)
@@ -188,9 +189,13 @@ impl<'a> Layout<'a> {
             } else {
                 Target::Dangling
             };
+            let last = spans.len().checked_sub(1);
             match target {
                 Target::Own(0) if !opts.own_first => continue,
                 Target::Dangling if !opts.dangling => continue,
+                Target::Trail(p) | Target::TrailInline(p) if !opts.dangling && Some(p) == last => {
+                    continue
+                }
                 Target::Own(n) => slots[n].own.push(ci),
                 Target::Inline(n) => slots[n].inline.push(ci),
                 Target::TrailInline(p) => slots[p].trail_inline.push(ci),
@@ -207,20 +212,16 @@ impl<'a> Layout<'a> {
     }
 
     /// Takes the comments inside `range` that nothing placed yet: (own-line, inline).
-    fn hoist(&mut self, range: Range, own_ok: bool) -> (Vec<usize>, Vec<usize>) {
+    fn hoist(&mut self, range: Range) -> (Vec<usize>, Vec<usize>) {
         let (mut own, mut inline) = (Vec::new(), Vec::new());
         for ci in self.trivia.comments_in(range.0, range.1) {
-            if self.consumed[ci] {
-                continue;
+            if !self.consumed[ci] {
+                self.consumed[ci] = true;
+                match self.trivia.comments[ci].inline {
+                    true => inline.push(ci),
+                    false => own.push(ci),
+                }
             }
-            if self.trivia.comments[ci].inline {
-                inline.push(ci);
-            } else if own_ok {
-                own.push(ci);
-            } else {
-                continue;
-            }
-            self.consumed[ci] = true;
         }
         (own, inline)
     }
@@ -238,8 +239,12 @@ impl<'a> Layout<'a> {
         let (slots, mut seq) = self.place(region, &spans, opts);
         for ((item, &sp), slot) in items.iter().zip(&spans).zip(slots) {
             let doc = build(self, item);
-            let own_ok = opts.own_first || !seq.elements.is_empty();
-            let (hoisted_own, hoisted_inline) = self.hoist(sp, own_ok);
+            // A pipe head starts where the pipe does: comments printed before it would
+            // belong to the enclosing element next time, so they go there now.
+            let (hoisted_own, hoisted_inline) = match opts.own_first || !seq.elements.is_empty() {
+                true => self.hoist(sp),
+                false => (Vec::new(), Vec::new()),
+            };
             let first = slot
                 .inline
                 .first()
@@ -471,7 +476,10 @@ pub(super) fn push_lines(lines: &mut Vec<(bool, Doc)>, mut el: Element) {
     for (c, blank) in std::mem::take(&mut el.own) {
         lines.push((blank, text(c)));
     }
-    let trail = el.trail_doc(true);
+    // `x /* c */ }`: the line ends after the comment once `}` moves to its own line.
+    let inline_after = std::mem::take(&mut el.trail_inline);
+    el.trail.splice(0..0, inline_after);
+    let trail = el.trail_doc();
     let blank = el.blank;
     lines.push((blank, concat(vec![el.inline_doc(), trail])));
 }

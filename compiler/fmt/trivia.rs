@@ -11,8 +11,7 @@ pub struct Comment {
     /// Byte range in the source.
     pub start: usize,
     pub end: usize,
-    /// The text to print: a line comment without trailing whitespace, a block comment
-    /// verbatim (with `\r\n` turned into `\n`).
+    /// The text to print: the comment without trailing whitespace on any of its lines.
     pub text: String,
     pub is_line: bool,
     /// A block comment whose text spans several lines.
@@ -83,12 +82,11 @@ pub fn scan(text: &str) -> Trivia {
 
 fn comment(text: &str, start: usize, end: usize, is_line: bool) -> Comment {
     let raw = &text[start..end];
-    let body = if is_line {
-        raw.trim_end_matches(|c: char| is_space(c) || c == '\n')
-            .to_string()
-    } else {
-        raw.replace("\r\n", "\n")
-    };
+    let body: Vec<&str> = raw
+        .split('\n')
+        .map(|l| l.trim_end_matches(is_space))
+        .collect();
+    let body = body.join("\n");
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     Comment {
         start,

@@ -119,9 +119,11 @@ fn too_deep(text: &str) -> Option<usize> {
 
 /// The start of the first line at or after `from` that begins with an item keyword.
 fn next_item_start(text: &str, from: usize) -> Option<usize> {
-    let mut line_start = text[..from.min(text.len())]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
+    let mut from = from.min(text.len());
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let mut line_start = text[..from].rfind('\n').map_or(0, |i| i + 1);
     // The line holding the error is skipped: the item that failed starts there or earlier.
     loop {
         let next = text[line_start..].find('\n')? + line_start + 1;
