@@ -135,11 +135,6 @@ impl<'a> Layout<'a> {
         }
     }
 
-    /// Whether every comment found a place (checked by the caller, and by tests).
-    pub fn all_placed(&self) -> bool {
-        self.consumed.iter().all(|&c| c)
-    }
-
     fn comment(&self, i: usize) -> String {
         self.trivia.comments[i].text.clone()
     }
