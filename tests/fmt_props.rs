@@ -363,3 +363,103 @@ proptest! {
         let _ = format_source("any.nn", &src);
     }
 }
+
+// ------------------------------------------------------------------ trees without source
+
+mod trees {
+    use nnc::syntax::ast::*;
+    use proptest::prelude::*;
+
+    fn expr(kind: ExprKind) -> Expr {
+        Expr {
+            kind,
+            span: Default::default(),
+        }
+    }
+
+    fn atom() -> impl Strategy<Value = Expr> {
+        prop_oneof![
+            prop::sample::select(vec!["a", "b", "c"]).prop_map(|n| expr(ExprKind::Name(n.into()))),
+            Just(expr(ExprKind::Number(Number {
+                value: 2.0,
+                int: Some(2),
+                text: "2".into(),
+            }))),
+            // Printed from the value: every escape of the grammar.
+            Just(expr(ExprKind::Str("q\"\\\n\tü /* // ".into()))),
+        ]
+    }
+
+    /// Any tree the parser can produce: a pipe's head is never a pipe (it flattens them).
+    fn tree() -> impl Strategy<Value = Expr> {
+        use BinaryOp::*;
+        let ops = vec![
+            From, Iff, Implies, Or, And, Eq, Ne, Le, Ge, Lt, Gt, Add, Sub, Mul, Div, Pow,
+        ];
+        atom().prop_recursive(6, 64, 3, move |inner| {
+            prop_oneof![
+                (
+                    prop::sample::select(ops.clone()),
+                    inner.clone(),
+                    inner.clone()
+                )
+                    .prop_map(|(op, l, r)| expr(ExprKind::Binary {
+                        op,
+                        lhs: Box::new(l),
+                        rhs: Box::new(r),
+                    })),
+                (
+                    prop::sample::select(vec![UnaryOp::Neg, UnaryOp::Not]),
+                    inner.clone()
+                )
+                    .prop_map(|(op, x)| expr(ExprKind::Unary {
+                        op,
+                        operand: Box::new(x),
+                    })),
+                (inner.clone(), prop::collection::vec(inner.clone(), 1..3)).prop_map(
+                    |(head, stages)| {
+                        let head = match head.kind {
+                            ExprKind::Pipe { head, .. } => *head,
+                            _ => head,
+                        };
+                        expr(ExprKind::Pipe {
+                            head: Box::new(head),
+                            stages,
+                        })
+                    }
+                ),
+            ]
+        })
+    }
+
+    fn file(value: Expr) -> File {
+        let ident = |n: &str| Ident {
+            name: n.into(),
+            span: Default::default(),
+        };
+        File {
+            items: vec![Item::Network(Network {
+                name: ident("n"),
+                body: vec![Stmt::Let {
+                    name: ident("h"),
+                    value,
+                    span: Default::default(),
+                }],
+                span: Default::default(),
+            })],
+        }
+    }
+
+    proptest! {
+        /// Parentheses are inserted wherever precedence needs them: printing a tree and
+        /// parsing the text gives the tree back.
+        #[test]
+        fn printed_trees_parse_back(value in tree()) {
+            let file = file(value);
+            let out = nnc::fmt::format_parsed("", &file);
+            let (again, diags) = nnc::syntax::parse_file(Default::default(), &out);
+            prop_assert!(diags.is_empty(), "{}\n{:?}", out, diags);
+            prop_assert!(nnc::fmt::verify::same_ast(&again, &file), "parses differently:\n{}", out);
+        }
+    }
+}

@@ -94,18 +94,30 @@ impl Layout<'_> {
         }
     }
 
-    /// The source text of the string literal in `range`, exactly as written.
-    pub(super) fn string_text(&self, range: (usize, usize)) -> String {
-        match self.trivia.string_in(self.text, range.0, range.1) {
-            Some(s) => s.to_string(),
-            None => format!("{:?}", &self.text[range.0..range.1]),
+    /// The string literal in `range` exactly as written, or `value` quoted with the
+    /// grammar's escapes for a tree that has no source.
+    pub(super) fn string_text(&self, range: (usize, usize), value: &str) -> String {
+        if let Some(s) = self.trivia.string_in(self.text, range.0, range.1) {
+            return s.to_string();
         }
+        let mut quoted = String::from('"');
+        for c in value.chars() {
+            match c {
+                '"' => quoted.push_str("\\\""),
+                '\\' => quoted.push_str("\\\\"),
+                '\n' => quoted.push_str("\\n"),
+                '\t' => quoted.push_str("\\t"),
+                c => quoted.push(c),
+            }
+        }
+        quoted.push('"');
+        quoted
     }
 
     fn expr_kind(&mut self, e: &Expr) -> Doc {
         match &e.kind {
             ExprKind::Number(n) => text(n.text.clone()),
-            ExprKind::Str(_) => text(self.string_text(span(e.span))),
+            ExprKind::Str(s) => text(self.string_text(span(e.span), s)),
             ExprKind::Bool(b) => text(b.to_string()),
             ExprKind::Name(n) => text(n.clone()),
             ExprKind::List(items) => {
@@ -113,7 +125,7 @@ impl Layout<'_> {
                     span(e.span),
                     items,
                     |x| span(x.span),
-                    SeqOpts::BRACKETS,
+                    SeqOpts::default(),
                     |l, x| l.expr(x),
                 );
                 brackets("[", "]", seq)
@@ -123,7 +135,7 @@ impl Layout<'_> {
                     span(e.span),
                     fields,
                     |(k, v)| span(k.span.to(v.span)),
-                    SeqOpts::BRACKETS,
+                    SeqOpts::default(),
                     |l, (k, v)| l.field(k, v),
                 );
                 brackets("(", ")", seq)
@@ -152,7 +164,11 @@ impl Layout<'_> {
                 result,
             } => self.repeat(e, count, body, result),
             // Only in trees that came with a parse error, which are never formatted.
-            ExprKind::Error => text(&self.text[span(e.span).0..span(e.span).1]),
+            ExprKind::Error => text(
+                self.text
+                    .get(span(e.span).0..span(e.span).1)
+                    .unwrap_or_default(),
+            ),
         }
     }
 
@@ -165,7 +181,7 @@ impl Layout<'_> {
                 Some(n) => span(n.span.to(a.value.span)),
                 None => span(a.value.span),
             },
-            SeqOpts::BRACKETS,
+            SeqOpts::default(),
             |l, a| match &a.name {
                 Some(n) => l.field(n, &a.value),
                 None => l.expr(&a.value),
@@ -179,8 +195,7 @@ impl Layout<'_> {
         let items: Vec<&Expr> = std::iter::once(head).chain(stages).collect();
         let opts = SeqOpts {
             open: None,
-            own_first: false,
-            dangling: false,
+            pipe: true,
         };
         let seq = self.seq(
             span(e.span),
@@ -225,10 +240,7 @@ impl Layout<'_> {
             (Some(o), Some(c)) => (o + 1, c),
             _ => (whole.0, whole.0),
         };
-        let opts = SeqOpts {
-            open,
-            ..SeqOpts::BRACKETS
-        };
+        let opts = SeqOpts { open, pipe: false };
         enum Part<'e> {
             Stmt(&'e Stmt),
             Result(&'e Expr),

@@ -3,16 +3,23 @@
 //! Every list the formatter prints (items of a file, statements of a block, fields of a
 //! section, arguments of a call, stages of a pipe...) is a *sequence*: elements with spans,
 //! and gaps between them. A comment in a gap is placed by [`Layout::place`]:
-//! - after an element on the same line: trailing, at the end of that element's line;
 //! - a `/* block */` with code after it on its line: inline, just before the next element;
+//! - after an element on the same line: trailing, at the end of that element's line (which
+//!   then ends there: the enclosing groups break);
+//! - after the `{` of a block on the same line: it stays there;
 //! - on a line of its own (or after a `|>`, `,` ...): on its own line before the next element;
 //! - after the last element: on its own line before the closing bracket.
 //!
 //! A comment inside an element that no inner sequence took (as in `let /* c */ x = 1`) is
 //! hoisted: it becomes a leading comment of the element. Each comment is placed once
-//! (`consumed`), so none is lost or printed twice, and placing depends only on where the
-//! comment sits relative to the elements, which formatting keeps: that makes the output a
-//! fixed point.
+//! (`consumed`), so none is lost or printed twice.
+//!
+//! Why the output is a fixed point: placing depends only on where a comment sits relative
+//! to the elements and line breaks, and each comment is printed where the same rule puts
+//! it back. Two cases need care. A pipe's head starts where the pipe does, so a comment
+//! printed before it would belong to the enclosing element next time; and a pipe has no
+//! line break after its last stage. Comments that would go there go to the enclosing
+//! element instead (the [`SeqOpts::pipe`] cases).
 
 use super::doc::{concat, group, indent, text, Doc};
 use super::trivia::{blank_line_before, has_newline, Trivia};
@@ -31,24 +38,13 @@ pub struct Layout<'a> {
 
 type Range = (usize, usize);
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub(super) struct SeqOpts {
     /// The opening `{` of a block: a comment after it on its line stays there.
     pub open: Option<usize>,
-    /// Whether the first element may get comments on lines of their own before it (a pipe
-    /// head may not: they go before the whole statement instead).
-    pub own_first: bool,
-    /// Whether comments after the last element may stay inside. Not in a pipe: it has no
-    /// closing bracket to put them before, nor a line break after its last stage.
-    pub dangling: bool,
-}
-
-impl SeqOpts {
-    pub const BRACKETS: SeqOpts = SeqOpts {
-        open: None,
-        own_first: true,
-        dangling: true,
-    };
+    /// The stages of a pipe: no comment before the head (except inline ones written
+    /// inside the pipe's parentheses), none after the last stage.
+    pub pipe: bool,
 }
 
 /// Where the gap comments of one element go (comment indices).
@@ -186,9 +182,8 @@ impl<'a> Layout<'a> {
             };
             let last = spans.len().checked_sub(1);
             match target {
-                Target::Own(0) if !opts.own_first => continue,
-                Target::Dangling if !opts.dangling => continue,
-                Target::Trail(p) | Target::TrailInline(p) if !opts.dangling && Some(p) == last => {
+                Target::Own(0) | Target::Dangling if opts.pipe => continue,
+                Target::Trail(p) | Target::TrailInline(p) if opts.pipe && Some(p) == last => {
                     continue
                 }
                 Target::Own(n) => slots[n].own.push(ci),
@@ -234,11 +229,9 @@ impl<'a> Layout<'a> {
         let (slots, mut seq) = self.place(region, &spans, opts);
         for ((item, &sp), slot) in items.iter().zip(&spans).zip(slots) {
             let doc = build(self, item);
-            // A pipe head starts where the pipe does: comments printed before it would
-            // belong to the enclosing element next time, so they go there now.
-            let (hoisted_own, hoisted_inline) = match opts.own_first || !seq.elements.is_empty() {
-                true => self.hoist(sp),
-                false => (Vec::new(), Vec::new()),
+            let (hoisted_own, hoisted_inline) = match opts.pipe && seq.elements.is_empty() {
+                false => self.hoist(sp),
+                true => (Vec::new(), Vec::new()),
             };
             let first = slot
                 .inline
@@ -280,7 +273,7 @@ impl<'a> Layout<'a> {
             region,
             &file.items,
             |i| span(i.span()),
-            SeqOpts::BRACKETS,
+            SeqOpts::default(),
             |l, item| l.item(item),
         );
         let kinds: Vec<bool> = file
@@ -316,7 +309,10 @@ impl<'a> Layout<'a> {
 
     fn item(&mut self, item: &Item) -> Doc {
         match item {
-            Item::Import(i) => text(format!("import {}", self.string_text(span(i.path_span)))),
+            Item::Import(i) => text(format!(
+                "import {}",
+                self.string_text(span(i.path_span), &i.path)
+            )),
             Item::Network(n) => {
                 let head = text(format!("network {}", n.name.name));
                 self.stmt_block(head, span(n.span), &n.body)
@@ -346,10 +342,7 @@ impl<'a> Layout<'a> {
 
     fn stmt_block(&mut self, head: Doc, item: Range, body: &[Stmt]) -> Doc {
         let (region, open) = self.body_region(item);
-        let opts = SeqOpts {
-            open,
-            ..SeqOpts::BRACKETS
-        };
+        let opts = SeqOpts { open, pipe: false };
         let seq = self.seq(region, body, |s| span(s.span()), opts, |l, s| l.stmt(s));
         braces(head, seq)
     }
@@ -364,10 +357,7 @@ impl<'a> Layout<'a> {
         entries.extend(rules.iter().map(Entry::Rule));
         entries.sort_by_key(|e| e.span().0);
         let (region, open) = self.body_region(span(s.span));
-        let opts = SeqOpts {
-            open,
-            ..SeqOpts::BRACKETS
-        };
+        let opts = SeqOpts { open, pipe: false };
         let seq = self.seq(region, &entries, Entry::span, opts, |l, e| match e {
             Entry::Field(f) => l.field(&f.key, &f.value),
             Entry::Rule(r) => l.rule(r),
