@@ -118,6 +118,7 @@ pub mod codes {
     pub const TRAIN_REFERENCE: &str = "nnc::train::missing_reference";
     pub const TRAIN_INVALID: &str = "nnc::train::invalid";
     pub const RULES_INVALID: &str = "nnc::rules::invalid";
+    pub const FMT_INTERNAL: &str = "nnc::fmt::internal";
 
     /// Every code, for the documentation test.
     pub const ALL: &[&str] = &[
@@ -153,6 +154,7 @@ pub mod codes {
         TRAIN_REFERENCE,
         TRAIN_INVALID,
         RULES_INVALID,
+        FMT_INTERNAL,
     ];
 }
 

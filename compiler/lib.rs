@@ -5,6 +5,7 @@
 //! The library does no IO of its own: callers pass a function that reads files.
 
 pub mod diagnostics;
+pub mod fmt;
 pub mod hir;
 pub mod lower;
 pub mod overrides;

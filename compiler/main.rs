@@ -22,7 +22,7 @@ mod cli;
 use clap::{Parser, Subcommand, ValueEnum};
 use nnc::diagnostics::{self, RenderOptions};
 use nnc::Checked;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -76,6 +76,15 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Rewrite specs in canonical layout, in place; `-` reads stdin and writes stdout.
+    Fmt {
+        /// The specs to format, or `-` for standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing: print a diff and exit 1 if a file is not formatted.
+        #[arg(long)]
+        check: bool,
     },
     /// Print a compilation stage as text.
     Ir {
@@ -178,6 +187,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Fmt { files, check } => fmt(&files, check),
     }
 }
 
@@ -339,4 +349,119 @@ fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>) -> ExitCode 
             exit(true)
         }
     }
+}
+
+fn fmt(files: &[PathBuf], check: bool) -> ExitCode {
+    let mut ok = true;
+    for file in files {
+        ok &= if file.as_os_str() == "-" {
+            fmt_stdin(check)
+        } else {
+            fmt_file(file, check)
+        };
+    }
+    exit(ok)
+}
+
+fn fmt_stdin(check: bool) -> bool {
+    let mut text = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        eprintln!("error: cannot read standard input: {e}");
+        return false;
+    }
+    match nnc::fmt::format_source("<stdin>", &text) {
+        Err(checked) => {
+            report(&checked);
+            false
+        }
+        Ok(out) if check => {
+            if out != text {
+                out!("{}", short_diff("<stdin>", &text, &out));
+            }
+            out == text
+        }
+        Ok(out) => {
+            out!("{out}");
+            true
+        }
+    }
+}
+
+/// Formats one file in place, or with `check` only tells whether it would change.
+fn fmt_file(file: &Path, check: bool) -> bool {
+    let text = match read(file).map(String::from_utf8) {
+        Ok(Ok(text)) if text.len() <= nnc::MAX_FILE_BYTES => text,
+        // Let the checker produce the standard diagnostic (not found, not UTF-8, too large).
+        _ => {
+            report(&nnc::check_path(file, &read));
+            return false;
+        }
+    };
+    let shown = file.display().to_string();
+    let out = match nnc::fmt::format_source(&shown, &text) {
+        Ok(out) => out,
+        Err(checked) => {
+            report(&checked);
+            return false;
+        }
+    };
+    if out == text {
+        return true;
+    }
+    if check {
+        out!("{}", short_diff(&shown, &text, &out));
+        return false;
+    }
+    match write_atomically(file, &out) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("error: cannot write {shown}: {e}");
+            false
+        }
+    }
+}
+
+/// A unified diff from `old` to `new`, cut after a screenful.
+fn short_diff(name: &str, old: &str, new: &str) -> String {
+    const MAX_LINES: usize = 60;
+    let diff = similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(2)
+        .header(name, &format!("{name} (formatted)"))
+        .to_string();
+    let total = diff.lines().count();
+    if total <= MAX_LINES {
+        return diff;
+    }
+    let mut short: String = diff
+        .lines()
+        .take(MAX_LINES)
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    short.push_str(&format!("... ({} more diff lines)\n", total - MAX_LINES));
+    short
+}
+
+/// Replaces `path` by `text` so that readers see the old file or the new one, never a
+/// partial write: a temporary file in the same directory, renamed over the original.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    // Through a symlink, rewrite its target rather than replace the link.
+    let path = std::fs::canonicalize(path)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.nnc-fmt-{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.set_permissions(std::fs::metadata(&path)?.permissions())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
