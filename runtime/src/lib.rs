@@ -6,5 +6,7 @@
 //! - [`checkpoint`]: atomic `.safetensors` checkpoints.
 //! - [`plot`]: PNG charts (training curves, ROC, heat-maps).
 
+mod atomic;
+pub mod checkpoint;
 pub mod metrics;
 pub mod sampling_weights;
