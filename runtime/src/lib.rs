@@ -1,10 +1,21 @@
-//! nnc runtime: what a compiled network needs around it to train and run.
+//! nnc runtime: what a compiled program needs around it to train and report. This crate
+//! knows nothing about specs, ASTs or IR.
 //!
-//! This crate knows nothing about specs or IR. Its data layer ([`data`]) loads and prepares
-//! data sets; [`rng`] derives every random number from one seed.
+//! - [`data`]: loads and prepares data sets.
+//! - [`rng`]: every random number, from one seed.
+//! - [`init`]: weight initialisation schemes.
+//! - [`schedule`]: learning-rate schedules.
+//! - [`metrics`]: classification metrics and the CLI's final table.
+//! - [`sampling_weights`]: class-imbalance weights and sampling probabilities.
+//! - [`checkpoint`]: atomic `.safetensors` checkpoints.
+//! - [`files`]: atomic writes of any file.
 
+mod atomic;
+pub mod checkpoint;
 pub mod data;
 pub mod files;
 pub mod init;
+pub mod metrics;
 pub mod rng;
+pub mod sampling_weights;
 pub mod schedule;
