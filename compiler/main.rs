@@ -76,6 +76,27 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Continue the run saved in this checkpoint (optimizer state included).
+        #[arg(long, value_name = "CHECKPOINT")]
+        resume: Option<PathBuf>,
+        /// Start from parameters saved elsewhere (safetensors; names like `fc1.weight`).
+        #[arg(long, value_name = "WEIGHTS")]
+        init_from: Option<PathBuf>,
+        /// Execution backend (the reference interpreter is the only one yet).
+        #[arg(long, value_enum, default_value_t = Backend::Reference)]
+        backend: Backend,
+    },
+    /// Evaluate a checkpoint on the spec's test split.
+    Eval {
+        file: PathBuf,
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long)]
+        train: Option<String>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// Rewrite specs in canonical layout, in place; `-` reads stdin and writes stdout.
     Fmt {
@@ -98,6 +119,12 @@ enum Command {
         #[arg(long)]
         train: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Backend {
+    /// The unfused reference interpreter (the oracle).
+    Reference,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -167,6 +194,9 @@ fn main() -> ExitCode {
             out,
             json,
             quiet,
+            resume,
+            init_from,
+            backend: Backend::Reference,
         } => {
             if let Some(seed) = seed {
                 overrides.push(format!("train.seed={seed}"));
@@ -178,16 +208,37 @@ fn main() -> ExitCode {
                 out,
                 json,
                 quiet,
+                resume,
+                init_from,
             };
-            match cli::run::run(&args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(report) => {
-                    eprintln!("{report:?}");
-                    ExitCode::from(1)
-                }
-            }
+            finish(cli::run::run(&args))
         }
+        Command::Eval {
+            file,
+            checkpoint,
+            train,
+            overrides,
+            json,
+        } => finish(cli::run::eval(
+            &file,
+            train.as_deref(),
+            &overrides,
+            &checkpoint,
+            json,
+        )),
         Command::Fmt { files, check } => fmt(&files, check),
+    }
+}
+
+/// Exit code of a command; a report is printed with miette's graphical handler.
+fn finish(result: Result<(), cli::run::Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(cli::run::Failure::Reported) => ExitCode::from(1),
+        Err(cli::run::Failure::Report(report)) => {
+            eprintln!("{report:?}");
+            ExitCode::from(1)
+        }
     }
 }
 

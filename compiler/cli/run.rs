@@ -1,8 +1,23 @@
-//! `nnc run`: check the spec, prepare data, initialise, train, evaluate, and write the
-//! run's files (metrics, checkpoint, resolved spec, plots) under `runs/<spec>/`.
+//! `nnc run` and `nnc eval`: check the spec, prepare data, initialise (or resume), train,
+//! evaluate, and write the run's files under `runs/<spec name>/` (or `--out`):
+//!
+//! - `metrics.jsonl`: one JSON object per epoch;
+//! - `checkpoint.safetensors`: parameters, running statistics and optimizer state;
+//! - `spec.nn`: the spec as run (with the `--set` overrides noted), `resolved.txt`: every
+//!   block with its defaults filled in;
+//! - `loss.png`, `accuracy.png`: the curves per epoch.
+//!
+//! Every file is written to a temporary file and renamed, so an interrupted run leaves the
+//! last good checkpoint intact.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use nnc::train::{RunError, Trainer};
+use nnc::hir::{Program, TrainDecl};
+use nnc::train::lsuv::LsuvReport;
+use nnc::train::{Evaluation, RunError, Trainer};
+use nnc_runtime::checkpoint::Checkpoint;
+use nnc_runtime::files::write_atomic;
+use nnc_runtime::metrics::ClassificationReport;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -13,14 +28,40 @@ pub struct RunArgs {
     pub out: Option<PathBuf>,
     pub json: bool,
     pub quiet: bool,
+    pub resume: Option<PathBuf>,
+    pub init_from: Option<PathBuf>,
+}
+
+/// Why a command failed: its diagnostics were already printed, or here is the report.
+pub enum Failure {
+    Reported,
+    Report(miette::Report),
+}
+
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Failure {
+        Failure::Report(miette::Report::new(e))
+    }
+}
+
+impl From<nnc_runtime::checkpoint::CheckpointError> for Failure {
+    fn from(e: nnc_runtime::checkpoint::CheckpointError) -> Failure {
+        Failure::Report(miette::Report::new(e))
+    }
+}
+
+impl From<miette::Report> for Failure {
+    fn from(r: miette::Report) -> Failure {
+        Failure::Report(r)
+    }
 }
 
 /// The train block to run: the one named, or the only one.
 pub fn select_train<'p>(
-    program: &'p nnc::hir::Program,
+    program: &'p Program,
     name: Option<&str>,
     file: &Path,
-) -> Result<&'p nnc::hir::TrainDecl, miette::Report> {
+) -> Result<&'p TrainDecl, miette::Report> {
     match (name, program.trains.as_slice()) {
         (Some(name), trains) => trains
             .iter()
@@ -48,18 +89,105 @@ pub fn select_train<'p>(
     }
 }
 
-/// Runs training; `Err` carries a report already meant for the user.
-pub fn run(args: &RunArgs) -> Result<(), miette::Report> {
-    let checked = nnc::check_path_with(&args.file, &|p| std::fs::read(p), &args.overrides);
+/// Checks the spec and prepares its trainer.
+fn prepare(
+    file: &Path,
+    train: Option<&str>,
+    overrides: &[String],
+) -> Result<(nnc::Checked, Trainer), Failure> {
+    let checked = nnc::check_path_with(file, &|p| std::fs::read(p), overrides);
     if crate::report(&checked) {
-        return Err(miette::miette!("the spec has errors"));
+        return Err(Failure::Reported);
     }
-    let program = &checked.program;
-    let decl = select_train(program, args.train.as_deref(), &args.file)?;
-    let base = args.file.parent().unwrap_or(Path::new("."));
-    let mut trainer = Trainer::new(program, decl, base).map_err(miette::Report::new)?;
-    let lsuv = trainer.init().map_err(miette::Report::new)?;
-    if !args.quiet && !args.json {
+    let decl = select_train(&checked.program, train, file)?.clone();
+    let base = file.parent().unwrap_or(Path::new("."));
+    let trainer = Trainer::new(&checked.program, &decl, base)?;
+    Ok((checked, trainer))
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> Failure {
+    Failure::Report(miette::miette!(
+        code = "nnc::run::io",
+        help = "Check that the folder is writable, or choose another with --out.",
+        "cannot write {what} {}: {e}",
+        path.display()
+    ))
+}
+
+/// Metrics of one evaluation, from the trainer's predictions.
+fn report_of(eval: &Evaluation) -> Option<ClassificationReport> {
+    if eval.labels.is_empty() {
+        return None;
+    }
+    let y_true: Vec<usize> = eval.labels.iter().map(|&l| l as usize).collect();
+    let y_pred: Vec<usize> = eval.predicted.iter().map(|&l| l as usize).collect();
+    let scores: Vec<f32> = eval.scores.iter().flatten().copied().collect();
+    ClassificationReport::new(&y_true, &y_pred, Some(&scores), eval.n_classes).ok()
+}
+
+fn split_json(eval: &Evaluation, report: Option<&ClassificationReport>, full: bool) -> Value {
+    let mut v = json!({"loss": eval.loss, "accuracy": eval.accuracy()});
+    if let Some(r) = report {
+        v["macro_f1"] = json!(r.macro_avg.f1);
+        if let Some(auc) = r.roc_auc {
+            v["roc_auc"] = json!(auc);
+        }
+        if full {
+            v["per_class"] = json!(r.per_class);
+            v["confusion"] = json!(r.confusion);
+            v["weighted_f1"] = json!(r.weighted_avg.f1);
+            if let Some(ap) = r.average_precision {
+                v["pr_auc"] = json!(ap);
+            }
+        }
+    }
+    v
+}
+
+/// The run folder: `--out`, else `runs/<spec file stem>`.
+fn out_dir(args: &RunArgs) -> PathBuf {
+    args.out.clone().unwrap_or_else(|| {
+        let stem = args
+            .file
+            .file_stem()
+            .map_or("spec".into(), |s| s.to_string_lossy().into_owned());
+        Path::new("runs").join(stem)
+    })
+}
+
+/// Runs training.
+pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    let (checked, mut trainer) = prepare(&args.file, args.train.as_deref(), &args.overrides)?;
+    let out = out_dir(args);
+    std::fs::create_dir_all(&out).map_err(|e| io_error("the run folder", &out, e))?;
+    let checkpoint_path = out.join("checkpoint.safetensors");
+    let show = !args.quiet && !args.json;
+
+    let mut lines: Vec<String> = Vec::new();
+    let mut lsuv: Vec<LsuvReport> = Vec::new();
+    if let Some(path) = &args.resume {
+        trainer.resume_from(&Checkpoint::load(path)?)?;
+        // Keep the metrics of the epochs already done.
+        if let Ok(text) = std::fs::read_to_string(out.join("metrics.jsonl")) {
+            lines = text
+                .lines()
+                .take(trainer.epoch as usize)
+                .map(str::to_string)
+                .collect();
+        }
+        if show {
+            eprintln!("resuming {} at epoch {}", path.display(), trainer.epoch + 1);
+        }
+    } else {
+        lsuv = trainer.init()?;
+        if let Some(path) = &args.init_from {
+            let loaded = trainer.init_from(&Checkpoint::load(path)?)?;
+            if show {
+                eprintln!("loaded {} tensors from {}", loaded.len(), path.display());
+            }
+        }
+    }
+    if show {
         for r in &lsuv {
             eprintln!(
                 "lsuv {}: variance {:.4} -> {:.4} in {} iteration(s)",
@@ -67,18 +195,32 @@ pub fn run(args: &RunArgs) -> Result<(), miette::Report> {
             );
         }
     }
+    let spec_text = std::fs::read_to_string(&args.file).unwrap_or_default();
+    let mut spec_out = String::new();
+    for o in &args.overrides {
+        spec_out.push_str(&format!("// --set {o}\n"));
+    }
+    spec_out.push_str(&spec_text);
+    write_atomic(&out.join("spec.nn"), spec_out.as_bytes())
+        .map_err(|e| io_error("the spec copy", &out, e))?;
+    let resolved = nnc::hir::display::print_program(&checked.program, &checked.sources);
+    write_atomic(&out.join("resolved.txt"), resolved.as_bytes())
+        .map_err(|e| io_error("the resolved spec", &out, e))?;
+
     let epochs = trainer.decl.epochs;
-    let bar = if args.quiet || args.json {
-        ProgressBar::hidden()
-    } else {
+    let bar = if show {
         ProgressBar::new(epochs * trainer.steps_per_epoch())
+    } else {
+        ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} epoch {msg}")
+        ProgressStyle::with_template("{bar:30} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    bar.set_position(trainer.epoch * trainer.steps_per_epoch());
     let start = Instant::now();
-    let mut last = (0.0, 0.0);
+    let mut history: Vec<(f64, f64, f64, f64)> = Vec::new();
+    let mut last: Option<(Evaluation, Evaluation, f64, f64)> = None;
     while trainer.epoch < epochs {
         let epoch_start = Instant::now();
         let mut samples = 0usize;
@@ -86,7 +228,7 @@ pub fn run(args: &RunArgs) -> Result<(), miette::Report> {
             samples += s.samples;
             let rate = samples as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
-                "{}/{epochs} step {}/{} loss {:.4} acc {:.3} {:.0} samples/s",
+                "epoch {}/{epochs} step {}/{} loss {:.4} acc {:.3} {:.0} samples/s",
                 s.epoch + 1,
                 s.step_in_epoch + 1,
                 s.steps_per_epoch,
@@ -96,32 +238,112 @@ pub fn run(args: &RunArgs) -> Result<(), miette::Report> {
             ));
             bar.inc(1);
         };
-        let (loss, acc) = trainer
-            .train_epoch(&mut on_step)
-            .map_err(miette::Report::new)?;
-        let test = trainer
-            .evaluate(true)
-            .map_err(|e: RunError| miette::Report::new(e))?;
-        last = (test.loss, test.accuracy());
-        bar.println(format!(
-            "epoch {:>3}/{epochs}  train loss {loss:.4} acc {acc:.4}  test loss {:.4} acc {:.4}",
-            trainer.epoch,
-            test.loss,
-            test.accuracy()
-        ));
+        let lr = trainer.lr();
+        let (train_loss, train_acc) = trainer.train_epoch(&mut on_step)?;
+        let test = trainer.evaluate(true)?;
+        let report = report_of(&test);
+        let line = json!({
+            "epoch": trainer.epoch,
+            "step": trainer.step,
+            "lr": lr,
+            "seconds": epoch_start.elapsed().as_secs_f64(),
+            "train": {"loss": train_loss, "accuracy": train_acc},
+            "test": split_json(&test, report.as_ref(), false),
+        });
+        lines.push(line.to_string());
+        write_atomic(
+            &out.join("metrics.jsonl"),
+            (lines.join("\n") + "\n").as_bytes(),
+        )
+        .map_err(|e| io_error("metrics", &out, e))?;
+        trainer.to_checkpoint()?.save(&checkpoint_path)?;
+        if show {
+            bar.println(format!(
+                "epoch {:>3}/{epochs}  train loss {train_loss:.4} acc {train_acc:.4}  test loss {:.4} acc {:.4}{}",
+                trainer.epoch,
+                test.loss,
+                test.accuracy(),
+                report.as_ref().map_or(String::new(), |r| format!(" macro-F1 {:.4}", r.macro_avg.f1)),
+            ));
+        }
+        history.push((train_loss, test.loss, train_acc, test.accuracy()));
+        last = Some((test, Evaluation::default(), train_loss, train_acc));
     }
     bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    let test = match last {
+        Some((test, ..)) => test,
+        None => trainer.evaluate(true)?,
+    };
+    let train_eval = trainer.evaluate(false)?;
+    let report = report_of(&test);
+    let train_report = report_of(&train_eval);
     if args.json {
+        let out_json = json!({
+            "spec": args.file.display().to_string(),
+            "network": trainer.net.name,
+            "epochs": epochs,
+            "steps": trainer.step,
+            "seconds": seconds,
+            "test": split_json(&test, report.as_ref(), true),
+            "train": split_json(&train_eval, train_report.as_ref(), false),
+            "checkpoint": checkpoint_path.display().to_string(),
+            "out": out.display().to_string(),
+            "init": {"lsuv": lsuv},
+            "history": history.iter().map(|h| json!({"train_loss": h.0, "test_loss": h.1, "train_accuracy": h.2, "test_accuracy": h.3})).collect::<Vec<_>>(),
+        });
+        outln!("{out_json}");
+    } else {
+        if let Some(r) = &report {
+            let names = trainer
+                .data
+                .test
+                .class_names()
+                .map(|n| n.iter().map(String::as_str).collect::<Vec<_>>());
+            out!("{}", r.render_table(names.as_deref()));
+        }
+        outln!(
+            "test accuracy {:.4}, loss {:.4}; train accuracy {:.4}, loss {:.4}; {epochs} epochs in {seconds:.1} s",
+            test.accuracy(),
+            test.loss,
+            train_eval.accuracy(),
+            train_eval.loss
+        );
+        outln!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+/// `nnc eval`: the test split's metrics for a checkpoint.
+pub fn eval(
+    file: &Path,
+    train: Option<&str>,
+    overrides: &[String],
+    checkpoint: &Path,
+    json_out: bool,
+) -> Result<(), Failure> {
+    let (_, mut trainer) = prepare(file, train, overrides)?;
+    trainer.load_weights(&Checkpoint::load(checkpoint)?)?;
+    let test = trainer.evaluate(true)?;
+    let report = report_of(&test);
+    if json_out {
         outln!(
             "{}",
-            serde_json::json!({"test": {"loss": last.0, "accuracy": last.1}, "epochs": epochs, "seconds": start.elapsed().as_secs_f64()})
+            json!({"spec": file.display().to_string(), "checkpoint": checkpoint.display().to_string(), "test": split_json(&test, report.as_ref(), true)})
         );
     } else {
+        if let Some(r) = &report {
+            let names = trainer
+                .data
+                .test
+                .class_names()
+                .map(|n| n.iter().map(String::as_str).collect::<Vec<_>>());
+            out!("{}", r.render_table(names.as_deref()));
+        }
         outln!(
-            "test accuracy {:.4}, loss {:.4} ({:.1} s)",
-            last.1,
-            last.0,
-            start.elapsed().as_secs_f64()
+            "test accuracy {:.4}, loss {:.4}",
+            test.accuracy(),
+            test.loss
         );
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! What can go wrong once a spec checks: its data, its numbers, its checkpoints.
 
 use miette::Diagnostic;
+use nnc_runtime::checkpoint::CheckpointError;
 use nnc_runtime::data::DataError;
 use thiserror::Error;
 
@@ -9,6 +10,10 @@ pub enum RunError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Data(#[from] DataError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Checkpoint(#[from] CheckpointError),
 
     /// The spec checks, but cannot be trained as written.
     #[error("{message}")]

@@ -5,6 +5,7 @@
 //! from the train block's seed (init streams, the epoch's shuffle, dropout by step), so a
 //! run is bit-reproducible and a resumed run continues exactly where it stopped.
 
+pub mod checkpoint;
 pub mod data;
 mod error;
 pub mod lsuv;
@@ -42,7 +43,7 @@ pub struct StepReport {
 }
 
 /// Loss and predictions of a whole split.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Evaluation {
     pub loss: f64,
     /// Argmax class per example (classification).
@@ -205,6 +206,11 @@ impl Trainer {
         (self.decl.batch as usize)
             .min(self.data.train.n_samples())
             .max(1)
+    }
+
+    /// The learning rate of the next step.
+    pub fn lr(&self) -> f64 {
+        self.schedule.lr(self.step)
     }
 
     pub fn steps_per_epoch(&self) -> u64 {

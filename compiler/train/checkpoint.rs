@@ -1,0 +1,142 @@
+//! The trainer's state as a checkpoint and back: parameters (PyTorch layouts: dense
+//! weights [out, in], conv weights [filters, channels / groups, kh, kw]), running
+//! statistics and optimizer state, plus the epoch, the step and the seed.
+
+use super::{RunError, Trainer};
+use ndarray::{ArrayD, IxDyn};
+use nnc_runtime::checkpoint::{keys, Checkpoint, Tensor};
+
+/// Metadata key of the train block's seed.
+pub const SEED: &str = "seed";
+
+/// What `layout` says in every checkpoint nnc writes.
+pub const LAYOUT: &str = "f32, row-major; dense weights [out, in] and conv weights [filters, channels/groups, kh, kw] as in PyTorch; optimizer state opt.<param>.<slot>";
+
+impl Trainer {
+    /// Everything needed to resume, or to evaluate, the run.
+    pub fn to_checkpoint(&self) -> Result<Checkpoint, RunError> {
+        let mut ck = Checkpoint::new();
+        for (name, value) in &self.state {
+            let data: Vec<f32> = value.iter().copied().collect();
+            ck.insert(name.clone(), Tensor::new(value.shape(), &data)?);
+        }
+        ck.metadata
+            .insert(keys::NNC_VERSION.into(), env!("CARGO_PKG_VERSION").into());
+        ck.metadata
+            .insert(keys::EPOCH.into(), self.epoch.to_string());
+        ck.metadata.insert(keys::STEP.into(), self.step.to_string());
+        ck.metadata.insert(SEED.into(), self.decl.seed.to_string());
+        ck.metadata.insert(keys::LAYOUT.into(), LAYOUT.into());
+        Ok(ck)
+    }
+
+    /// Every name and shape a full checkpoint of this run holds.
+    fn expected(&self) -> Vec<(String, Vec<usize>)> {
+        let mut out: Vec<(String, Vec<usize>)> = self
+            .params
+            .iter()
+            .map(|p| (p.name.clone(), p.shape.clone()))
+            .collect();
+        out.extend(
+            self.buffers
+                .iter()
+                .map(|b| (b.name.clone(), b.shape.clone())),
+        );
+        out
+    }
+
+    fn load_tensor(
+        &mut self,
+        ck: &Checkpoint,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<(), RunError> {
+        let values = ck.values::<f32>(name)?;
+        let array = ArrayD::from_shape_vec(IxDyn(shape), values).map_err(RunError::internal)?;
+        self.state.insert(name.to_string(), array);
+        Ok(())
+    }
+
+    /// Continues a run from its checkpoint: every tensor must match by name and shape,
+    /// and the seed must be the run's, so the rest of the run is the same bits as an
+    /// uninterrupted one.
+    pub fn resume_from(&mut self, ck: &Checkpoint) -> Result<(), RunError> {
+        let expected = self.expected();
+        let refs: Vec<(&str, &[usize])> = expected
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.as_slice()))
+            .collect();
+        ck.check_against(&refs)?;
+        let meta = |key: &str| ck.metadata.get(key).and_then(|v| v.parse::<u64>().ok());
+        let (Some(epoch), Some(step)) = (meta(keys::EPOCH), meta(keys::STEP)) else {
+            return Err(RunError::config(
+                "the checkpoint does not say which epoch and step it was written at",
+                "Resume from a checkpoint written by `nnc run`; to start from weights made elsewhere use --init-from.",
+            ));
+        };
+        if let Some(seed) = meta(SEED) {
+            if seed != self.decl.seed {
+                return Err(RunError::config(
+                    format!(
+                        "the checkpoint was trained with seed {seed}, this run has seed {}",
+                        self.decl.seed
+                    ),
+                    format!("Resume with `--seed {seed}` so the run continues as it started."),
+                ));
+            }
+        }
+        for (name, shape) in &expected {
+            self.load_tensor(ck, name, shape)?;
+        }
+        self.epoch = epoch;
+        self.step = step;
+        Ok(())
+    }
+
+    /// Loads the network's parameters and running statistics only (no optimizer state):
+    /// for `nnc eval`. Every parameter must be present.
+    pub fn load_weights(&mut self, ck: &Checkpoint) -> Result<(), RunError> {
+        let expected: Vec<(String, Vec<usize>)> = self
+            .expected()
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with("opt."))
+            .collect();
+        let refs: Vec<(&str, &[usize])> = expected
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.as_slice()))
+            .collect();
+        let optimizer_state: Vec<&str> = ck
+            .tensors
+            .keys()
+            .map(String::as_str)
+            .filter(|n| n.starts_with("opt."))
+            .collect();
+        let mut trimmed = ck.clone();
+        for name in optimizer_state {
+            trimmed.tensors.remove(name);
+        }
+        trimmed.check_against(&refs)?;
+        for (name, shape) in &expected {
+            self.load_tensor(ck, name, shape)?;
+        }
+        Ok(())
+    }
+
+    /// Starts from parameters made elsewhere (e.g. exported from PyTorch): every tensor of
+    /// the file must be a parameter or running statistic of this network with its shape;
+    /// parameters the file does not have keep their init. Returns the names loaded.
+    pub fn init_from(&mut self, ck: &Checkpoint) -> Result<Vec<String>, RunError> {
+        let expected = self.expected();
+        let present: Vec<(&str, &[usize])> = expected
+            .iter()
+            .filter(|(n, _)| ck.tensors.contains_key(n))
+            .map(|(n, s)| (n.as_str(), s.as_slice()))
+            .collect();
+        ck.check_against(&present)?;
+        let names: Vec<String> = present.iter().map(|(n, _)| n.to_string()).collect();
+        for (name, shape) in present {
+            self.load_tensor(ck, name, shape)?;
+        }
+        Ok(names)
+    }
+}
