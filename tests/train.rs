@@ -110,3 +110,66 @@ fn data_that_does_not_fit_the_network_is_an_error() {
     let err = Trainer::new(&checked.program, &checked.program.trains[0], Path::new(".")).err();
     assert!(matches!(err, Some(RunError::Config { .. })), "{err:?}");
 }
+
+#[test]
+fn a_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
+    let spec = MLP.replace("epochs: 3", "epochs: 4").replace(
+        "let h = x |> dense(64) |> relu",
+        "let h = x |> dense(64) |> batch_norm |> relu |> dropout(0.2)",
+    );
+    let mut whole = trainer(&spec);
+    train(&mut whole);
+
+    let mut first = trainer(&spec);
+    first.init().unwrap();
+    first.train_epoch(&mut |_| {}).unwrap();
+    first.train_epoch(&mut |_| {}).unwrap();
+    let saved = first.to_checkpoint().unwrap();
+    let bytes = saved.to_bytes().unwrap();
+    drop(first);
+
+    let mut second = trainer(&spec);
+    let dir = std::env::temp_dir().join(format!("nnc-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ck.safetensors");
+    std::fs::write(&path, &bytes).unwrap();
+    second
+        .resume_from(&nnc_runtime::checkpoint::Checkpoint::load(&path).unwrap())
+        .unwrap();
+    assert_eq!(second.epoch, 2);
+    while second.epoch < 4 {
+        second.train_epoch(&mut |_| {}).unwrap();
+    }
+    assert_eq!(second.state, whole.state);
+    assert_eq!(
+        second.to_checkpoint().unwrap().to_bytes().unwrap(),
+        whole.to_checkpoint().unwrap().to_bytes().unwrap()
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_mismatched_checkpoint_is_refused_with_every_difference() {
+    let mut t = trainer(MLP);
+    t.init().unwrap();
+    let mut ck = t.to_checkpoint().unwrap();
+    ck.tensors.remove("dense1.bias");
+    ck.insert(
+        "extra.weight",
+        nnc_runtime::checkpoint::Tensor::new(&[1], &[0.0f32]).unwrap(),
+    );
+    let err = t.resume_from(&ck).unwrap_err();
+    let text = format!("{err}");
+    assert!(matches!(err, RunError::Checkpoint(_)), "{text}");
+    let report = format!("{:?}", miette::Report::new(err));
+    assert!(
+        report.contains("dense1.bias") && report.contains("extra.weight"),
+        "{report}"
+    );
+    let other_seed = trainer(&MLP.replace("seed: 7", "seed: 9"));
+    let mut other_seed = other_seed;
+    let err = other_seed
+        .resume_from(&t.to_checkpoint().unwrap())
+        .unwrap_err();
+    assert!(matches!(err, RunError::Config { .. }), "{err}");
+}

@@ -1,0 +1,188 @@
+//! `nnc run` and `nnc eval` end to end, through the binary: the files a run writes, its
+//! JSON, reproducibility of checkpoints, and bad input giving exit code 1 and a report.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SPEC: &str = r#"
+data digits {
+  source: builtin("digits")
+  scale: standardize
+}
+network mlp {
+  input x: [64]
+  let h = x |> dense(32, init: lsuv) |> batch_norm |> relu
+  output logits = h |> dense(10)
+}
+train {
+  network: mlp
+  data: digits
+  optimizer: adam(lr: 0.01)
+  batch: 64
+  epochs: 2
+  seed: 3
+}
+"#;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let dir = std::env::temp_dir().join(format!("nnc-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn nnc(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nnc"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("nnc runs")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+}
+
+#[test]
+fn a_run_writes_its_files_and_reports_json() {
+    let dir = Dir::new("files");
+    dir.write("mlp.nn", SPEC);
+    let out = nnc(&["run", "mlp.nn", "--json"], &dir.0);
+    let v = json(&out);
+    for key in ["accuracy", "loss", "macro_f1"] {
+        assert!(v["test"][key].as_f64().is_some(), "test.{key} in {v}");
+    }
+    assert!(v["train"]["accuracy"].as_f64().unwrap() > 0.8, "{v}");
+    assert_eq!(v["epochs"], 2);
+    assert!(v["seconds"].as_f64().is_some());
+    let lsuv = v["init"]["lsuv"].as_array().unwrap();
+    assert_eq!(lsuv.len(), 1);
+    for key in ["layer", "var_before", "var_after", "iterations"] {
+        assert!(!lsuv[0][key].is_null(), "{key}");
+    }
+    let run = dir.0.join("runs/mlp");
+    let checkpoint = PathBuf::from(v["checkpoint"].as_str().unwrap());
+    assert!(dir.0.join(&checkpoint).is_file());
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2);
+    for line in metrics.lines() {
+        let epoch: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(epoch["test"]["accuracy"].as_f64().is_some());
+    }
+    assert!(run.join("spec.nn").is_file() && run.join("resolved.txt").is_file());
+    // No temporary files are left behind.
+    for entry in std::fs::read_dir(&run).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp"), "{name}");
+    }
+
+    // nnc eval agrees with the run's final test accuracy.
+    let eval = json(&nnc(
+        &[
+            "eval",
+            "mlp.nn",
+            "--checkpoint",
+            "runs/mlp/checkpoint.safetensors",
+            "--json",
+        ],
+        &dir.0,
+    ));
+    assert_eq!(eval["test"]["accuracy"], v["test"]["accuracy"]);
+}
+
+#[test]
+fn same_seed_same_checkpoint_bytes_and_another_seed_differs() {
+    let dir = Dir::new("seeds");
+    dir.write("mlp.nn", SPEC);
+    let read = |name: &str| std::fs::read(dir.0.join(name).join("checkpoint.safetensors")).unwrap();
+    for (out, seed) in [("a", "3"), ("b", "3"), ("c", "4")] {
+        let o = nnc(
+            &["run", "mlp.nn", "--quiet", "--out", out, "--seed", seed],
+            &dir.0,
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(read("a"), read("b"));
+    assert_ne!(read("a"), read("c"));
+}
+
+#[test]
+fn set_overrides_and_their_mistakes() {
+    let dir = Dir::new("set");
+    dir.write("mlp.nn", SPEC);
+    let v = json(&nnc(
+        &["run", "mlp.nn", "--json", "--set", "train.epochs=1"],
+        &dir.0,
+    ));
+    assert_eq!(v["epochs"], 1);
+    let o = nnc(&["run", "mlp.nn", "--set", "train.epochs=zero"], &dir.0);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--set train.epochs=zero"));
+}
+
+#[test]
+fn bad_input_is_exit_code_1_with_a_report() {
+    let dir = Dir::new("bad");
+    // A missing data file.
+    dir.write(
+        "csv.nn",
+        &SPEC.replace("builtin(\"digits\")", "csv(\"nowhere.csv\")"),
+    );
+    let o = nnc(&["run", "csv.nn", "--quiet"], &dir.0);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nnc::data::missing_file") && err.contains("nowhere.csv"),
+        "{err}"
+    );
+    // A corrupt checkpoint.
+    dir.write("mlp.nn", SPEC);
+    dir.write("bad.safetensors", "not a checkpoint");
+    let o = nnc(
+        &["eval", "mlp.nn", "--checkpoint", "bad.safetensors"],
+        &dir.0,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.safetensors"));
+    // Divergence names where it happened; a spec with errors is not run.
+    dir.write(
+        "nan.nn",
+        &SPEC
+            .replace("adam(lr: 0.01)", "sgd(lr: 1e30)")
+            .replace("init: lsuv", "init: he"),
+    );
+    let o = nnc(&["run", "nan.nn", "--quiet"], &dir.0);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nnc::run::non_finite") && err.contains("epoch 1"),
+        "{err}"
+    );
+    dir.write(
+        "broken.nn",
+        "network n { input x: [4] output y = x |> dense(0) }",
+    );
+    let o = nnc(&["run", "broken.nn"], &dir.0);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!o.stderr.is_empty());
+}
