@@ -22,7 +22,7 @@ mod cli;
 use clap::{Parser, Subcommand, ValueEnum};
 use nnc::diagnostics::{self, RenderOptions};
 use nnc::Checked;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -493,26 +493,9 @@ fn short_diff(name: &str, old: &str, new: &str) -> String {
     short
 }
 
-/// Replaces `path` by `text` so that readers see the old file or the new one, never a
-/// partial write: a temporary file in the same directory, renamed over the original.
+/// Replaces `path` by `text` atomically, keeping its permissions; through a symlink, the
+/// target is rewritten rather than the link replaced.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    // Through a symlink, rewrite its target rather than replace the link.
     let path = std::fs::canonicalize(path)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.nnc-fmt-{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.set_permissions(std::fs::metadata(&path)?.permissions())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+    nnc_runtime::files::write_atomic(&path, text.as_bytes())
 }

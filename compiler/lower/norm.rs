@@ -32,8 +32,8 @@ pub(super) fn batch_norm(
     }
     let bn = nn::batch_norm_train(cx.g, x, gamma, beta, eps);
     let count = nn::batch_norm_count(cx.g, x);
-    // One value per channel has no unbiased variance; keep the biased one (PyTorch refuses
-    // to train such a batch; the checker warns about it).
+    // One value per channel has no unbiased variance; keep the biased one (PyTorch
+    // refuses to train such a batch).
     let var = if count > 1 {
         nn::unbiased_var(cx.g, bn.var, count)
     } else {

@@ -39,6 +39,10 @@ pub(crate) fn write_atomically(
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let mut temp = builder.tempfile_in(dir)?;
 
+    // Replacing a file keeps its permissions.
+    if let Ok(existing) = std::fs::metadata(path) {
+        temp.as_file().set_permissions(existing.permissions())?;
+    }
     write(temp.as_file_mut())?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|err| err.error)?;
