@@ -9,4 +9,5 @@
 mod atomic;
 pub mod checkpoint;
 pub mod metrics;
+pub mod plot;
 pub mod sampling_weights;
