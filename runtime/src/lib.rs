@@ -8,6 +8,7 @@
 //! - [`metrics`]: classification metrics and the CLI's final table.
 //! - [`sampling_weights`]: class-imbalance weights and sampling probabilities.
 //! - [`checkpoint`]: atomic `.safetensors` checkpoints.
+//! - [`plot`]: PNG charts (training curves, ROC, heat-maps).
 //! - [`files`]: atomic writes of any file.
 
 mod atomic;
@@ -16,6 +17,7 @@ pub mod data;
 pub mod files;
 pub mod init;
 pub mod metrics;
+pub mod plot;
 pub mod rng;
 pub mod sampling_weights;
 pub mod schedule;

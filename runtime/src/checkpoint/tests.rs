@@ -335,7 +335,11 @@ fn python_safetensors_reads_our_files() {
         .output()
         .is_ok_and(|out| out.status.success());
     if !available {
-        println!("note: skipping the Python check: `{python} -c 'import safetensors'` failed");
+        // Straight to stderr: libtest captures `println!`, and the skip should be visible.
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: skipping the Python safetensors check: `{python} -c 'import safetensors'` failed"
+        );
         return;
     }
     let (_dir, path) = saved(&sample());
