@@ -5,7 +5,7 @@
 //! - `checkpoint.safetensors`: parameters, running statistics and optimizer state;
 //! - `spec.nn`: the spec as run (with the `--set` overrides noted), `resolved.txt`: every
 //!   block with its defaults filled in;
-//! - `loss.png`, `accuracy.png`: the curves per epoch.
+//! - `loss.png`, `accuracy.png`: train and test curves per epoch.
 //!
 //! Every file is written to a temporary file and renamed, so an interrupted run leaves the
 //! last good checkpoint intact.
@@ -155,6 +155,22 @@ fn out_dir(args: &RunArgs) -> PathBuf {
     })
 }
 
+/// `loss.png` and `accuracy.png` from the metrics lines of every epoch so far.
+fn plot_curves(out: &Path, lines: &[String]) -> Result<(), Failure> {
+    use nnc_runtime::plot::{epoch_plot, Chart};
+    let epochs: Vec<Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let series = |split: &str, key: &str| -> Vec<f64> {
+        epochs.iter().map(|e| e[split][key].as_f64().unwrap_or(f64::NAN)).collect()
+    };
+    for (key, file, title) in [("loss", "loss.png", "Loss"), ("accuracy", "accuracy.png", "Accuracy")] {
+        let (train, test) = (series("train", key), series("test", key));
+        let chart = Chart::new(title).x_label("epoch").y_label(key);
+        epoch_plot(&out.join(file), &chart, &[("train", &train), ("test", &test)])
+            .map_err(|e| Failure::Report(miette::Report::new(e)))?;
+    }
+    Ok(())
+}
+
 /// Runs training.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let (checked, mut trainer) = prepare(&args.file, args.train.as_deref(), &args.overrides)?;
@@ -257,6 +273,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         )
         .map_err(|e| io_error("metrics", &out, e))?;
         trainer.to_checkpoint()?.save(&checkpoint_path)?;
+        plot_curves(&out, &lines)?;
         if show {
             bar.println(format!(
                 "epoch {:>3}/{epochs}  train loss {train_loss:.4} acc {train_acc:.4}  test loss {:.4} acc {:.4}{}",
