@@ -153,7 +153,10 @@ fn googlenet_matches_the_prototxt() {
 fn the_student_imports_its_teacher() {
     let checked = check(&specs_dir().join("distill_student.nn"));
     let p = &checked.program;
-    assert!(p.network("deep").is_some(), "the teacher network is imported");
+    assert!(
+        p.network("deep").is_some(),
+        "the teacher network is imported"
+    );
     let student = p
         .trains
         .iter()
