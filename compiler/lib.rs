@@ -6,10 +6,13 @@
 
 pub mod diagnostics;
 pub mod hir;
+pub mod lower;
 pub mod overrides;
+pub mod prim;
 pub mod source;
 pub mod summary;
 pub mod syntax;
+pub mod train;
 
 use diagnostics::{codes, Diagnostic, Diagnostics};
 use source::{FileId, SourceMap, Span};

@@ -1,6 +1,24 @@
 //! The `nnc` command line: reads files, calls the library, renders reports.
 //! This is the only place that does IO or chooses colours.
 
+/// `print!` that ignores a closed stdout (`nnc ir ... | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` that ignores a closed stdout.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+mod cli;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use nnc::diagnostics::{self, RenderOptions};
 use nnc::Checked;
@@ -37,11 +55,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Initialise, train and evaluate a spec's train block.
+    Run {
+        file: PathBuf,
+        /// Which train block (needed when the spec has several).
+        #[arg(long)]
+        train: Option<String>,
+        /// Override a field: `--set train.epochs=3`, `--set data.split=0.5` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// The train block's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output folder (default: runs/<spec name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print one JSON object with the results on stdout.
+        #[arg(long)]
+        json: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Print a compilation stage as text.
     Ir {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = Stage::Ir)]
         stage: Stage,
+        /// Batch size of the `prim` and `grad` stages.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// The train block (`prim`, `grad`) when the spec has several.
+        #[arg(long)]
+        train: Option<String>,
     },
 }
 
@@ -51,6 +97,10 @@ enum Stage {
     Ast,
     /// The resolved, shape-checked layer graph and the validated data/train/rules blocks.
     Ir,
+    /// The trained network lowered to primitives (training mode), with its parameters.
+    Prim,
+    /// The whole training step: forward, loss, backward and optimizer update.
+    Grad,
 }
 
 fn read(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -67,7 +117,7 @@ fn render_options() -> RenderOptions {
 }
 
 /// Prints diagnostics to stderr; returns whether there were errors.
-fn report(checked: &Checked) -> bool {
+pub(crate) fn report(checked: &Checked) -> bool {
     if !checked.diags.is_empty() {
         eprint!(
             "{}",
@@ -94,7 +144,40 @@ fn main() -> ExitCode {
             network,
             json,
         } => summary(&file, network.as_deref(), json),
-        Command::Ir { file, stage } => ir(&file, stage),
+        Command::Ir {
+            file,
+            stage,
+            batch,
+            train,
+        } => ir(&file, stage, batch.max(1), train.as_deref()),
+        Command::Run {
+            file,
+            train,
+            mut overrides,
+            seed,
+            out,
+            json,
+            quiet,
+        } => {
+            if let Some(seed) = seed {
+                overrides.push(format!("train.seed={seed}"));
+            }
+            let args = cli::run::RunArgs {
+                file,
+                train,
+                overrides,
+                out,
+                json,
+                quiet,
+            };
+            match cli::run::run(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(report) => {
+                    eprintln!("{report:?}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }
 
@@ -132,12 +215,12 @@ fn check(file: &Path, json: bool) -> ExitCode {
             "diagnostics": diagnostics_json(&checked),
             "networks": networks,
         });
-        println!("{out}");
+        outln!("{out}");
     } else {
         report(&checked);
         if ok {
             let p = &checked.program;
-            println!(
+            outln!(
                 "{}: ok ({} network{}, {} data, {} train, {} rules)",
                 file.display(),
                 p.networks.len(),
@@ -184,14 +267,14 @@ fn summary(file: &Path, network: Option<&str>, json: bool) -> ExitCode {
     };
     let s = nnc::summary::summarize(net);
     if json {
-        println!("{}", serde_json::to_string(&s).unwrap_or_default());
+        outln!("{}", serde_json::to_string(&s).unwrap_or_default());
     } else {
-        print!("{}", nnc::summary::render(&s));
+        out!("{}", nnc::summary::render(&s));
     }
     exit(true)
 }
 
-fn ir(file: &Path, stage: Stage) -> ExitCode {
+fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>) -> ExitCode {
     match stage {
         Stage::Ast => {
             let bytes = match read(file) {
@@ -206,7 +289,7 @@ fn ir(file: &Path, stage: Stage) -> ExitCode {
             let text = String::from_utf8_lossy(&bytes);
             let parsed = nnc::parse_text(&file.display().to_string(), &text);
             let failed = report(&parsed);
-            print!(
+            out!(
                 "{}",
                 nnc::syntax::print::print_file(&parsed.files[0], &parsed.sources)
             );
@@ -217,10 +300,42 @@ fn ir(file: &Path, stage: Stage) -> ExitCode {
             if report(&checked) {
                 return exit(false);
             }
-            print!(
+            out!(
                 "{}",
                 nnc::hir::display::print_program(&checked.program, &checked.sources)
             );
+            exit(true)
+        }
+        Stage::Prim | Stage::Grad => {
+            let checked = nnc::check_path(file, &read);
+            if report(&checked) {
+                return exit(false);
+            }
+            let program = &checked.program;
+            let decl = match cli::run::select_train(program, train, file) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("{e:?}");
+                    return exit(false);
+                }
+            };
+            let Some(net) = program.network(&decl.network) else {
+                return exit(false);
+            };
+            let p = match stage {
+                Stage::Prim => {
+                    nnc::train::step::forward_with_loss(net, decl, batch, nnc::lower::Mode::Train)
+                }
+                _ => nnc::train::step::training_step(net, decl, batch),
+            };
+            outln!("// network {} at batch {batch}", net.name);
+            for param in &p.lowered.params {
+                outln!("// param {} {:?} {:?}", param.name, param.shape, param.kind);
+            }
+            for s in p.lowered.state.iter().chain(&p.opt_state) {
+                outln!("// state {} {:?} init {}", s.name, s.shape, s.init);
+            }
+            out!("{}", p.graph);
             exit(true)
         }
     }

@@ -4,6 +4,7 @@
 //! data sets; [`rng`] derives every random number from one seed.
 
 pub mod data;
+pub mod files;
 pub mod init;
 pub mod rng;
 pub mod schedule;

@@ -1,0 +1,134 @@
+//! Convolutions (plain, grouped, PixelCNN-masked, binary) and pooling, as Im2Col + MatMul.
+
+use super::dense::weight_init;
+use super::Cx;
+use crate::hir::{ConvKind, Mask, PoolKind, Weights, Window};
+use crate::prim::{nn, ConvGeom, Graph, NodeId};
+
+fn geom(w: &Window, pad_value: f64) -> ConvGeom {
+    let u = |a: [u64; 2]| [a[0] as usize, a[1] as usize];
+    ConvGeom {
+        kernel: u(w.kernel),
+        stride: u(w.stride),
+        pad: w.pad.map(|p| p as usize),
+        dilation: u(w.dilation),
+        pad_value,
+    }
+}
+
+/// The PixelCNN mask of a `kh x kw` kernel: taps above the centre row, and left of the
+/// centre in its row, are 1; type B also keeps the centre (van den Oord et al. 2016).
+fn mask(g: &mut Graph, kernel: [usize; 2], mask: Mask) -> NodeId {
+    let [kh, kw] = kernel;
+    let (ch, cw) = (kh / 2, kw / 2);
+    let mut rows = Vec::new();
+    if ch > 0 {
+        rows.push(g.constant(1.0, &[ch, kw]));
+    }
+    let ones = if mask == Mask::A { cw } else { cw + 1 };
+    rows.push(if ones == 0 {
+        g.constant(0.0, &[1, kw])
+    } else {
+        let lead = g.constant(1.0, &[1, ones]);
+        g.pad(lead, 1, 0, kw - ones)
+    });
+    if kh - ch - 1 > 0 {
+        rows.push(g.constant(0.0, &[kh - ch - 1, kw]));
+    }
+    if rows.len() == 1 {
+        rows[0]
+    } else {
+        g.concat(&rows, 0)
+    }
+}
+
+pub(super) fn conv(
+    cx: &mut Cx,
+    x: NodeId,
+    window: &Window,
+    groups: usize,
+    kind: ConvKind,
+    w: &Weights,
+) -> NodeId {
+    let out = cx.out_shape();
+    let [n, filters, oh, ow] = out[..] else {
+        unreachable!("conv output is 4-D")
+    };
+    let channels = cx.shape(x)[1];
+    let init = weight_init(cx, w);
+    let weight = cx.param("weight", init);
+    let wshape = cx.shape(weight);
+    let kernel = [wshape[2], wshape[3]];
+    let weight = match kind {
+        ConvKind::Plain => weight,
+        ConvKind::Masked(m) => {
+            let m = mask(cx.g, kernel, m);
+            let m = cx.g.reshape(m, &[1, 1, kernel[0], kernel[1]]);
+            let m = cx.g.broadcast(m, &wshape);
+            cx.g.mul(weight, m)
+        }
+        ConvKind::Binary { .. } => nn::xnor_weight_ste(cx.g, weight),
+    };
+    let x = match kind {
+        ConvKind::Binary {
+            binary_inputs: true,
+        } => nn::binary_activation_ste(cx.g, x),
+        _ => x,
+    };
+    let geom = geom(window, 0.0);
+    let (cg, fg) = (channels / groups, filters / groups);
+    let patch = cg * kernel[0] * kernel[1];
+    let mut parts = Vec::with_capacity(groups);
+    for gi in 0..groups {
+        let xg = if groups == 1 {
+            x
+        } else {
+            cx.g.slice(x, 1, gi * cg, (gi + 1) * cg)
+        };
+        let cols = cx.g.im2col(xg, geom);
+        let wg = if groups == 1 {
+            weight
+        } else {
+            cx.g.slice(weight, 0, gi * fg, (gi + 1) * fg)
+        };
+        let wg = cx.g.reshape(wg, &[fg, patch]);
+        parts.push(cx.g.matmul(wg, cols));
+    }
+    let y = if groups == 1 {
+        parts[0]
+    } else {
+        cx.g.concat(&parts, 1)
+    };
+    let y = cx.g.reshape(y, &[n, filters, oh, ow]);
+    if w.bias {
+        let bias = cx.param("bias", w.bias_init.clone());
+        nn::channel_affine(cx.g, y, None, Some(bias))
+    } else {
+        y
+    }
+}
+
+/// Max pooling pads with -inf (padding never wins); average pooling pads with zeros and
+/// divides by the full window, counting padding as Caffe does.
+pub(super) fn pool(cx: &mut Cx, x: NodeId, kind: PoolKind, window: &Window) -> NodeId {
+    let out = cx.out_shape();
+    let [n, c, oh, ow] = out[..] else {
+        unreachable!("pool output is 4-D")
+    };
+    let window_size = (window.kernel[0] * window.kernel[1]) as usize;
+    let pad_value = if kind == PoolKind::Max {
+        f64::NEG_INFINITY
+    } else {
+        0.0
+    };
+    let cols = cx.g.im2col(x, geom(window, pad_value));
+    let cols = cx.g.reshape(cols, &[n, c, window_size, oh * ow]);
+    let y = match kind {
+        PoolKind::Max => cx.g.max_reduce(cols, &[2]),
+        PoolKind::Avg => {
+            let total = cx.g.sum(cols, &[2]);
+            cx.g.scale(total, 1.0 / window_size as f64)
+        }
+    };
+    cx.g.reshape(y, &[n, c, oh, ow])
+}

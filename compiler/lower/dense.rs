@@ -1,0 +1,41 @@
+//! Dense layers, full precision and binary (XNOR-Net).
+
+use super::Cx;
+use crate::hir::{Init, Weights};
+use crate::prim::{nn, NodeId};
+
+/// The weight init of a layer: its own, else the train block's default, else xavier.
+pub(super) fn weight_init(cx: &Cx, w: &Weights) -> Init {
+    w.init
+        .clone()
+        .or_else(|| cx.options.default_init.clone())
+        .unwrap_or(Init::Xavier {
+            normal: false,
+            gain: 1.0,
+        })
+}
+
+/// `y = x W^T + b` on the flattened input; W is [units, inputs] (PyTorch's layout).
+/// Binary: W is replaced by alpha·sign(W) with the paper's straight-through gradient, and
+/// with binary inputs x by sign(x) (gradient 1{|x| <= 1}).
+pub(super) fn dense(cx: &mut Cx, x: NodeId, binary: Option<bool>, w: &Weights) -> NodeId {
+    let shape = cx.shape(x);
+    let batch = shape[0];
+    let features: usize = shape[1..].iter().product();
+    let mut x = if shape.len() == 2 {
+        x
+    } else {
+        cx.g.reshape(x, &[batch, features])
+    };
+    let init = weight_init(cx, w);
+    let mut weight = cx.param("weight", init);
+    if binary.is_some() {
+        weight = nn::xnor_weight_ste(cx.g, weight);
+    }
+    if binary == Some(true) {
+        x = nn::binary_activation_ste(cx.g, x);
+    }
+    let weight_t = cx.g.transpose(weight, 0, 1);
+    let bias = w.bias.then(|| cx.param("bias", w.bias_init.clone()));
+    nn::dense(cx.g, x, weight_t, bias)
+}

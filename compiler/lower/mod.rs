@@ -1,0 +1,227 @@
+//! Stage 3, lowering: a resolved network -> a primitive graph ([`crate::prim`]) for one
+//! batch size and one mode (training or evaluation).
+//!
+//! One function per layer family (`dense.rs`, `conv.rs`, `norm.rs`, `simple.rs`); each
+//! appends primitives to the graph and declares the parameters and state it reads.
+//! Layers never get hand-written backward code: autodiff differentiates the primitives.
+//! Activations are `[batch, ...per-example shape]`, channels on axis 1.
+
+mod conv;
+mod dense;
+mod norm;
+mod simple;
+
+use crate::hir::params::{self, ParamKind};
+use crate::hir::{Init, LayerId, Network};
+use crate::prim::{Graph, NodeId};
+
+/// Training uses batch statistics, dropout and updates running statistics; evaluation
+/// uses running statistics and no dropout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+/// How a learnable parameter starts: an init scheme, or LSUV (orthonormal, then rescaled
+/// on data by the trainer).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamDecl {
+    /// Checkpoint name: `<layer>.<param>`, e.g. `dense1.weight`.
+    pub name: String,
+    pub layer: String,
+    pub shape: Vec<usize>,
+    pub kind: ParamKind,
+    pub init: Init,
+    pub lr_mult: f64,
+    pub decay_mult: f64,
+}
+
+/// State that is not learned by gradient (batch norm's running statistics): its name,
+/// shape and initial value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateDecl {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub init: f64,
+}
+
+/// A lowered network.
+#[derive(Clone, Debug, Default)]
+pub struct Lowered {
+    pub graph: Graph,
+    /// The network's inputs (`Input` nodes named after the spec's inputs), in order.
+    pub inputs: Vec<(String, NodeId)>,
+    /// The network's outputs, in order.
+    pub outputs: Vec<(String, NodeId)>,
+    pub params: Vec<ParamDecl>,
+    pub state: Vec<StateDecl>,
+    /// New values of `state` after this batch (training mode only).
+    pub state_updates: Vec<(String, NodeId)>,
+    /// Each layer's output, in network order: for locating the first non-finite value
+    /// and for LSUV (the output of a conv or dense layer, before its activation).
+    pub layer_outputs: Vec<(String, NodeId)>,
+}
+
+impl Lowered {
+    pub fn param(&self, name: &str) -> Option<&ParamDecl> {
+        self.params.iter().find(|p| p.name == name)
+    }
+}
+
+pub struct LowerOptions {
+    pub mode: Mode,
+    pub batch: usize,
+    /// The weight init of layers that name none (the train block's `init`), else xavier.
+    pub default_init: Option<Init>,
+}
+
+/// What a layer lowering works with.
+pub(crate) struct Cx<'a> {
+    pub g: &'a mut Graph,
+    pub net: &'a Network,
+    pub out: &'a mut Lowered,
+    pub options: &'a LowerOptions,
+    pub layer: LayerId,
+}
+
+impl Cx<'_> {
+    pub fn name(&self) -> &str {
+        &self.net.layer(self.layer).name
+    }
+
+    /// Declares (and reads) parameter `param` of this layer, as `hir::params` lists it.
+    pub fn param(&mut self, param: &str, init: Init) -> NodeId {
+        let layer = self.net.layer(self.layer);
+        let info = params::params(self.net, self.layer)
+            .into_iter()
+            .find(|p| p.name == param)
+            .unwrap_or_else(|| panic!("layer {} has no parameter {param}", layer.name));
+        let shape: Vec<usize> = info.shape.iter().map(|d| *d as usize).collect();
+        let name = format!("{}.{param}", layer.name);
+        if self.out.param(&name).is_none() {
+            self.out.params.push(ParamDecl {
+                name: name.clone(),
+                layer: layer.name.clone(),
+                shape: shape.clone(),
+                kind: info.kind,
+                init,
+                lr_mult: layer.lr_mult,
+                decay_mult: layer.decay_mult,
+            });
+        }
+        self.g.param(&name, &shape)
+    }
+
+    /// Declares (and reads) state `name` of this layer.
+    pub fn state(&mut self, name: &str, shape: &[usize], init: f64) -> NodeId {
+        let full = format!("{}.{name}", self.name());
+        if !self.out.state.iter().any(|s| s.name == full) {
+            self.out.state.push(StateDecl {
+                name: full.clone(),
+                shape: shape.to_vec(),
+                init,
+            });
+        }
+        self.g.param(&full, shape)
+    }
+
+    pub fn update_state(&mut self, name: &str, value: NodeId) {
+        let full = format!("{}.{name}", self.name());
+        self.out.state_updates.push((full, value));
+    }
+
+    /// The shape of a node, batch included.
+    pub fn shape(&self, id: NodeId) -> Vec<usize> {
+        self.g.shape(id).to_vec()
+    }
+
+    /// The layer's output shape, batch included.
+    pub fn out_shape(&self) -> Vec<usize> {
+        let mut s = vec![self.options.batch];
+        s.extend(self.net.layer(self.layer).shape.iter().map(|d| *d as usize));
+        s
+    }
+
+    pub fn train(&self) -> bool {
+        self.options.mode == Mode::Train
+    }
+
+    /// A stream id for this layer's random numbers (dropout), stable across runs.
+    pub fn stream(&self) -> u32 {
+        self.layer.0
+    }
+}
+
+/// Lowers `net` for one batch size and mode.
+pub fn lower_network(net: &Network, options: &LowerOptions) -> Lowered {
+    let mut out = Lowered::default();
+    let mut g = Graph::new();
+    let mut values: Vec<NodeId> = Vec::with_capacity(net.layers.len());
+    for (i, layer) in net.layers.iter().enumerate() {
+        let id = LayerId(i as u32);
+        let inputs: Vec<NodeId> = layer.inputs.iter().map(|l| values[l.0 as usize]).collect();
+        let saved = g.origin().cloned();
+        g.set_origin(Some(crate::prim::Origin::layer(layer.name.clone())));
+        let value = {
+            let mut cx = Cx {
+                g: &mut g,
+                net,
+                out: &mut out,
+                options,
+                layer: id,
+            };
+            lower_layer(&mut cx, &inputs)
+        };
+        g.set_origin(saved);
+        if matches!(layer.op, crate::hir::LayerOp::Input) {
+            out.inputs.push((layer.name.clone(), value));
+        }
+        out.layer_outputs.push((layer.name.clone(), value));
+        values.push(value);
+    }
+    for o in &net.outputs {
+        let node = values[o.layer.0 as usize];
+        out.outputs.push((o.name.clone(), node));
+        g.output(o.name.clone(), node);
+    }
+    out.graph = g;
+    out
+}
+
+fn lower_layer(cx: &mut Cx, inputs: &[NodeId]) -> NodeId {
+    use crate::hir::LayerOp as L;
+    let op = cx.net.layer(cx.layer).op.clone();
+    match op {
+        L::Input => {
+            let shape = cx.out_shape();
+            let name = cx.name().to_string();
+            cx.g.input(&name, &shape)
+        }
+        L::Dense {
+            binary, weights, ..
+        } => dense::dense(cx, inputs[0], binary, &weights),
+        L::Conv {
+            window,
+            groups,
+            kind,
+            weights,
+            ..
+        } => conv::conv(cx, inputs[0], &window, groups as usize, kind, &weights),
+        L::Pool { kind, window, .. } => conv::pool(cx, inputs[0], kind, &window),
+        L::BatchNorm {
+            momentum,
+            eps,
+            affine,
+        } => norm::batch_norm(cx, inputs[0], momentum, eps, affine),
+        L::LayerNorm { eps, affine } => norm::layer_norm(cx, inputs[0], eps, affine),
+        L::GroupNorm {
+            groups,
+            eps,
+            affine,
+        } => norm::group_norm(cx, inputs[0], groups as usize, eps, affine),
+        L::InstanceNorm { eps, affine } => norm::instance_norm(cx, inputs[0], eps, affine),
+        L::L2Norm { scale, eps } => norm::l2_norm(cx, inputs[0], scale, eps),
+        other => simple::lower(cx, &other, inputs),
+    }
+}

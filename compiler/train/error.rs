@@ -1,0 +1,50 @@
+//! What can go wrong once a spec checks: its data, its numbers, its checkpoints.
+
+use miette::Diagnostic;
+use nnc_runtime::data::DataError;
+use thiserror::Error;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum RunError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Data(#[from] DataError),
+
+    /// The spec checks, but cannot be trained as written.
+    #[error("{message}")]
+    #[diagnostic(code(nnc::run::config), help("{help}"))]
+    Config { message: String, help: String },
+
+    #[error(
+        "training diverged at epoch {epoch}, step {step}: the output of `{layer}` is not finite"
+    )]
+    #[diagnostic(
+        code(nnc::run::non_finite),
+        help("Lower the learning rate, add normalisation, or check the data for extreme values; the last checkpoint is intact.")
+    )]
+    NonFinite {
+        epoch: u64,
+        step: u64,
+        layer: String,
+    },
+
+    #[error("internal error: {0}")]
+    #[diagnostic(
+        code(nnc::run::internal),
+        help("This is a bug in nnc; please report it with the spec.")
+    )]
+    Internal(String),
+}
+
+impl RunError {
+    pub fn config(message: impl Into<String>, help: impl Into<String>) -> RunError {
+        RunError::Config {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> RunError {
+        RunError::Internal(err.to_string())
+    }
+}

@@ -1,0 +1,526 @@
+//! Training and evaluation on the reference interpreter: initialisation (with LSUV), the
+//! epoch loop, evaluation, and the state a checkpoint holds.
+//!
+//! The compiled programs come from [`step`]; data from [`data`]; everything random flows
+//! from the train block's seed (init streams, the epoch's shuffle, dropout by step), so a
+//! run is bit-reproducible and a resumed run continues exactly where it stopped.
+
+pub mod data;
+mod error;
+pub mod lsuv;
+pub mod step;
+
+pub use error::RunError;
+
+use crate::hir::{Init, Network, Program as Hir, TrainDecl};
+use crate::lower::{Mode, ParamDecl, StateDecl};
+use crate::prim::interp::{self, Bindings};
+use crate::prim::NodeId;
+use ndarray::{ArrayD, IxDyn};
+use nnc_runtime::data::{Dataset, Targets};
+use nnc_runtime::init::{self as weights, Scheme};
+use nnc_runtime::rng::{rng_for, stream};
+use nnc_runtime::schedule::{Schedule, Shape as LrShape};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use step::{Loss, Optimizer, Program};
+
+/// Everything that changes during training, by checkpoint name.
+pub type State = BTreeMap<String, ArrayD<f32>>;
+
+/// One optimizer step, as reported to the caller (for a progress bar).
+#[derive(Clone, Copy, Debug)]
+pub struct StepReport {
+    pub epoch: u64,
+    /// 0-based step within the epoch, and the number of steps per epoch.
+    pub step_in_epoch: u64,
+    pub steps_per_epoch: u64,
+    pub loss: f64,
+    /// Running accuracy over the epoch so far (classification).
+    pub accuracy: f64,
+    pub samples: usize,
+}
+
+/// Loss and predictions of a whole split.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    pub loss: f64,
+    /// Argmax class per example (classification).
+    pub predicted: Vec<u32>,
+    pub labels: Vec<u32>,
+    /// Softmax probabilities (or sigmoid for one logit), one row per example.
+    pub scores: Vec<Vec<f32>>,
+    pub n_classes: usize,
+}
+
+impl Evaluation {
+    pub fn accuracy(&self) -> f64 {
+        if self.labels.is_empty() {
+            return 0.0;
+        }
+        let right = self
+            .labels
+            .iter()
+            .zip(&self.predicted)
+            .filter(|(a, b)| a == b)
+            .count();
+        right as f64 / self.labels.len() as f64
+    }
+}
+
+pub struct Trainer {
+    pub net: Network,
+    pub decl: TrainDecl,
+    pub data: data::Prepared,
+    pub state: State,
+    pub params: Vec<ParamDecl>,
+    /// Running statistics and optimizer state.
+    pub buffers: Vec<StateDecl>,
+    /// The next epoch to run (0-based) and the optimizer steps taken so far.
+    pub epoch: u64,
+    pub step: u64,
+    loss: Loss,
+    optimizer: Optimizer,
+    schedule: Schedule,
+    input: String,
+    programs: HashMap<(Mode, usize), Program>,
+}
+
+fn dims(shape: &[u64]) -> Vec<usize> {
+    shape.iter().map(|d| *d as usize).collect()
+}
+
+impl Trainer {
+    /// Prepares the train block `train` of `program`: its network, its data (paths relative
+    /// to `base`), and the compiled training step.
+    pub fn new(program: &Hir, train: &TrainDecl, base: &Path) -> Result<Trainer, RunError> {
+        let net = program
+            .network(&train.network)
+            .ok_or_else(|| {
+                RunError::config(
+                    format!("network `{}` did not resolve", train.network),
+                    "Fix the errors `nnc check` reports.",
+                )
+            })?
+            .clone();
+        if net.inputs.len() != 1 || net.outputs.len() != 1 {
+            return Err(RunError::config(
+                format!(
+                    "network `{}` has {} inputs and {} outputs; training needs one of each",
+                    net.name,
+                    net.inputs.len(),
+                    net.outputs.len()
+                ),
+                "Give the trained network one `input` and one `output` (the logits).",
+            ));
+        }
+        let decl_data = program
+            .data
+            .iter()
+            .find(|d| d.name == train.data)
+            .ok_or_else(|| {
+                RunError::config(
+                    format!("data block `{}` did not resolve", train.data),
+                    "Fix the errors `nnc check` reports.",
+                )
+            })?;
+        let input_layer = net.layer(net.inputs[0]);
+        let input = input_layer.name.clone();
+        let input_shape = dims(&input_layer.shape);
+        let out_shape = dims(&net.layer(net.outputs[0].layer).shape);
+        let width: usize = out_shape.iter().product();
+        let loss = Loss::from_decl(train);
+        let classes = match loss {
+            Loss::CrossEntropy { .. } => Some(width),
+            Loss::BinaryCrossEntropy => Some(2),
+            Loss::Mse => None,
+        };
+        if loss == Loss::BinaryCrossEntropy && width != 1 {
+            return Err(RunError::config(
+                format!("binary_cross_entropy needs one logit per example, but the network outputs {width}"),
+                "End the network with `dense(1)`, or use `cross_entropy` for several classes.",
+            ));
+        }
+        let data = data::prepare(decl_data, train.seed, base, &input_shape, classes)?;
+        if let Loss::Mse = loss {
+            if let Targets::Real(t) = data.train.targets() {
+                if t.ncols() != width {
+                    return Err(RunError::config(
+                        format!("the targets have {} values per example but the network outputs {width}", t.ncols()),
+                        "Match the last layer's width to the targets.",
+                    ));
+                }
+            } else {
+                return Err(RunError::config(
+                    "`mse` needs real-valued targets, but the data has class labels",
+                    "Use `cross_entropy` for classification.",
+                ));
+            }
+        }
+        let (optimizer, lr) = Optimizer::from_decl(train);
+        let n = data.train.n_samples() as u64;
+        let steps_per_epoch = n.div_ceil(train.batch.max(1));
+        let shape = match train.schedule.name.as_str() {
+            "step" => LrShape::Step {
+                every: train.schedule.i64("every").max(1) as u64,
+                gamma: train.schedule.f64("gamma"),
+            },
+            "cosine" => LrShape::Cosine {
+                min_lr: train.schedule.f64("min_lr"),
+            },
+            _ => LrShape::Constant,
+        };
+        let schedule = Schedule {
+            base_lr: lr,
+            shape,
+            warmup_steps: train.warmup * steps_per_epoch,
+            steps_per_epoch,
+            total_steps: train.epochs * steps_per_epoch,
+        };
+        let mut trainer = Trainer {
+            net,
+            decl: train.clone(),
+            data,
+            state: State::new(),
+            params: Vec::new(),
+            buffers: Vec::new(),
+            epoch: 0,
+            step: 0,
+            loss,
+            optimizer,
+            schedule,
+            input,
+            programs: HashMap::new(),
+        };
+        let batch = trainer.batch();
+        let p = trainer.program(Mode::Train, batch);
+        let (params, mut buffers) = (p.lowered.params.clone(), p.lowered.state.clone());
+        buffers.extend(p.opt_state.iter().cloned());
+        trainer.params = params;
+        trainer.buffers = buffers;
+        Ok(trainer)
+    }
+
+    pub fn batch(&self) -> usize {
+        (self.decl.batch as usize)
+            .min(self.data.train.n_samples())
+            .max(1)
+    }
+
+    pub fn steps_per_epoch(&self) -> u64 {
+        self.schedule.steps_per_epoch
+    }
+
+    /// The compiled program for a mode and batch size (built once, then cached).
+    pub fn program(&mut self, mode: Mode, batch: usize) -> &Program {
+        let (net, decl) = (&self.net, &self.decl);
+        self.programs
+            .entry((mode, batch))
+            .or_insert_with(|| match mode {
+                Mode::Train => step::training_step(net, decl, batch),
+                Mode::Eval => step::forward_with_loss(net, decl, batch, Mode::Eval),
+            })
+    }
+
+    /// Initialises every parameter from the seed (each from its own stream, so adding a
+    /// layer does not change the others), state to its initial value, then runs LSUV on
+    /// the layers that ask for it.
+    pub fn init(&mut self) -> Result<Vec<lsuv::LsuvReport>, RunError> {
+        for (i, p) in self.params.iter().enumerate() {
+            let scheme = scheme_of(&p.init);
+            let mut rng = rng_for(self.decl.seed, stream::INIT + i as u64);
+            let values = weights::fill(scheme, &p.shape, &mut rng);
+            let array =
+                ArrayD::from_shape_vec(IxDyn(&p.shape), values).expect("init fills the shape");
+            self.state.insert(p.name.clone(), array);
+        }
+        for b in &self.buffers {
+            self.state.insert(
+                b.name.clone(),
+                ArrayD::from_elem(IxDyn(&b.shape), b.init as f32),
+            );
+        }
+        lsuv::run(self)
+    }
+
+    /// Features and one-hot (or real) targets of the examples `rows` of `ds`.
+    fn batch_arrays(
+        &self,
+        ds: &Dataset,
+        rows: &[usize],
+        width: usize,
+    ) -> (ArrayD<f32>, ArrayD<f32>) {
+        let mut shape = vec![rows.len()];
+        shape.extend_from_slice(ds.feature_shape());
+        let features = ds.features();
+        let mut x = Vec::with_capacity(rows.len() * features.ncols());
+        for &r in rows {
+            x.extend(features.row(r).iter().copied());
+        }
+        let x = ArrayD::from_shape_vec(IxDyn(&shape), x).expect("rows fill the batch");
+        let mut y = ArrayD::zeros(IxDyn(&[rows.len(), width]));
+        match ds.targets() {
+            Targets::Classes { labels, .. } => {
+                for (i, &r) in rows.iter().enumerate() {
+                    let label = labels[r] as usize;
+                    if self.loss == Loss::BinaryCrossEntropy {
+                        y[[i, 0]] = label as f32;
+                    } else if label < width {
+                        y[[i, label]] = 1.0;
+                    }
+                }
+            }
+            Targets::Real(t) => {
+                for (i, &r) in rows.iter().enumerate() {
+                    for j in 0..width.min(t.ncols()) {
+                        y[[i, j]] = t[[r, j]];
+                    }
+                }
+            }
+        }
+        (x, y)
+    }
+
+    fn bindings(&self, x: ArrayD<f32>, y: ArrayD<f32>) -> Bindings<f32> {
+        let mut b = Bindings::new()
+            .input(&self.input, x)
+            .input(step::TARGETS, y);
+        for (name, value) in &self.state {
+            b = b.param(name, value.clone());
+        }
+        b
+    }
+
+    fn width(&self) -> usize {
+        self.net
+            .layer(self.net.outputs[0].layer)
+            .shape
+            .iter()
+            .product::<u64>() as usize
+    }
+
+    /// One epoch over the training split. `report` is called after every step.
+    pub fn train_epoch(
+        &mut self,
+        report: &mut dyn FnMut(StepReport),
+    ) -> Result<(f64, f64), RunError> {
+        let epoch = self.epoch;
+        let n = self.data.train.n_samples();
+        let order = nnc_runtime::data::epoch_order(n, self.decl.seed, epoch);
+        let batch = self.batch();
+        let width = self.width();
+        let steps = self.steps_per_epoch();
+        let (mut loss_sum, mut right, mut seen) = (0.0f64, 0usize, 0usize);
+        for (i, rows) in order.chunks(batch).enumerate() {
+            let (x, y) = self.batch_arrays(&self.data.train, rows, width);
+            let labels: Vec<u32> = self
+                .data
+                .train
+                .labels()
+                .map(|l| rows.iter().map(|&r| l[r]).collect())
+                .unwrap_or_default();
+            let lr = self.schedule.lr(self.step);
+            let t = (self.step + 1) as i32;
+            let mut bindings = self
+                .bindings(x, y)
+                .input(step::LR, ArrayD::from_elem(IxDyn(&[]), lr as f32))
+                .seed(self.decl.seed, self.step);
+            if let Optimizer::Adam { beta1, beta2, .. } = self.optimizer {
+                let c1 = 1.0 / (1.0 - beta1.powi(t));
+                let c2 = 1.0 / (1.0 - beta2.powi(t)).sqrt();
+                bindings = bindings
+                    .input(step::ADAM_C1, ArrayD::from_elem(IxDyn(&[]), c1 as f32))
+                    .input(step::ADAM_C2, ArrayD::from_elem(IxDyn(&[]), c2 as f32));
+            }
+            let program = self.program(Mode::Train, rows.len()).clone();
+            let mut wanted = vec![program.loss, program.prediction];
+            wanted.extend(program.updates.iter().map(|(_, id)| *id));
+            let values =
+                interp::evaluate(&program.graph, &bindings, &wanted).map_err(RunError::internal)?;
+            let loss = values[0].iter().next().copied().unwrap_or(f32::NAN) as f64;
+            let bad_update = program
+                .updates
+                .iter()
+                .zip(&values[2..])
+                .find(|(_, v)| v.iter().any(|x| !x.is_finite()));
+            if !loss.is_finite() || bad_update.is_some() {
+                return Err(self.non_finite(
+                    &program,
+                    &bindings,
+                    epoch,
+                    i as u64,
+                    bad_update.map(|((n, _), _)| n.clone()),
+                ));
+            }
+            for ((name, _), value) in program.updates.iter().zip(&values[2..]) {
+                self.state.insert(name.clone(), value.clone());
+            }
+            loss_sum += loss * rows.len() as f64;
+            seen += rows.len();
+            right += count_right(&values[1], &labels, self.loss);
+            self.step += 1;
+            report(StepReport {
+                epoch,
+                step_in_epoch: i as u64,
+                steps_per_epoch: steps,
+                loss,
+                accuracy: if labels.is_empty() {
+                    0.0
+                } else {
+                    right as f64 / seen as f64
+                },
+                samples: rows.len(),
+            });
+        }
+        self.epoch += 1;
+        Ok((
+            loss_sum / seen.max(1) as f64,
+            right as f64 / seen.max(1) as f64,
+        ))
+    }
+
+    /// Names the first layer whose output is not finite, re-running the step's forward.
+    fn non_finite(
+        &self,
+        program: &Program,
+        bindings: &Bindings<f32>,
+        epoch: u64,
+        step: u64,
+        update: Option<String>,
+    ) -> RunError {
+        let layer = interp::evaluate_all(&program.graph, bindings)
+            .ok()
+            .and_then(|values| interp::first_non_finite(&program.graph, &values))
+            .and_then(|id: NodeId| {
+                program
+                    .graph
+                    .node(id)
+                    .origin
+                    .as_ref()
+                    .map(|o| o.layer.clone())
+            });
+        RunError::NonFinite {
+            epoch: epoch + 1,
+            step: step + 1,
+            layer: layer.or(update).unwrap_or_else(|| "the loss".into()),
+        }
+    }
+
+    /// Loss and predictions over a split (evaluation mode: running statistics, no dropout).
+    pub fn evaluate(&mut self, test: bool) -> Result<Evaluation, RunError> {
+        let n = if test {
+            self.data.test.n_samples()
+        } else {
+            self.data.train.n_samples()
+        };
+        let batch = self.batch();
+        let width = self.width();
+        let rows: Vec<usize> = (0..n).collect();
+        let mut out = Evaluation {
+            loss: 0.0,
+            predicted: Vec::with_capacity(n),
+            labels: Vec::with_capacity(n),
+            scores: Vec::with_capacity(n),
+            n_classes: if self.loss == Loss::BinaryCrossEntropy {
+                2
+            } else {
+                width
+            },
+        };
+        let mut loss_sum = 0.0;
+        for chunk in rows.chunks(batch) {
+            let ds = if test {
+                &self.data.test
+            } else {
+                &self.data.train
+            };
+            let (x, y) = self.batch_arrays(ds, chunk, width);
+            if let Some(l) = ds.labels() {
+                out.labels.extend(chunk.iter().map(|&r| l[r]));
+            }
+            let bindings = self.bindings(x, y);
+            let program = self.program(Mode::Eval, chunk.len()).clone();
+            let values = interp::evaluate(
+                &program.graph,
+                &bindings,
+                &[program.loss, program.prediction],
+            )
+            .map_err(RunError::internal)?;
+            loss_sum +=
+                values[0].iter().next().copied().unwrap_or(f32::NAN) as f64 * chunk.len() as f64;
+            let pred = &values[1];
+            for row in pred.rows_iter(chunk.len(), width) {
+                let (class, probs) = classify(&row, self.loss);
+                out.predicted.push(class);
+                out.scores.push(probs);
+            }
+        }
+        out.loss = loss_sum / n.max(1) as f64;
+        Ok(out)
+    }
+}
+
+/// Iterates the rows of a `[batch, ...]` prediction as flat slices.
+trait Rows {
+    fn rows_iter(&self, n: usize, width: usize) -> Vec<Vec<f32>>;
+}
+
+impl Rows for ArrayD<f32> {
+    fn rows_iter(&self, n: usize, width: usize) -> Vec<Vec<f32>> {
+        let flat: Vec<f32> = self.iter().copied().collect();
+        (0..n)
+            .map(|i| flat[i * width..(i + 1) * width].to_vec())
+            .collect()
+    }
+}
+
+/// The predicted class and the class probabilities of one row of logits.
+fn classify(row: &[f32], loss: Loss) -> (u32, Vec<f32>) {
+    if loss == Loss::BinaryCrossEntropy {
+        let p = 1.0 / (1.0 + (-row[0]).exp());
+        return ((p >= 0.5) as u32, vec![1.0 - p, p]);
+    }
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = row.iter().map(|x| (x - max).exp()).collect();
+    let total: f32 = exps.iter().sum();
+    let probs: Vec<f32> = exps.iter().map(|e| e / total).collect();
+    let class = row
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &x)| {
+            if x > best.1 {
+                (i, x)
+            } else {
+                best
+            }
+        })
+        .0;
+    (class as u32, probs)
+}
+
+fn count_right(pred: &ArrayD<f32>, labels: &[u32], loss: Loss) -> usize {
+    if labels.is_empty() {
+        return 0;
+    }
+    let width = pred.len() / labels.len();
+    pred.rows_iter(labels.len(), width)
+        .iter()
+        .zip(labels)
+        .filter(|(row, &l)| classify(row, loss).0 == l)
+        .count()
+}
+
+/// The runtime's init scheme for a spec's; LSUV starts from orthonormal weights.
+pub fn scheme_of(init: &Init) -> Scheme {
+    match *init {
+        Init::Zeros => Scheme::Zeros,
+        Init::Constant { value } => Scheme::Constant(value),
+        Init::Gaussian { mean, std } => Scheme::Gaussian { mean, std },
+        Init::Uniform { low, high } => Scheme::Uniform { low, high },
+        Init::Xavier { normal, gain } => Scheme::Xavier { normal, gain },
+        Init::He { normal, fan_out } => Scheme::He { normal, fan_out },
+        Init::Orthogonal { gain } => Scheme::Orthogonal { gain },
+        Init::Lsuv { .. } => Scheme::Orthogonal { gain: 1.0 },
+        Init::LooksLinear => Scheme::LooksLinear,
+    }
+}
