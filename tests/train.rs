@@ -1,0 +1,112 @@
+//! Training on the reference interpreter through the library: accuracy, determinism,
+//! LSUV, and the non-finite check.
+
+use nnc::train::{RunError, Trainer};
+use std::path::Path;
+
+fn no_files(_: &Path) -> std::io::Result<Vec<u8>> {
+    Err(std::io::ErrorKind::NotFound.into())
+}
+
+fn trainer(spec: &str) -> Trainer {
+    let checked = nnc::check_text("spec.nn", spec, &no_files);
+    assert!(!checked.has_errors(), "{:?}", checked.diags);
+    Trainer::new(&checked.program, &checked.program.trains[0], Path::new(".")).expect("trainer")
+}
+
+fn train(t: &mut Trainer) -> f64 {
+    t.init().expect("init");
+    while t.epoch < t.decl.epochs {
+        t.train_epoch(&mut |_| {}).expect("epoch");
+    }
+    t.evaluate(true).expect("eval").accuracy()
+}
+
+const MLP: &str = r#"
+data digits {
+  source: builtin("digits")
+  scale: standardize
+}
+network mlp {
+  input x: [64]
+  let h = x |> dense(64) |> relu
+  output logits = h |> dense(10)
+}
+train {
+  network: mlp
+  data: digits
+  optimizer: sgd(lr: 0.05, momentum: 0.9)
+  batch: 64
+  epochs: 3
+  seed: 7
+}
+"#;
+
+#[test]
+fn a_small_mlp_learns_digits() {
+    let acc = train(&mut trainer(MLP));
+    assert!(acc > 0.9, "accuracy {acc}");
+}
+
+#[test]
+fn same_seed_same_bits_and_another_seed_differs() {
+    let mut a = trainer(MLP);
+    let mut b = trainer(MLP);
+    train(&mut a);
+    train(&mut b);
+    assert_eq!(a.state, b.state);
+    let mut c = trainer(&MLP.replace("seed: 7", "seed: 8"));
+    train(&mut c);
+    assert_ne!(a.state, c.state);
+}
+
+#[test]
+fn lsuv_brings_every_layer_to_unit_variance() {
+    let spec = MLP
+        .replace(
+            "optimizer:",
+            "init: lsuv(tol: 0.05, max_iter: 10)\n  optimizer:",
+        )
+        .replace(
+            "let h = x |> dense(64) |> relu",
+            "let h = x |> dense(64) |> relu |> dense(64) |> tanh |> dense(32) |> relu",
+        );
+    let mut t = trainer(&spec);
+    let reports = t.init().expect("init");
+    assert_eq!(reports.len(), 4, "{reports:?}");
+    for r in &reports {
+        assert!((r.var_after - 1.0).abs() < 0.05, "{r:?}");
+        assert!(r.iterations >= 1, "{r:?}");
+    }
+}
+
+#[test]
+fn divergence_names_the_epoch_step_and_layer() {
+    let spec = MLP.replace("sgd(lr: 0.05, momentum: 0.9)", "sgd(lr: 1e30)");
+    let mut t = trainer(&spec);
+    t.init().unwrap();
+    let mut err = None;
+    while t.epoch < 3 && err.is_none() {
+        err = t.train_epoch(&mut |_| {}).err();
+    }
+    match err {
+        Some(RunError::NonFinite { epoch, step, layer }) => {
+            assert_eq!(epoch, 1);
+            assert!(step >= 1);
+            assert!(!layer.is_empty());
+        }
+        other => panic!("expected a non-finite error, got {other:?}"),
+    }
+}
+
+#[test]
+fn data_that_does_not_fit_the_network_is_an_error() {
+    let spec = MLP.replace("input x: [64]", "input x: [32]");
+    let checked = nnc::check_text("spec.nn", &spec, &no_files);
+    let err = Trainer::new(&checked.program, &checked.program.trains[0], Path::new(".")).err();
+    assert!(err.is_some());
+    let spec = MLP.replace("dense(10)", "dense(5)");
+    let checked = nnc::check_text("spec.nn", &spec, &no_files);
+    let err = Trainer::new(&checked.program, &checked.program.trains[0], Path::new(".")).err();
+    assert!(matches!(err, Some(RunError::Config { .. })), "{err:?}");
+}
