@@ -47,11 +47,15 @@ pub fn apply(files: &mut [File], sources: &mut SourceMap, overrides: &[String]) 
         diags.extend(parse_diags);
         let Some(expr) = expr else { continue };
         let key_span = Span::new(id, 0, key.len());
+        // Imported files keep their train blocks to themselves (see `hir`), so only the
+        // spec's own train blocks can be overridden.
         let mut sections: Vec<&mut Section> = files
             .iter_mut()
-            .flat_map(|f| f.items.iter_mut())
-            .filter_map(|item| match (item, kind) {
-                (Item::Train(s), "train") | (Item::Data(s), "data") => Some(s),
+            .enumerate()
+            .flat_map(|(index, f)| f.items.iter_mut().map(move |item| (index, item)))
+            .filter_map(|(index, item)| match (item, kind) {
+                (Item::Train(s), "train") if index == 0 => Some(s),
+                (Item::Data(s), "data") => Some(s),
                 (Item::Rules(r), "rules") => Some(&mut r.section),
                 _ => None,
             })

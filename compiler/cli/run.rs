@@ -158,15 +158,28 @@ fn out_dir(args: &RunArgs) -> PathBuf {
 /// `loss.png` and `accuracy.png` from the metrics lines of every epoch so far.
 fn plot_curves(out: &Path, lines: &[String]) -> Result<(), Failure> {
     use nnc_runtime::plot::{epoch_plot, Chart};
-    let epochs: Vec<Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let epochs: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     let series = |split: &str, key: &str| -> Vec<f64> {
-        epochs.iter().map(|e| e[split][key].as_f64().unwrap_or(f64::NAN)).collect()
+        epochs
+            .iter()
+            .map(|e| e[split][key].as_f64().unwrap_or(f64::NAN))
+            .collect()
     };
-    for (key, file, title) in [("loss", "loss.png", "Loss"), ("accuracy", "accuracy.png", "Accuracy")] {
+    for (key, file, title) in [
+        ("loss", "loss.png", "Loss"),
+        ("accuracy", "accuracy.png", "Accuracy"),
+    ] {
         let (train, test) = (series("train", key), series("test", key));
         let chart = Chart::new(title).x_label("epoch").y_label(key);
-        epoch_plot(&out.join(file), &chart, &[("train", &train), ("test", &test)])
-            .map_err(|e| Failure::Report(miette::Report::new(e)))?;
+        epoch_plot(
+            &out.join(file),
+            &chart,
+            &[("train", &train), ("test", &test)],
+        )
+        .map_err(|e| Failure::Report(miette::Report::new(e)))?;
     }
     Ok(())
 }

@@ -651,12 +651,17 @@ impl<N: Names + ?Sized> Binder<'_, N> {
 
     fn ctor(&mut self, set: &'static CtorSet, expr: &Expr, option: &str) -> Option<Value> {
         let (callee, args): (&Ident, &[crate::syntax::ast::Arg]) = match &expr.kind {
-            ExprKind::Name(_) => {
+            ExprKind::Name(name) => {
+                // A block parameter may carry a setting: `block b(x, init) { ... dense(8, init: init) }`.
+                let name = match self.names.lookup(name) {
+                    Lookup::Value(Value::Ctor(c)) if set.get(&c.name).is_some() => {
+                        return Some(Value::Ctor(c))
+                    }
+                    Lookup::Value(Value::Sym(s)) => s,
+                    _ => name.clone(),
+                };
                 let ident = Ident {
-                    name: match &expr.kind {
-                        ExprKind::Name(n) => n.clone(),
-                        _ => unreachable!(),
-                    },
+                    name,
                     span: expr.span,
                 };
                 return self.ctor_call(set, &ident, &[], expr.span, option);

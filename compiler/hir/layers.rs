@@ -218,6 +218,13 @@ impl LayerCx<'_> {
             Some(Value::Ctor(c)) => Some(init_of(c)),
             _ => None,
         };
+        for (option, scheme) in [("init", init.clone()), ("bias_init", None)] {
+            if let Some(scheme) = scheme {
+                if !check_init(&scheme, b.span(option), self.diags) {
+                    return None;
+                }
+            }
+        }
         if let Some(Init::LooksLinear) = init {
             if !fan_in.is_multiple_of(2) {
                 let layer = self.layer;
@@ -252,7 +259,11 @@ impl LayerCx<'_> {
                     );
                     return None;
                 }
-                init_of(c)
+                let scheme = init_of(c);
+                if !check_init(&scheme, b.span("bias_init"), self.diags) {
+                    return None;
+                }
+                scheme
             }
             _ => Init::Zeros,
         };
@@ -330,7 +341,7 @@ impl LayerCx<'_> {
                 let [kh, kw] = window.kernel;
                 if kh % 2 == 0 || kw % 2 == 0 {
                     self.err(
-                        codes::SHAPE_KERNEL,
+                        codes::ARG_RANGE,
                         format!(
                             "`{layer}`: a masked convolution needs an odd kernel, found {kh}x{kw}"
                         ),
@@ -606,6 +617,24 @@ pub fn arith(op: Arith, lhs: &In, rhs: &In, span: Span, diags: &mut Diagnostics)
             None
         }
     }
+}
+
+/// Checks what the signature alone cannot: a uniform range must be non-empty.
+pub fn check_init(init: &Init, span: Span, diags: &mut Diagnostics) -> bool {
+    if let Init::Uniform { low, high } = init {
+        if low >= high {
+            diags.push(
+                Diagnostic::error(
+                    codes::INIT_INVALID,
+                    format!("`uniform` needs low < high, found low {low} and high {high}"),
+                )
+                .with_label(span, "empty range")
+                .with_help("Write `uniform(low: -0.05, high: 0.05)`."),
+            );
+            return false;
+        }
+    }
+    true
 }
 
 /// An [`Init`] from a checked constructor call.

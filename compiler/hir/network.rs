@@ -49,8 +49,12 @@ fn collect<'a>(files: &'a [ast::File], diags: &mut Diagnostics) -> Items<'a> {
         rules: Vec::new(),
     };
     let mut seen: HashMap<&str, (&str, Span)> = HashMap::new();
-    for file in files {
+    for (index, file) in files.iter().enumerate() {
         for item in &file.items {
+            // A train block is a run of its own file: imports bring in everything else.
+            if index > 0 && matches!(item, Item::Train(_)) {
+                continue;
+            }
             if let Some(name) = item.name() {
                 if let Some((kind, first)) = seen.get(name.name.as_str()) {
                     diags.push(
@@ -284,8 +288,14 @@ impl<'a, 'd> Eval<'a, 'd> {
             }
         }
         self.scope.frames.pop();
-        let ok = self.diags.len() == before;
-        if ok && inputs.is_empty() {
+        // Only a network that declares no input (or output) at all is told so; one whose
+        // declarations failed already has its diagnostics.
+        let count = |f: fn(&Stmt) -> bool| net.body.iter().filter(|s| f(s)).count();
+        let (n_inputs, n_outputs) = (
+            count(|s| matches!(s, Stmt::Input { .. })),
+            count(|s| matches!(s, Stmt::Output { .. })),
+        );
+        if n_inputs == 0 {
             self.error(
                 codes::RESOLVE_STRUCTURE,
                 format!("network `{}` has no input", net.name.name),
@@ -293,7 +303,7 @@ impl<'a, 'd> Eval<'a, 'd> {
                 "no `input` statement",
                 "Declare the input and its per-example shape, e.g. `input x: [64]`.".into(),
             );
-        } else if ok && outputs.is_empty() {
+        } else if n_outputs == 0 {
             self.error(
                 codes::RESOLVE_STRUCTURE,
                 format!("network `{}` has no output", net.name.name),
@@ -302,7 +312,11 @@ impl<'a, 'd> Eval<'a, 'd> {
                 "Name the network's result, e.g. `output logits = h |> dense(10)`.".into(),
             );
         }
-        if self.diags.len() != before && !ok {
+        if self.diags.len() != before
+            || inputs.len() != n_inputs
+            || outputs.len() != n_outputs
+            || self.exhausted
+        {
             return None;
         }
         Some(Network {
@@ -505,7 +519,10 @@ impl<'a, 'd> Eval<'a, 'd> {
                             format!("the right side of `|>` must be a layer or block, found {}", describe(stage)),
                             stage.span,
                             "not a layer",
-                            "Write a layer or block call, e.g. `x |> dense(10)` or `x |> relu`.".into(),
+                            match &stage.kind {
+                                ExprKind::Binary { .. } => "`|>` binds more loosely than arithmetic: `x |> f + y` means `x |> (f + y)`; write `(x |> f) + y`.".into(),
+                                _ => "Write a layer or block call, e.g. `x |> dense(10)` or `x |> relu`.".into(),
+                            },
                         ),
                     };
                     prev_span = head.span.to(stage.span);
@@ -1055,7 +1072,11 @@ impl<'a, 'd> Eval<'a, 'd> {
                 ok = false;
                 continue;
             }
-            let binding = match self.expr(&arg.value) {
+            let evaluated = match self.setting(&arg.value) {
+                Some(v) => Val::Value(v),
+                None => self.expr(&arg.value),
+            };
+            let binding = match evaluated {
                 Val::Tensor(id) => Binding::Tensor(id),
                 Val::Value(v) => Binding::Value(v),
                 Val::Error => {
@@ -1115,6 +1136,41 @@ impl<'a, 'd> Eval<'a, 'd> {
         self.block_stack.pop();
         self.namers.pop();
         result
+    }
+
+    /// A block argument that is a setting rather than a tensor or a number: a bare name
+    /// that is neither bound nor a layer (`orthogonal`), or a call of a constructor that is
+    /// not a layer (`orthogonal(gain: 2)`, `sgd(lr: 0.1)`).
+    fn setting(&mut self, e: &Expr) -> Option<Value> {
+        let is_layer =
+            |this: &Self, n: &str| schema::layer(n).is_some() || this.items.blocks.contains_key(n);
+        match &e.kind {
+            ExprKind::Name(n)
+                if self.scope.get(n).is_none()
+                    && !is_layer(self, n)
+                    && schema::is_setting_name(n) =>
+            {
+                Some(Value::Sym(n.clone()))
+            }
+            ExprKind::Call { callee, .. } if !is_layer(self, &callee.name) => {
+                let sets = [
+                    &schema::INIT,
+                    &schema::OPTIMIZER,
+                    &schema::SCHEDULE,
+                    &schema::LOSS,
+                    &schema::SAMPLER,
+                    &schema::SCALE,
+                ];
+                let set = sets.into_iter().find(|s| s.get(&callee.name).is_some())?;
+                // Errors inside the call are reported; the argument is then poisoned.
+                Some(
+                    self.binder()
+                        .coerce(&Ty::Ctor(set), e, &callee.name)
+                        .unwrap_or(Value::Sym(String::new())),
+                )
+            }
+            _ => None,
+        }
     }
 
     fn block_body(&mut self, block: &'a ast::Block) -> Val {

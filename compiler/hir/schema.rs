@@ -1013,3 +1013,24 @@ pub static RULE_ARGS: Sig = sig(
     )]],
     "One rule.",
 );
+
+/// Whether `name` is a setting a spec can pass around as a value: a constructor (init
+/// scheme, optimizer, ...) or a symbolic option value (`A`, `binary`, `fan_out`...).
+pub fn is_setting_name(name: &str) -> bool {
+    let sets = [
+        &INIT, &OPTIMIZER, &SCHEDULE, &LOSS, &SAMPLER, &SCALE, &SOURCE,
+    ];
+    if sets.iter().any(|s| s.get(name).is_some()) || name == "channel" {
+        return true;
+    }
+    let symbol_in = |sig: &Sig| {
+        sig.params().any(|p| match p.ty {
+            Ty::Sym(names) | Ty::SymList(names) => names.contains(&name),
+            _ => false,
+        })
+    };
+    LAYERS
+        .iter()
+        .chain(sets.iter().flat_map(|s| s.sigs.iter()))
+        .any(symbol_in)
+}

@@ -360,6 +360,9 @@ fn train_decl(
     let init = match b.get("init") {
         Some(Value::Ctor(c)) => {
             let init = init_of(c);
+            if !super::layers::check_init(&init, b.span("init"), diags) {
+                ok = false;
+            }
             if init == Init::LooksLinear {
                 diags.push(
                     Diagnostic::error(

@@ -57,10 +57,37 @@ pub fn syntax_error(file: FileId, offset: usize, rest: &str, err: &Error<Rule>) 
     let span = Span::new(file, offset + pos, offset + pos + found_len);
     Diagnostic::error(codes::PARSE_SYNTAX, message)
         .with_label(span, "unexpected here")
-        .with_help(help_for(&list, &rest[pos..]))
+        .with_help(help_for(&list, &rest[..pos], &rest[pos..]))
 }
 
-fn help_for(expected: &[String], found: &str) -> String {
+/// Words the grammar reserves; they cannot name anything.
+const KEYWORDS: &[&str] = &[
+    "network", "block", "data", "train", "rules", "rule", "import", "input", "let", "output",
+    "return", "repeat", "and", "or", "not", "from", "true", "false",
+];
+
+fn help_for(expected: &[String], before: &str, found: &str) -> String {
+    if expected.iter().any(|e| e == "a name") {
+        let word = |s: &str| -> String {
+            s.chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect()
+        };
+        let previous: String = {
+            let trimmed = before.trim_end();
+            let rev: String = trimmed
+                .chars()
+                .rev()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            rev.chars().rev().collect()
+        };
+        for w in [word(found), previous] {
+            if KEYWORDS.contains(&w.as_str()) {
+                return format!("`{w}` is a keyword and cannot be used as a name; choose another, such as `{w}_in`.");
+            }
+        }
+    }
     if found.starts_with('=') && expected.iter().any(|e| e == "`:`") {
         return "Options and fields are written `name: value`, not `name = value`.".into();
     }

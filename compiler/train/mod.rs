@@ -104,6 +104,25 @@ impl Trainer {
                 )
             })?
             .clone();
+        // Validated by the checker, but not run yet: refusing is better than silently
+        // training something else than the spec says.
+        let pending = [
+            (train.rules.is_some(), "logic rules (`rules:`)"),
+            (
+                train.teacher.is_some() || train.distill.is_some(),
+                "distillation (`teacher:`, `distill:`)",
+            ),
+            (
+                train.sampler.name != "uniform",
+                "sampling policies other than `uniform`",
+            ),
+        ];
+        if let Some((_, what)) = pending.iter().find(|(used, _)| *used) {
+            return Err(RunError::config(
+                format!("this version of nnc checks {what} but cannot train with them yet"),
+                "Remove them to train without, e.g. `--set train.sampler=uniform`; `nnc check` validates them fully.",
+            ));
+        }
         if net.inputs.len() != 1 || net.outputs.len() != 1 {
             return Err(RunError::config(
                 format!(

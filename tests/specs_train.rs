@@ -1,0 +1,88 @@
+//! Every spec in specs/ with a train block trains for one epoch (short settings through
+//! `--set`), and the default spec reaches the accuracy the README promises.
+
+use nnc::train::{RunError, Trainer};
+use std::path::{Path, PathBuf};
+
+fn specs() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "nn"))
+        .collect();
+    out.sort();
+    out
+}
+
+fn trainer(path: &Path, overrides: &[&str]) -> Result<Option<Trainer>, RunError> {
+    let plain = nnc::check_path(path, &|p| std::fs::read(p));
+    if plain.program.trains.is_empty() {
+        return Ok(None);
+    }
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let checked = nnc::check_path_with(path, &|p| std::fs::read(p), &overrides);
+    assert!(
+        !checked.has_errors(),
+        "{}: {:?}",
+        path.display(),
+        checked.diags
+    );
+    let Some(decl) = checked.program.trains.first() else {
+        return Ok(None);
+    };
+    Trainer::new(&checked.program, decl, path.parent().unwrap()).map(Some)
+}
+
+/// Specs that use what `nnc run` does not apply yet (rules, samplers, distillation).
+const PENDING: &[&str] = &["imbalance.nn", "logic_rules.nn", "distill_student.nn"];
+
+#[test]
+fn every_spec_trains_one_epoch() {
+    for path in specs() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        match trainer(&path, &["train.epochs=1"]) {
+            Ok(None) => continue, // AlexNet, GoogLeNet: no data here.
+            Ok(Some(mut t)) => {
+                assert!(
+                    !PENDING.contains(&name.as_str()),
+                    "{name} trains now: remove it from PENDING"
+                );
+                t.init().unwrap_or_else(|e| panic!("{name}: {e}"));
+                let (loss, _) = t
+                    .train_epoch(&mut |_| {})
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                let eval = t.evaluate(true).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(
+                    loss.is_finite() && eval.loss.is_finite(),
+                    "{name}: loss {loss}, test {}",
+                    eval.loss
+                );
+                assert!(
+                    eval.accuracy() > 1.5 / eval.n_classes as f64,
+                    "{name}: accuracy {}",
+                    eval.accuracy()
+                );
+            }
+            Err(RunError::Config { message, .. }) if PENDING.contains(&name.as_str()) => {
+                assert!(
+                    message.contains("cannot train with them yet"),
+                    "{name}: {message}"
+                );
+            }
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn the_default_spec_reaches_97_percent() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/digits.nn");
+    let mut t = trainer(&path, &[]).unwrap().unwrap();
+    t.init().unwrap();
+    while t.epoch < t.decl.epochs {
+        t.train_epoch(&mut |_| {}).unwrap();
+    }
+    let acc = t.evaluate(true).unwrap().accuracy();
+    assert!(acc >= 0.97, "test accuracy {acc}");
+}
