@@ -155,6 +155,21 @@ fn out_dir(args: &RunArgs) -> PathBuf {
     })
 }
 
+/// The train block's `metrics` beyond accuracy, for the per-epoch line (the final table
+/// and the JSON always hold every metric).
+fn requested(metrics: &[String], r: &ClassificationReport) -> String {
+    let mut out = String::new();
+    for m in metrics {
+        match m.as_str() {
+            "macro_f1" => out.push_str(&format!(" macro-F1 {:.4}", r.macro_avg.f1)),
+            "roc_auc" => out.push_str(&r.roc_auc.map_or(String::new(), |v| format!(" ROC-AUC {v:.4}"))),
+            "pr_auc" => out.push_str(&r.average_precision.map_or(String::new(), |v| format!(" PR-AUC {v:.4}"))),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// `loss.png` and `accuracy.png` from the metrics lines of every epoch so far.
 fn plot_curves(out: &Path, lines: &[String]) -> Result<(), Failure> {
     use nnc_runtime::plot::{epoch_plot, Chart};
@@ -288,13 +303,15 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         trainer.to_checkpoint()?.save(&checkpoint_path)?;
         plot_curves(&out, &lines)?;
         if show {
-            bar.println(format!(
+            // `suspend` prints whether or not stderr is a terminal (`println` would not).
+            let line = format!(
                 "epoch {:>3}/{epochs}  train loss {train_loss:.4} acc {train_acc:.4}  test loss {:.4} acc {:.4}{}",
                 trainer.epoch,
                 test.loss,
                 test.accuracy(),
-                report.as_ref().map_or(String::new(), |r| format!(" macro-F1 {:.4}", r.macro_avg.f1)),
-            ));
+                report.as_ref().map_or(String::new(), |r| requested(&trainer.decl.metrics, r)),
+            );
+            bar.suspend(|| eprintln!("{line}"));
         }
         history.push((train_loss, test.loss, train_acc, test.accuracy()));
         last = Some((test, Evaluation::default(), train_loss, train_acc));
