@@ -28,15 +28,20 @@ pub fn window_out(
 }
 
 /// Caffe's pooling output: ceil((size + 2p - k) / s) + 1, minus one if the last window
-/// would start in the padding. Returns the size and the extra padding at the end needed to
-/// compute it with a floor-mode window.
+/// would start in the padding or past the image. Returns the size and the extra padding
+/// at the end needed to compute it with a floor-mode window.
+///
+/// Caffe applies the "minus one" only when `p > 0`, so with `p = 0` and a stride larger
+/// than the kernel its last window can lie entirely past the image (a max of nothing, an
+/// average over no taps). Like PyTorch's `ceil_mode`, nnc drops that window too; for
+/// every other geometry this is exactly Caffe's size.
 pub fn ceil_pool_out(size: u64, kernel: u64, stride: u64, pad: u64) -> Option<(u64, u64)> {
     let padded = size.checked_add(2 * pad)?;
     if kernel > padded {
         return None;
     }
     let mut out = (padded - kernel).div_ceil(stride) + 1;
-    if pad > 0 && (out - 1) * stride >= size + pad {
+    if (out - 1) * stride >= size + pad {
         out -= 1;
     }
     let needed = (out - 1) * stride + kernel;
@@ -86,6 +91,9 @@ mod tests {
         assert_eq!(ceil_pool_out(14, 3, 2, 0).map(|r| r.0), Some(7));
         // The padding rule: the last window may not start in the padding.
         assert_eq!(ceil_pool_out(5, 2, 2, 1).map(|r| r.0), Some(3));
+        // A window entirely past the image (stride > kernel, no padding) is dropped.
+        assert_eq!(ceil_pool_out(2, 1, 2, 0), Some((1, 0)));
+        assert_eq!(ceil_pool_out(7, 2, 3, 0), Some((3, 1)));
     }
 
     #[test]

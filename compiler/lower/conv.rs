@@ -108,9 +108,11 @@ pub(super) fn conv(
     }
 }
 
-/// Max pooling pads with -inf (padding never wins); average pooling pads with zeros and
-/// divides by the full window, counting padding as Caffe does.
-pub(super) fn pool(cx: &mut Cx, x: NodeId, kind: PoolKind, window: &Window) -> NodeId {
+/// Max pooling pads with -inf (padding never wins). Average pooling pads with zeros and
+/// divides by the window clipped to the padded image, as Caffe (and PyTorch's
+/// `count_include_pad`) do: padding counts, but the extra rows and columns that ceil
+/// rounding hangs past the padding do not.
+pub(super) fn pool(cx: &mut Cx, x: NodeId, kind: PoolKind, window: &Window, ceil: bool) -> NodeId {
     let out = cx.out_shape();
     let [n, c, oh, ow] = out[..] else {
         unreachable!("pool output is 4-D")
@@ -127,8 +129,37 @@ pub(super) fn pool(cx: &mut Cx, x: NodeId, kind: PoolKind, window: &Window) -> N
         PoolKind::Max => cx.g.max_reduce(cols, &[2]),
         PoolKind::Avg => {
             let total = cx.g.sum(cols, &[2]);
-            cx.g.scale(total, 1.0 / window_size as f64)
+            match ceil_counts(cx, x, window, ceil) {
+                Some(counts) => {
+                    let counts = cx.g.reshape(counts, &[1, 1, 1, oh * ow]);
+                    let counts = cx.g.broadcast(counts, &[n, c, 1, oh * ow]);
+                    cx.g.div(total, counts)
+                }
+                None => cx.g.scale(total, 1.0 / window_size as f64),
+            }
         }
     };
     cx.g.reshape(y, &[n, c, oh, ow])
+}
+
+/// In ceil mode, the number of taps of each window inside the padded image, `[1, 1, OH *
+/// OW]`, or `None` when every window lies inside it (then each counts the full kernel).
+/// Ceil mode has symmetric padding, so the real bottom/right padding is `pad[0]`/`pad[1]`
+/// and the rest of `pad[2]`/`pad[3]` is the extra that ceil rounding added. The counts
+/// are the window sums of a ones image of the padded size, with the extra read as 0.
+fn ceil_counts(cx: &mut Cx, x: NodeId, window: &Window, ceil: bool) -> Option<NodeId> {
+    let [top, left, bottom, right] = window.pad.map(|p| p as usize);
+    let (extra_h, extra_w) = (bottom - top.min(bottom), right - left.min(right));
+    if !ceil || (extra_h == 0 && extra_w == 0) {
+        return None;
+    }
+    let shape = cx.shape(x);
+    let padded = [1, 1, shape[2] + 2 * top, shape[3] + 2 * left];
+    let ones = cx.g.constant(1.0, &padded);
+    let inside = ConvGeom {
+        pad: [0, 0, extra_h, extra_w],
+        ..geom(window, 0.0)
+    };
+    let cols = cx.g.im2col(ones, inside);
+    Some(cx.g.sum(cols, &[1]))
 }

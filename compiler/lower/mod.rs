@@ -208,7 +208,7 @@ fn lower_layer(cx: &mut Cx, inputs: &[NodeId]) -> NodeId {
             weights,
             ..
         } => conv::conv(cx, inputs[0], &window, groups as usize, kind, &weights),
-        L::Pool { kind, window, .. } => conv::pool(cx, inputs[0], kind, &window),
+        L::Pool { kind, window, ceil } => conv::pool(cx, inputs[0], kind, &window, ceil),
         L::BatchNorm {
             momentum,
             eps,
