@@ -60,6 +60,7 @@ fn catalogue_codes() {
         ("looks_linear_odd", codes::INIT_INVALID),
         ("conv_needs_spatial", codes::SHAPE_RANK),
         ("pool_ceil_caffe", codes::SHAPE_KERNEL),
+        ("pool_pad_too_large", codes::ARG_RANGE),
     ];
     for (case, code) in expected {
         let path =

@@ -37,7 +37,10 @@ fn resolved_program_of_every_spec() {
         let rel = rel.to_string_lossy().into_owned();
         let checked = check(&rel);
         let text = nnc::hir::display::print_program(&checked.program, &checked.sources);
-        let name = rel.trim_start_matches("specs/").trim_end_matches(".nn").to_string();
+        let name = rel
+            .trim_start_matches("specs/")
+            .trim_end_matches(".nn")
+            .to_string();
         insta::assert_snapshot!(format!("ir_{name}"), text);
     }
 }
@@ -45,7 +48,10 @@ fn resolved_program_of_every_spec() {
 #[test]
 fn syntax_tree() {
     let checked = check("specs/resnet_preact.nn");
-    insta::assert_snapshot!(nnc::syntax::print::print_file(&checked.files[0], &checked.sources));
+    insta::assert_snapshot!(nnc::syntax::print::print_file(
+        &checked.files[0],
+        &checked.sources
+    ));
 }
 
 fn lowered(rel: &str, grad: bool) -> String {
@@ -60,10 +66,16 @@ fn lowered(rel: &str, grad: bool) -> String {
     nnc::prim::verify::verify(&p.graph).expect("the lowered graph verifies");
     let mut out = String::new();
     for param in &p.lowered.params {
-        out.push_str(&format!("// param {} {:?} {:?} {:?}\n", param.name, param.shape, param.kind, param.init));
+        out.push_str(&format!(
+            "// param {} {:?} {:?} {:?}\n",
+            param.name, param.shape, param.kind, param.init
+        ));
     }
     for s in p.lowered.state.iter().chain(&p.opt_state) {
-        out.push_str(&format!("// state {} {:?} init {}\n", s.name, s.shape, s.init));
+        out.push_str(&format!(
+            "// state {} {:?} init {}\n",
+            s.name, s.shape, s.init
+        ));
     }
     out + &p.graph.to_string()
 }
@@ -77,5 +89,8 @@ fn primitive_programs() {
 #[test]
 fn training_steps() {
     insta::assert_snapshot!("grad_digits", lowered("specs/digits.nn", true));
-    insta::assert_snapshot!("grad_w2_convnet", lowered("specs/bench/w2_convnet.nn", true));
+    insta::assert_snapshot!(
+        "grad_w2_convnet",
+        lowered("specs/bench/w2_convnet.nn", true)
+    );
 }

@@ -162,8 +162,14 @@ fn requested(metrics: &[String], r: &ClassificationReport) -> String {
     for m in metrics {
         match m.as_str() {
             "macro_f1" => out.push_str(&format!(" macro-F1 {:.4}", r.macro_avg.f1)),
-            "roc_auc" => out.push_str(&r.roc_auc.map_or(String::new(), |v| format!(" ROC-AUC {v:.4}"))),
-            "pr_auc" => out.push_str(&r.average_precision.map_or(String::new(), |v| format!(" PR-AUC {v:.4}"))),
+            "roc_auc" => out.push_str(
+                &r.roc_auc
+                    .map_or(String::new(), |v| format!(" ROC-AUC {v:.4}")),
+            ),
+            "pr_auc" => out.push_str(
+                &r.average_precision
+                    .map_or(String::new(), |v| format!(" PR-AUC {v:.4}")),
+            ),
             _ => {}
         }
     }

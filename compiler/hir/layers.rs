@@ -455,6 +455,19 @@ impl LayerCx<'_> {
             pad: b.pad4("pad"),
             dilation: [1, 1],
         };
+        // A window of padding alone has no maximum and no meaningful mean (Caffe refuses it).
+        let [kh, kw] = window.kernel;
+        if window.pad[0].max(window.pad[2]) >= kh || window.pad[1].max(window.pad[3]) >= kw {
+            let layer = self.layer;
+            self.err(
+                codes::ARG_RANGE,
+                format!("`{layer}`: padding must be smaller than the {kh}x{kw} window"),
+                b.span("pad"),
+                "as large as the window".into(),
+                "Pad by less than the kernel size, usually kernel / 2.",
+            );
+            return None;
+        }
         let ceil = b.bool("ceil");
         let kind = if name == "max_pool" {
             PoolKind::Max
