@@ -86,3 +86,23 @@ fn the_default_spec_reaches_97_percent() {
     let acc = t.evaluate(true).unwrap().accuracy();
     assert!(acc >= 0.97, "test accuracy {acc}");
 }
+
+#[test]
+fn the_lsuv_spec_brings_every_lsuv_layer_within_tol_of_unit_variance() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/lsuv_deep.nn");
+    let mut t = trainer(&path, &[]).unwrap().unwrap();
+    let tol = match t.decl.init {
+        Some(nnc::hir::Init::Lsuv { tol, .. }) => tol,
+        ref other => panic!("lsuv_deep.nn should default to LSUV, has {other:?}"),
+    };
+    let reports = t.init().unwrap();
+    let lsuv_layers = t
+        .params
+        .iter()
+        .filter(|p| p.kind == nnc::hir::params::ParamKind::Weight)
+        .count();
+    assert_eq!(reports.len(), lsuv_layers);
+    for r in &reports {
+        assert!((r.var_after - 1.0).abs() < tol, "{r:?}");
+    }
+}

@@ -298,7 +298,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             "lr": lr,
             "seconds": epoch_start.elapsed().as_secs_f64(),
             "train": {"loss": train_loss, "accuracy": train_acc},
-            "test": split_json(&test, report.as_ref(), false),
+            "test": split_json(&test, report.as_ref(), true),
         });
         lines.push(line.to_string());
         write_atomic(

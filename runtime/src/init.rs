@@ -243,6 +243,24 @@ mod tests {
             &mut rng,
         );
         assert!((var(&xu) / (2.0 / 768.0) - 1.0).abs() < 0.05);
+        let xn = fill(
+            Scheme::Xavier {
+                normal: true,
+                gain: 2.0,
+            },
+            &shape,
+            &mut rng,
+        );
+        assert!((var(&xn) / (4.0 * 2.0 / 768.0) - 1.0).abs() < 0.05);
+        let hu = fill(
+            Scheme::He {
+                normal: false,
+                fan_out: true,
+            },
+            &shape,
+            &mut rng,
+        );
+        assert!((var(&hu) / (2.0 / 256.0) - 1.0).abs() < 0.05);
         let g = fill(
             Scheme::Gaussian {
                 mean: 0.0,
