@@ -14,6 +14,7 @@
 mod atomic;
 pub mod checkpoint;
 pub mod data;
+pub mod exec;
 pub mod files;
 pub mod init;
 pub mod metrics;

@@ -1,0 +1,124 @@
+//! Memory planning: every temporary buffer gets an offset in one arena, reusing the space
+//! of buffers no later task reads (liveness over the task order, best-fit free list).
+
+use super::schedule::{BufKind, Schedule};
+
+/// Offsets (in f32 elements) of the arena buffers, by buffer id, and the arena's length.
+pub fn plan(s: &Schedule) -> (Vec<Option<usize>>, usize) {
+    let n = s.bufs.len();
+    let mut first = vec![usize::MAX; n];
+    let mut last = vec![0usize; n];
+    for (t, task) in s.tasks.iter().enumerate() {
+        for b in task
+            .reads()
+            .into_iter()
+            .chain(std::iter::once(task.writes()))
+        {
+            first[b] = first[b].min(t);
+            last[b] = last[b].max(t);
+        }
+    }
+    let mut offsets = vec![None; n];
+    // (offset, len) of free blocks, kept sorted by offset.
+    let mut free: Vec<(usize, usize)> = Vec::new();
+    let mut top = 0usize;
+    let mut ending: Vec<Vec<usize>> = vec![Vec::new(); s.tasks.len()];
+    for t in 0..s.tasks.len() {
+        for b in 0..n {
+            if first[b] != t || s.bufs[b].kind != BufKind::Arena {
+                continue;
+            }
+            // Keep every buffer 16-byte aligned (4 floats) for vector loads and stores.
+            let len = s.bufs[b].len.div_ceil(4) * 4;
+            let best = free
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, l))| *l >= len)
+                .min_by_key(|(_, (_, l))| *l)
+                .map(|(i, _)| i);
+            let offset = match best {
+                Some(i) => {
+                    let (o, l) = free[i];
+                    if l == len {
+                        free.remove(i);
+                    } else {
+                        free[i] = (o + len, l - len);
+                    }
+                    o
+                }
+                None => {
+                    top += len;
+                    top - len
+                }
+            };
+            offsets[b] = Some(offset);
+            ending[last[b]].push(b);
+        }
+        for &b in &ending[t] {
+            let len = s.bufs[b].len.div_ceil(4) * 4;
+            let offset = offsets[b].expect("allocated");
+            free.push((offset, len));
+            free.sort_unstable();
+            // Merge neighbours.
+            let mut merged: Vec<(usize, usize)> = Vec::with_capacity(free.len());
+            for (o, l) in free.drain(..) {
+                match merged.last_mut() {
+                    Some((mo, ml)) if *mo + *ml == o => *ml += l,
+                    _ => merged.push((o, l)),
+                }
+            }
+            free = merged;
+        }
+    }
+    (offsets, top)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jit::kernel::{Inst, LoopKernel, Source, View};
+    use crate::jit::schedule::{BufInfo, Task};
+
+    fn copy(src: usize, dst: usize) -> Task {
+        Task::Loop(LoopKernel {
+            outer: vec![8],
+            inner: vec![],
+            reduce: None,
+            loads: vec![Source::Buffer(View::contiguous(src, &[8]))],
+            body: vec![Inst::Load(0)],
+            out: View::contiguous(dst, &[8]),
+            origin: String::new(),
+        })
+    }
+
+    #[test]
+    fn dead_buffers_are_reused() {
+        // in -> a -> b -> c -> out: a and c can share memory, b lives between them.
+        let arena = BufInfo {
+            len: 8,
+            kind: BufKind::Arena,
+        };
+        let s = Schedule {
+            bufs: vec![
+                BufInfo {
+                    len: 8,
+                    kind: BufKind::Input("x".into()),
+                },
+                arena.clone(),
+                arena.clone(),
+                arena,
+                BufInfo {
+                    len: 8,
+                    kind: BufKind::Output(0),
+                },
+            ],
+            tasks: vec![copy(0, 1), copy(1, 2), copy(2, 3), copy(3, 4)],
+        };
+        let (offsets, len) = plan(&s);
+        assert_eq!(offsets[0], None);
+        assert_eq!(offsets[4], None);
+        assert_eq!(len, 16, "{offsets:?}");
+        assert_ne!(offsets[1], offsets[2]);
+        assert_ne!(offsets[2], offsets[3]);
+    }
+}

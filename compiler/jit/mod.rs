@@ -1,0 +1,276 @@
+//! The JIT backend: a primitive graph -> a compiled program the runtime executes.
+//!
+//! Stages: [`schedule`] fuses elementwise chains into loop kernels and turns views into
+//! strides; [`memory`] places temporaries in one arena; [`clif`] compiles each loop kernel
+//! with Cranelift; matrix products and convolution unfolding are runtime library calls.
+//! [`Compiled`] owns the machine code (freed on drop) and the runtime executor.
+
+pub mod clif;
+pub mod kernel;
+pub mod memory;
+pub mod schedule;
+
+use crate::prim::{Graph, NodeId};
+use ndarray::{ArrayD, IxDyn};
+use nnc_runtime::exec::{self, Buf, Executor, Loc, Operand, Plan, Step};
+use schedule::{BufKind, Task};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Loop kernels with at least this many elements run on two threads.
+pub const SPLIT_ELEMENTS: usize = 1 << 16;
+
+/// What the caller binds to each slot of the program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotKind {
+    Input(String),
+    Param(String),
+    /// The `i`-th wanted node.
+    Output(usize),
+}
+
+/// A compiled program and its machine code.
+pub struct Compiled {
+    exec: Executor,
+    /// Kept alive while `exec` holds pointers into its code; freed on drop.
+    module: Option<cranelift_jit::JITModule>,
+    slots: Vec<SlotKind>,
+    output_shapes: Vec<Vec<usize>>,
+    /// The plan as text (`nnc ir --stage plan`), and the kernels' CLIF if asked for.
+    pub listing: String,
+    pub clif: String,
+}
+
+impl Drop for Compiled {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: the executor, the only holder of pointers into this module's code,
+            // is never run again: it is dropped with `self`.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+/// Options of [`compile`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Worker threads (1 or 2).
+    pub threads: usize,
+    /// Keep each kernel's CLIF text in [`Compiled::clif`].
+    pub clif: bool,
+}
+
+/// Compiles the part of `g` that `wanted` depends on.
+pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compiled, String> {
+    let sched = schedule::schedule(g, wanted);
+    let (offsets, arena_len) = memory::plan(&sched);
+    let mut slots: Vec<SlotKind> = Vec::new();
+    let mut slot_lens: Vec<usize> = Vec::new();
+    let mut bufs: Vec<Buf> = Vec::with_capacity(sched.bufs.len());
+    for (i, b) in sched.bufs.iter().enumerate() {
+        let loc = match &b.kind {
+            BufKind::Arena => Loc::Arena(offsets[i].unwrap_or(0)),
+            kind => {
+                let kind = match kind {
+                    BufKind::Input(n) => SlotKind::Input(n.clone()),
+                    BufKind::Param(n) => SlotKind::Param(n.clone()),
+                    BufKind::Output(k) => SlotKind::Output(*k),
+                    BufKind::Arena => unreachable!(),
+                };
+                slots.push(kind);
+                slot_lens.push(b.len);
+                Loc::Slot(slots.len() - 1)
+            }
+        };
+        bufs.push(Buf { loc, len: b.len });
+    }
+
+    let mut cg = clif::Codegen::new()?;
+    let mut pending: Vec<(usize, cranelift_module::FuncId, Vec<usize>)> = Vec::new();
+    let mut listing = String::new();
+    let mut clif_text = String::new();
+    let _ = writeln!(
+        listing,
+        "// arena: {arena_len} floats ({} KiB)",
+        arena_len * 4 / 1024
+    );
+    for (i, b) in sched.bufs.iter().enumerate() {
+        let place = match bufs[i].loc {
+            Loc::Arena(o) => format!("arena+{o}"),
+            Loc::Slot(s) => format!("slot {s} {:?}", slots[s]),
+        };
+        let _ = writeln!(listing, "b{i}: {} floats at {place}", b.len);
+    }
+    for (t, task) in sched.tasks.iter().enumerate() {
+        let _ = write!(listing, "step {t}: ");
+        match task {
+            Task::Loop(k) => {
+                let mut table: Vec<usize> = Vec::new();
+                for s in k.loads.iter().filter_map(|s| match s {
+                    kernel::Source::Buffer(v) => Some(v.buf),
+                    kernel::Source::Rand { .. } => None,
+                }) {
+                    if !table.contains(&s) {
+                        table.push(s);
+                    }
+                }
+                if !table.contains(&k.out.buf) {
+                    table.push(k.out.buf);
+                }
+                let (id, text) = cg.compile(k, &table, options.clif)?;
+                if let Some(text) = text {
+                    let _ = writeln!(clif_text, "; step {t} ({})\n{text}", k.origin);
+                }
+                pending.push((t, id, table));
+                let _ = write!(listing, "{k}");
+            }
+            Task::Gemm(gm) => {
+                let _ = writeln!(
+                    listing,
+                    "gemm {}x{}x{} batch {:?}: b{} · b{} -> b{}",
+                    gm.m, gm.n, gm.k, gm.batch, gm.a.0.buf, gm.b.0.buf, gm.c.0.buf
+                );
+            }
+            Task::Im2Col { src, dst, .. } => {
+                let _ = writeln!(listing, "im2col b{src} -> b{dst}");
+            }
+            Task::Col2Im { src, dst, .. } => {
+                let _ = writeln!(listing, "col2im b{src} -> b{dst}");
+            }
+            Task::Fill { buf, value } => {
+                let _ = writeln!(listing, "fill b{buf} = {value}");
+            }
+        }
+    }
+    cg.module
+        .finalize_definitions()
+        .map_err(|e| e.to_string())?;
+    let mut steps: Vec<Step> = Vec::with_capacity(sched.tasks.len());
+    let mut next_kernel = pending.iter().peekable();
+    for (t, task) in sched.tasks.iter().enumerate() {
+        steps.push(match task {
+            Task::Loop(k) => {
+                let (_, id, table) = next_kernel
+                    .next()
+                    .filter(|(pt, ..)| *pt == t)
+                    .expect("every loop kernel was compiled");
+                let code = cg.module.get_finalized_function(*id);
+                // SAFETY: the function was compiled with exactly this signature.
+                let f: exec::KernelFn =
+                    unsafe { std::mem::transmute::<*const u8, exec::KernelFn>(code) };
+                let extent = k.outer.first().copied().unwrap_or(1);
+                Step::Kernel {
+                    f,
+                    bufs: table.clone(),
+                    extent,
+                    split: options.threads > 1 && extent >= 2 && k.elements() >= SPLIT_ELEMENTS,
+                }
+            }
+            Task::Gemm(gm) => Step::Gemm(exec::Gemm {
+                m: gm.m,
+                n: gm.n,
+                k: gm.k,
+                batch: gm.batch.clone(),
+                a: operand(&gm.a),
+                b: operand(&gm.b),
+                c: operand(&gm.c),
+            }),
+            Task::Im2Col { src, dst, window } => Step::Im2Col {
+                src: *src,
+                dst: *dst,
+                window: *window,
+            },
+            Task::Col2Im { src, dst, window } => Step::Col2Im {
+                src: *src,
+                dst: *dst,
+                window: *window,
+            },
+            Task::Fill { buf, value } => Step::Fill {
+                buf: *buf,
+                value: *value,
+            },
+        });
+    }
+    let plan = Plan {
+        bufs,
+        arena_len,
+        steps,
+        slots: slot_lens,
+    };
+    Ok(Compiled {
+        exec: Executor::new(plan, options.threads.max(1)),
+        module: Some(cg.module),
+        slots,
+        output_shapes: wanted.iter().map(|w| g.shape(*w).to_vec()).collect(),
+        listing,
+        clif: clif_text,
+    })
+}
+
+fn operand((v, batch): &(kernel::View, Vec<isize>)) -> Operand {
+    let r = v.strides.len();
+    Operand {
+        buf: v.buf,
+        offset: v.offset,
+        rs: v.strides[r - 2],
+        cs: v.strides[r - 1],
+        batch_strides: batch.clone(),
+    }
+}
+
+impl Compiled {
+    /// Runs the program: `inputs` and `params` by name (each as long as the graph says),
+    /// returning the wanted nodes in order.
+    pub fn run(
+        &mut self,
+        inputs: &BTreeMap<&str, &[f32]>,
+        params: &BTreeMap<String, ArrayD<f32>>,
+        seed: u64,
+        step: u64,
+    ) -> Result<Vec<ArrayD<f32>>, String> {
+        let mut outputs: Vec<Vec<f32>> = self
+            .output_shapes
+            .iter()
+            .map(|s| vec![0.0; s.iter().product()])
+            .collect();
+        let lens = self.exec.plan().slots.clone();
+        let mut ptrs: Vec<*mut f32> = Vec::with_capacity(self.slots.len());
+        for (slot, len) in self.slots.iter().zip(&lens) {
+            let (ptr, have) = match slot {
+                SlotKind::Input(name) => {
+                    let data = inputs
+                        .get(name.as_str())
+                        .ok_or_else(|| format!("input `{name}` is not bound"))?;
+                    (data.as_ptr() as *mut f32, data.len())
+                }
+                SlotKind::Param(name) => {
+                    let array = params
+                        .get(name)
+                        .ok_or_else(|| format!("parameter `{name}` is not bound"))?;
+                    let data = array
+                        .as_slice()
+                        .ok_or_else(|| format!("parameter `{name}` is not contiguous"))?;
+                    (data.as_ptr() as *mut f32, data.len())
+                }
+                SlotKind::Output(k) => (outputs[*k].as_mut_ptr(), outputs[*k].len()),
+            };
+            if have != *len {
+                return Err(format!(
+                    "{slot:?} holds {have} values, the program needs {len}"
+                ));
+            }
+            ptrs.push(ptr);
+        }
+        // SAFETY: every slot points at a buffer of the planned length (checked above);
+        // inputs and parameters are only read (the plan writes only outputs and its arena);
+        // the kernels' module lives in `self.module`.
+        unsafe { self.exec.run(&ptrs, seed, step) };
+        Ok(outputs
+            .into_iter()
+            .zip(&self.output_shapes)
+            .map(|(data, shape)| {
+                ArrayD::from_shape_vec(IxDyn(shape), data).expect("output length matches")
+            })
+            .collect())
+    }
+}

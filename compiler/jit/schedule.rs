@@ -1,0 +1,636 @@
+//! Scheduling: a primitive graph -> buffers and tasks (fused loop kernels, matrix products,
+//! convolution unfolding, fills).
+//!
+//! Views cost nothing: `Reshape` (of a contiguous tensor), `Permute`, `Broadcast` and
+//! `Slice` only change strides and offsets. Elementwise nodes with one user that is itself
+//! elementwise or a reduction are fused into that user's loop (`Const` and `RandUniform`
+//! are recomputed wherever they are used); everything else is materialized in a buffer.
+//! `MatMul` reads its operands through strides, so transposed weights are never copied.
+
+use super::kernel::{contiguous_strides, BinOp, Inst, LoopKernel, ReduceOp, Source, UnOp, View};
+use crate::prim::{ConvGeom, Graph, NodeId, Op};
+use nnc_runtime::exec::Window;
+use std::collections::HashMap;
+
+/// Where a buffer's memory comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BufKind {
+    /// Temporary: placed in the arena by the memory planner.
+    Arena,
+    Input(String),
+    Param(String),
+    /// The `i`-th wanted node.
+    Output(usize),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BufInfo {
+    pub len: usize,
+    pub kind: BufKind,
+}
+
+/// A matrix-product operand: a view whose last two dimensions are the matrix.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GemmTask {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub batch: Vec<usize>,
+    /// (view, batch strides); `c` is a fresh contiguous buffer.
+    pub a: (View, Vec<isize>),
+    pub b: (View, Vec<isize>),
+    pub c: (View, Vec<isize>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Task {
+    Loop(LoopKernel),
+    Gemm(GemmTask),
+    Im2Col {
+        src: usize,
+        dst: usize,
+        window: Window,
+    },
+    Col2Im {
+        src: usize,
+        dst: usize,
+        window: Window,
+    },
+    Fill {
+        buf: usize,
+        value: f32,
+    },
+}
+
+impl Task {
+    /// Buffers read and written, for liveness.
+    pub fn reads(&self) -> Vec<usize> {
+        match self {
+            Task::Loop(k) => k
+                .loads
+                .iter()
+                .filter_map(|s| match s {
+                    Source::Buffer(v) => Some(v.buf),
+                    Source::Rand { .. } => None,
+                })
+                .collect(),
+            Task::Gemm(g) => vec![g.a.0.buf, g.b.0.buf],
+            Task::Im2Col { src, .. } | Task::Col2Im { src, .. } => vec![*src],
+            Task::Fill { .. } => vec![],
+        }
+    }
+
+    pub fn writes(&self) -> usize {
+        match self {
+            Task::Loop(k) => k.out.buf,
+            Task::Gemm(g) => g.c.0.buf,
+            Task::Im2Col { dst, .. } | Task::Col2Im { dst, .. } => *dst,
+            Task::Fill { buf, .. } => *buf,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Schedule {
+    pub bufs: Vec<BufInfo>,
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Clone, Debug)]
+enum Value {
+    View(View),
+    Const(f64),
+    /// Fused into its user's loop.
+    Deferred,
+}
+
+struct Scheduler<'g> {
+    g: &'g Graph,
+    values: Vec<Option<Value>>,
+    users: Vec<usize>,
+    /// Whether a node's only user fuses it (elementwise or reduction).
+    fusable_user: Vec<bool>,
+    out: Schedule,
+    slots: HashMap<BufKind, usize>,
+}
+
+fn is_elementwise(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Exp
+            | Op::Log
+            | Op::Sqrt
+            | Op::Recip
+            | Op::Sign
+            | Op::StopGrad
+            | Op::Add
+            | Op::Mul
+            | Op::Max
+            | Op::CmpGt
+    )
+}
+
+impl std::hash::Hash for BufKind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            BufKind::Arena => 0u8.hash(state),
+            BufKind::Input(n) => (1u8, n).hash(state),
+            BufKind::Param(n) => (2u8, n).hash(state),
+            BufKind::Output(i) => (3u8, i).hash(state),
+        }
+    }
+}
+
+/// Schedules the nodes `wanted` depend on; wanted node `i` ends in the buffer of kind
+/// `Output(i)`.
+pub fn schedule(g: &Graph, wanted: &[NodeId]) -> Schedule {
+    let n = g.len();
+    let mut needed = vec![false; n];
+    for w in wanted {
+        needed[w.index()] = true;
+    }
+    for i in (0..n).rev() {
+        if needed[i] {
+            for input in &g.nodes[i].inputs {
+                needed[input.index()] = true;
+            }
+        }
+    }
+    let mut users = vec![0usize; n];
+    let mut fusable_user = vec![false; n];
+    for i in 0..n {
+        if !needed[i] {
+            continue;
+        }
+        let fuses = is_elementwise(&g.nodes[i].op)
+            || matches!(g.nodes[i].op, Op::Sum { .. } | Op::MaxReduce { .. });
+        for input in &g.nodes[i].inputs {
+            users[input.index()] += 1;
+            fusable_user[input.index()] = fuses;
+        }
+    }
+    for w in wanted {
+        // A wanted node is materialized in its output buffer.
+        users[w.index()] += 1;
+        fusable_user[w.index()] = false;
+    }
+    let mut s = Scheduler {
+        g,
+        values: vec![None; n],
+        users,
+        fusable_user,
+        out: Schedule::default(),
+        slots: HashMap::new(),
+    };
+    for i in 0..n {
+        if needed[i] {
+            s.node(NodeId(i as u32));
+        }
+    }
+    for (k, w) in wanted.iter().enumerate() {
+        s.deliver(*w, k);
+    }
+    s.out
+}
+
+impl Scheduler<'_> {
+    fn buffer(&mut self, len: usize, kind: BufKind) -> usize {
+        if kind != BufKind::Arena {
+            if let Some(&b) = self.slots.get(&kind) {
+                return b;
+            }
+        }
+        self.out.bufs.push(BufInfo {
+            len,
+            kind: kind.clone(),
+        });
+        let id = self.out.bufs.len() - 1;
+        if kind != BufKind::Arena {
+            self.slots.insert(kind, id);
+        }
+        id
+    }
+
+    fn origin(&self, id: NodeId) -> String {
+        self.g
+            .node(id)
+            .origin
+            .as_ref()
+            .map_or(String::new(), |o| o.layer.clone())
+    }
+
+    fn node(&mut self, id: NodeId) {
+        let node = &self.g.nodes[id.index()];
+        let shape = node.shape.clone();
+        let value = match &node.op {
+            Op::Input { name } => View::contiguous(
+                self.buffer(shape.iter().product(), BufKind::Input(name.clone())),
+                &shape,
+            )
+            .into(),
+            Op::Param { name } => View::contiguous(
+                self.buffer(shape.iter().product(), BufKind::Param(name.clone())),
+                &shape,
+            )
+            .into(),
+            Op::Const { value } => Value::Const(*value),
+            Op::RandUniform { .. } => Value::Deferred,
+            op if is_elementwise(op) => {
+                if self.users[id.index()] == 1 && self.fusable_user[id.index()] {
+                    Value::Deferred
+                } else {
+                    Value::View(self.elementwise(id))
+                }
+            }
+            Op::Sum { axes } | Op::MaxReduce { axes } => {
+                let reduce = if matches!(node.op, Op::Sum { .. }) {
+                    ReduceOp::Sum
+                } else {
+                    ReduceOp::Max
+                };
+                Value::View(self.reduction(id, &axes.clone(), reduce))
+            }
+            Op::Reshape => match self.input_value(id, 0) {
+                Value::Const(c) => Value::Const(c),
+                _ => {
+                    let v = self.contiguous_input(id, 0);
+                    Value::View(View {
+                        shape: shape.clone(),
+                        strides: contiguous_strides(&shape),
+                        ..v
+                    })
+                }
+            },
+            Op::Permute { perm } => match self.input_value(id, 0) {
+                Value::Const(c) => Value::Const(c),
+                _ => {
+                    let v = self.view_input(id, 0);
+                    Value::View(View {
+                        shape: shape.clone(),
+                        strides: perm.iter().map(|&p| v.strides[p]).collect(),
+                        ..v
+                    })
+                }
+            },
+            Op::Broadcast => match self.input_value(id, 0) {
+                Value::Const(c) => Value::Const(c),
+                _ => {
+                    let v = self.view_input(id, 0);
+                    let strides = v
+                        .shape
+                        .iter()
+                        .zip(&v.strides)
+                        .zip(&shape)
+                        .map(|((d, s), o)| if d == o { *s } else { 0 })
+                        .collect();
+                    Value::View(View {
+                        shape: shape.clone(),
+                        strides,
+                        ..v
+                    })
+                }
+            },
+            Op::Slice { axis, start, .. } => match self.input_value(id, 0) {
+                Value::Const(c) => Value::Const(c),
+                _ => {
+                    let v = self.view_input(id, 0);
+                    let offset = v.offset + *start as isize * v.strides[*axis];
+                    Value::View(View {
+                        shape: shape.clone(),
+                        offset,
+                        ..v
+                    })
+                }
+            },
+            Op::Pad { axis, before, .. } => {
+                let src = self.view_input(id, 0);
+                let buf = self.buffer(shape.iter().product(), BufKind::Arena);
+                self.out.tasks.push(Task::Fill { buf, value: 0.0 });
+                let full = View::contiguous(buf, &shape);
+                let interior = View {
+                    offset: *before as isize * full.strides[*axis],
+                    shape: src.shape.clone(),
+                    ..full.clone()
+                };
+                self.copy(&src, interior, id);
+                Value::View(full)
+            }
+            Op::Concat { axis } => {
+                let buf = self.buffer(shape.iter().product(), BufKind::Arena);
+                let full = View::contiguous(buf, &shape);
+                let mut at = 0;
+                for i in 0..node.inputs.len() {
+                    let src = self.view_input(id, i);
+                    let part = View {
+                        offset: at as isize * full.strides[*axis],
+                        shape: src.shape.clone(),
+                        ..full.clone()
+                    };
+                    at += src.shape[*axis];
+                    self.copy(&src, part, id);
+                }
+                Value::View(full)
+            }
+            Op::MatMul => Value::View(self.matmul(id)),
+            Op::Im2Col(geom) | Op::Col2Im(geom) => {
+                let is_im2col = matches!(node.op, Op::Im2Col(_));
+                let geom = *geom;
+                let src = self.materialized_input(id, 0);
+                let image: Vec<usize> = if is_im2col {
+                    self.g.shape(node.inputs[0]).to_vec()
+                } else {
+                    shape.clone()
+                };
+                let dst = self.buffer(shape.iter().product(), BufKind::Arena);
+                let window = window(&image, &geom);
+                self.out.tasks.push(if is_im2col {
+                    Task::Im2Col { src, dst, window }
+                } else {
+                    Task::Col2Im { src, dst, window }
+                });
+                Value::View(View::contiguous(dst, &shape))
+            }
+            op => unreachable!("every op is scheduled: {op:?}"),
+        };
+        self.values[id.index()] = Some(value);
+    }
+
+    fn input_value(&self, id: NodeId, i: usize) -> Value {
+        let input = self.g.node(id).inputs[i];
+        self.values[input.index()]
+            .clone()
+            .expect("inputs are scheduled first")
+    }
+
+    /// The input as a view, materializing it if it was fused or constant.
+    fn view_input(&mut self, id: NodeId, i: usize) -> View {
+        let input = self.g.node(id).inputs[i];
+        self.view_of(input)
+    }
+
+    fn view_of(&mut self, node: NodeId) -> View {
+        match self.values[node.index()].clone().expect("scheduled") {
+            Value::View(v) => v,
+            Value::Const(_) | Value::Deferred => {
+                let v = self.elementwise(node);
+                self.values[node.index()] = Some(Value::View(v.clone()));
+                v
+            }
+        }
+    }
+
+    /// The input as a contiguous view (copied if it was strided).
+    fn contiguous_input(&mut self, id: NodeId, i: usize) -> View {
+        let v = self.view_input(id, i);
+        if v.is_contiguous() {
+            v
+        } else {
+            let buf = self.buffer(v.shape.iter().product(), BufKind::Arena);
+            let dst = View::contiguous(buf, &v.shape);
+            self.copy(&v, dst.clone(), id);
+            dst
+        }
+    }
+
+    /// The input as a whole contiguous buffer starting at offset 0.
+    fn materialized_input(&mut self, id: NodeId, i: usize) -> usize {
+        let v = self.contiguous_input(id, i);
+        if v.offset == 0 {
+            v.buf
+        } else {
+            let buf = self.buffer(v.shape.iter().product(), BufKind::Arena);
+            let dst = View::contiguous(buf, &v.shape);
+            self.copy(&v, dst, id);
+            buf
+        }
+    }
+
+    fn copy(&mut self, src: &View, dst: View, id: NodeId) {
+        let kernel = LoopKernel {
+            outer: src.shape.clone(),
+            inner: vec![],
+            reduce: None,
+            loads: vec![Source::Buffer(src.clone())],
+            body: vec![Inst::Load(0)],
+            out: dst,
+            origin: self.origin(id),
+        };
+        self.out.tasks.push(Task::Loop(kernel));
+    }
+
+    /// A loop kernel computing an elementwise node (with its fused inputs) into a buffer.
+    fn elementwise(&mut self, id: NodeId) -> View {
+        let shape = self.g.shape(id).to_vec();
+        let perm: Vec<usize> = (0..shape.len()).collect();
+        let mut b = BodyBuilder::new(&perm, &shape);
+        b.compute(self, id);
+        let buf = self.buffer(shape.iter().product(), BufKind::Arena);
+        let out = View::contiguous(buf, &shape);
+        self.out.tasks.push(Task::Loop(LoopKernel {
+            outer: shape.clone(),
+            inner: vec![],
+            reduce: None,
+            loads: b.loads,
+            body: b.body,
+            out: out.clone(),
+            origin: self.origin(id),
+        }));
+        out
+    }
+
+    fn reduction(&mut self, id: NodeId, axes: &[usize], op: ReduceOp) -> View {
+        let input = self.g.node(id).inputs[0];
+        let in_shape = self.g.shape(input).to_vec();
+        let kept: Vec<usize> = (0..in_shape.len()).filter(|a| !axes.contains(a)).collect();
+        let mut perm = kept.clone();
+        perm.extend_from_slice(axes);
+        let outer: Vec<usize> = kept.iter().map(|&a| in_shape[a]).collect();
+        let inner: Vec<usize> = axes.iter().map(|&a| in_shape[a]).collect();
+        let mut b = BodyBuilder::new(&perm, &in_shape);
+        b.value(self, input);
+        let shape = self.g.shape(id).to_vec();
+        let buf = self.buffer(shape.iter().product(), BufKind::Arena);
+        self.out.tasks.push(Task::Loop(LoopKernel {
+            outer: outer.clone(),
+            inner,
+            reduce: Some(op),
+            loads: b.loads,
+            body: b.body,
+            out: View::contiguous(buf, &outer),
+            origin: self.origin(id),
+        }));
+        View::contiguous(buf, &shape)
+    }
+
+    fn matmul(&mut self, id: NodeId) -> View {
+        let shape = self.g.shape(id).to_vec();
+        let operand = |s: &mut Self, i: usize| {
+            let v = s.view_input(id, i);
+            let rank = v.shape.len();
+            (v, rank)
+        };
+        let (a, ra) = operand(self, 0);
+        let (b, rb) = operand(self, 1);
+        let (m, k, n) = (a.shape[ra - 2], a.shape[ra - 1], b.shape[rb - 1]);
+        let batch: Vec<usize> = shape[..shape.len() - 2].to_vec();
+        let batch_strides = |v: &View, rank: usize| -> Vec<isize> {
+            if rank == 2 {
+                vec![0; batch.len()]
+            } else {
+                v.strides[..rank - 2].to_vec()
+            }
+        };
+        let (ab, bb) = (batch_strides(&a, ra), batch_strides(&b, rb));
+        let buf = self.buffer(shape.iter().product(), BufKind::Arena);
+        let c = View::contiguous(buf, &shape);
+        let cb = c.strides[..shape.len() - 2].to_vec();
+        self.out.tasks.push(Task::Gemm(GemmTask {
+            m,
+            n,
+            k,
+            batch,
+            a: (a, ab),
+            b: (b, bb),
+            c: (c.clone(), cb),
+        }));
+        c
+    }
+
+    /// Makes wanted node `id` end in output buffer `k`.
+    fn deliver(&mut self, id: NodeId, k: usize) {
+        let len: usize = self.g.shape(id).iter().product();
+        let v = self.view_of(id);
+        let shape = self.g.shape(id).to_vec();
+        let produced_here = self.out.bufs[v.buf].kind == BufKind::Arena
+            && v.offset == 0
+            && v.is_contiguous()
+            && self.out.bufs[v.buf].len == len
+            && !self.slots.values().any(|&b| b == v.buf);
+        if produced_here {
+            // The tasks that wrote the temporary write the output directly.
+            self.out.bufs[v.buf].kind = BufKind::Output(k);
+            self.slots.insert(BufKind::Output(k), v.buf);
+        } else {
+            let buf = self.buffer(len, BufKind::Output(k));
+            self.copy(&v, View::contiguous(buf, &shape), id);
+        }
+    }
+}
+
+impl From<View> for Value {
+    fn from(v: View) -> Value {
+        Value::View(v)
+    }
+}
+
+fn window(image: &[usize], g: &ConvGeom) -> Window {
+    Window {
+        image: [image[0], image[1], image[2], image[3]],
+        kernel: g.kernel,
+        stride: g.stride,
+        pad: g.pad,
+        dilation: g.dilation,
+        pad_value: g.pad_value as f32,
+    }
+}
+
+/// Builds a kernel body: fused nodes become instructions, materialized ones loads.
+/// `perm[k]` is the node dimension iterated by kernel dimension `k`.
+struct BodyBuilder<'p> {
+    perm: &'p [usize],
+    shape: Vec<usize>,
+    loads: Vec<Source>,
+    body: Vec<Inst>,
+    memo: HashMap<NodeId, usize>,
+}
+
+impl<'p> BodyBuilder<'p> {
+    fn new(perm: &'p [usize], shape: &[usize]) -> Self {
+        BodyBuilder {
+            perm,
+            shape: shape.to_vec(),
+            loads: Vec::new(),
+            body: Vec::new(),
+            memo: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, inst: Inst) -> usize {
+        self.body.push(inst);
+        self.body.len() - 1
+    }
+
+    fn load(&mut self, source: Source) -> usize {
+        let index = match self.loads.iter().position(|s| *s == source) {
+            Some(i) => i,
+            None => {
+                self.loads.push(source);
+                self.loads.len() - 1
+            }
+        };
+        self.push(Inst::Load(index))
+    }
+
+    /// The instruction giving `id` at the kernel's current index: a load if it is in a
+    /// buffer, else computed from its inputs.
+    fn value(&mut self, s: &Scheduler, id: NodeId) -> usize {
+        if let Some(&v) = self.memo.get(&id) {
+            return v;
+        }
+        let inst = match &s.values[id.index()] {
+            Some(Value::View(v)) => {
+                let strides = self.perm.iter().map(|&d| v.strides[d]).collect();
+                let shape = self.perm.iter().map(|&d| self.shape[d]).collect();
+                self.load(Source::Buffer(View {
+                    strides,
+                    shape,
+                    ..v.clone()
+                }))
+            }
+            _ => self.compute(s, id),
+        };
+        self.memo.insert(id, inst);
+        inst
+    }
+
+    /// The instructions computing `id` from its inputs (the kernel's root, or a fused node).
+    fn compute(&mut self, s: &Scheduler, id: NodeId) -> usize {
+        let node = s.g.node(id);
+        match (&s.values[id.index()], &node.op) {
+            (Some(Value::Const(c)), _) | (_, Op::Const { value: c }) => {
+                self.push(Inst::Const(*c as f32))
+            }
+            (_, Op::RandUniform { stream }) => {
+                let natural = contiguous_strides(&node.shape);
+                let strides = self.perm.iter().map(|&d| natural[d]).collect();
+                self.load(Source::Rand {
+                    stream: *stream,
+                    offset: 0,
+                    strides,
+                })
+            }
+            (_, Op::StopGrad) => self.value(s, node.inputs[0]),
+            (_, op) if is_elementwise(op) => {
+                let a = self.value(s, node.inputs[0]);
+                match op {
+                    Op::Exp => self.push(Inst::Unary(UnOp::Exp, a)),
+                    Op::Log => self.push(Inst::Unary(UnOp::Log, a)),
+                    Op::Sqrt => self.push(Inst::Unary(UnOp::Sqrt, a)),
+                    Op::Recip => self.push(Inst::Unary(UnOp::Recip, a)),
+                    Op::Sign => self.push(Inst::Unary(UnOp::Sign, a)),
+                    _ => {
+                        let b = self.value(s, node.inputs[1]);
+                        let op = match op {
+                            Op::Add => BinOp::Add,
+                            Op::Mul => BinOp::Mul,
+                            Op::Max => BinOp::Max,
+                            _ => BinOp::CmpGt,
+                        };
+                        self.push(Inst::Binary(op, a, b))
+                    }
+                }
+            }
+            (value, op) => unreachable!("{op:?} with {value:?} cannot be fused"),
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! The executor of compiled programs: a list of steps over f32 buffers.
+//!
+//! The compiler turns a training step (or a forward pass) into a [`Plan`]: where every
+//! tensor lives (an offset in one arena, or a slot the caller binds: inputs, parameters,
+//! state) and the steps that compute them, in order: JIT-compiled loop kernels (fused
+//! elementwise and reduction chains; the compiler owns their machine code), matrix products
+//! (the `gemm` crate), convolution unfolding (`Im2Col`/`Col2Im`, here in Rust), and fills.
+//! This crate knows nothing about the IR: a step is a function pointer or a library call
+//! with buffer indices, offsets and strides.
+//!
+//! Threads: a kernel step marked `split` runs its outer range in two halves on two threads
+//! (each output element is computed by exactly one thread, with the same code, so results
+//! do not depend on the split), and large matrix products use `gemm`'s own two-thread
+//! mode. A fixed plan and thread count give bit-identical results.
+
+mod conv;
+
+use gemm::Parallelism;
+
+/// A JIT-compiled loop kernel: `bufs` holds one base pointer per buffer the kernel names
+/// (in its own order), `[begin, end)` is the part of its outermost loop to run, and `seed`
+/// and `step` feed its counter-based random numbers.
+pub type KernelFn =
+    unsafe extern "C" fn(bufs: *const *mut f32, begin: i64, end: i64, seed: i64, step: i64);
+
+/// Index of a buffer in [`Plan::bufs`].
+pub type BufId = usize;
+
+/// Where a buffer lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loc {
+    /// At this offset (in f32 elements) in the executor's arena.
+    Arena(usize),
+    /// Bound by the caller for each run (inputs, parameters, state, outputs).
+    Slot(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Buf {
+    pub loc: Loc,
+    /// Length in f32 elements.
+    pub len: usize,
+}
+
+/// A strided 2-D operand of a matrix product, possibly repeated over batch dimensions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operand {
+    pub buf: BufId,
+    pub offset: isize,
+    /// Row and column strides, in elements.
+    pub rs: isize,
+    pub cs: isize,
+    /// Stride of each batch dimension (0: shared by every batch entry).
+    pub batch_strides: Vec<isize>,
+}
+
+/// `c = a · b` for `m x k` times `k x n`, for every index of the batch dimensions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gemm {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub batch: Vec<usize>,
+    pub a: Operand,
+    pub b: Operand,
+    pub c: Operand,
+}
+
+/// Window geometry of [`Step::Im2Col`] and [`Step::Col2Im`] (the IR's `ConvGeom`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    /// [batch, channels, height, width] of the image.
+    pub image: [usize; 4],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    /// [top, left, bottom, right]
+    pub pad: [usize; 4],
+    pub dilation: [usize; 2],
+    pub pad_value: f32,
+}
+
+impl Window {
+    pub fn output(&self) -> [usize; 2] {
+        let axis = |size: usize, k: usize, s: usize, d: usize, lo: usize, hi: usize| {
+            (size + lo + hi - (d * (k - 1) + 1)) / s + 1
+        };
+        [
+            axis(
+                self.image[2],
+                self.kernel[0],
+                self.stride[0],
+                self.dilation[0],
+                self.pad[0],
+                self.pad[2],
+            ),
+            axis(
+                self.image[3],
+                self.kernel[1],
+                self.stride[1],
+                self.dilation[1],
+                self.pad[1],
+                self.pad[3],
+            ),
+        ]
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Step {
+    Kernel {
+        f: KernelFn,
+        bufs: Vec<BufId>,
+        /// Length of the outermost loop.
+        extent: usize,
+        /// Run the outer range in two halves on two threads.
+        split: bool,
+    },
+    Gemm(Gemm),
+    /// `dst [N, C·kh·kw, OH·OW] <- src [N, C, H, W]` (both contiguous).
+    Im2Col {
+        src: BufId,
+        dst: BufId,
+        window: Window,
+    },
+    /// The adjoint: scatter-adds columns back into a zeroed image.
+    Col2Im {
+        src: BufId,
+        dst: BufId,
+        window: Window,
+    },
+    Fill {
+        buf: BufId,
+        value: f32,
+    },
+}
+
+/// A compiled program: buffers and steps.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub bufs: Vec<Buf>,
+    pub arena_len: usize,
+    pub steps: Vec<Step>,
+    /// Length of every slot, which the caller must bind.
+    pub slots: Vec<usize>,
+}
+
+/// Matrix products at least this large (m·n·k) use gemm's two threads; below, waking the
+/// second thread costs more than it saves (measured: docs/performance.md).
+pub const GEMM_PARALLEL_WORK: usize = 256 * 256 * 256;
+
+/// Runs a plan; owns the arena so steady-state runs allocate nothing.
+pub struct Executor {
+    plan: Plan,
+    arena: Vec<f32>,
+    threads: usize,
+}
+
+/// A raw pointer that may cross to the second worker thread: the two halves of a split
+/// kernel write disjoint elements.
+#[derive(Clone, Copy)]
+struct SendPtr(*const *mut f32);
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl Executor {
+    /// `threads` is 1 or 2 (more is treated as 2).
+    pub fn new(plan: Plan, threads: usize) -> Executor {
+        let arena = vec![0.0; plan.arena_len];
+        Executor {
+            plan,
+            arena,
+            threads: threads.clamp(1, 2),
+        }
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Runs every step.
+    ///
+    /// # Safety
+    /// `slots[i]` must point to `plan.slots[i]` valid, writable f32 elements, and the
+    /// kernels' function pointers must still be alive (their JIT module not freed).
+    pub unsafe fn run(&mut self, slots: &[*mut f32], seed: u64, step: u64) {
+        assert_eq!(
+            slots.len(),
+            self.plan.slots.len(),
+            "every slot must be bound"
+        );
+        let arena = self.arena.as_mut_ptr();
+        let base = |buf: BufId| -> *mut f32 {
+            match self.plan.bufs[buf].loc {
+                Loc::Arena(offset) => arena.add(offset),
+                Loc::Slot(i) => slots[i],
+            }
+        };
+        let mut ptrs: Vec<*mut f32> = Vec::with_capacity(16);
+        for s in &self.plan.steps {
+            match s {
+                Step::Kernel {
+                    f,
+                    bufs,
+                    extent,
+                    split,
+                } => {
+                    ptrs.clear();
+                    ptrs.extend(bufs.iter().map(|b| base(*b)));
+                    let extent = *extent as i64;
+                    let (seed, step) = (seed as i64, step as i64);
+                    if *split && self.threads > 1 && extent > 1 {
+                        let mid = extent / 2;
+                        let p = SendPtr(ptrs.as_ptr());
+                        let f = *f;
+                        rayon::join(
+                            move || {
+                                let p = p;
+                                f(p.0, 0, mid, seed, step)
+                            },
+                            move || {
+                                let p = p;
+                                f(p.0, mid, extent, seed, step)
+                            },
+                        );
+                    } else {
+                        f(ptrs.as_ptr(), 0, extent, seed, step);
+                    }
+                }
+                Step::Gemm(g) => self.gemm(g, &base),
+                Step::Im2Col { src, dst, window } => conv::im2col(base(*src), base(*dst), window),
+                Step::Col2Im { src, dst, window } => conv::col2im(base(*src), base(*dst), window),
+                Step::Fill { buf, value } => {
+                    let len = self.plan.bufs[*buf].len;
+                    std::slice::from_raw_parts_mut(base(*buf), len).fill(*value);
+                }
+            }
+        }
+    }
+
+    unsafe fn gemm(&self, g: &Gemm, base: &impl Fn(BufId) -> *mut f32) {
+        let parallelism = if self.threads > 1 && g.m * g.n * g.k >= GEMM_PARALLEL_WORK {
+            Parallelism::Rayon(self.threads)
+        } else {
+            Parallelism::None
+        };
+        let (a0, b0, c0) = (
+            base(g.a.buf).offset(g.a.offset),
+            base(g.b.buf).offset(g.b.offset),
+            base(g.c.buf).offset(g.c.offset),
+        );
+        let count: usize = g.batch.iter().product();
+        for flat in 0..count {
+            // Offsets of this batch entry in each operand.
+            let (mut oa, mut ob, mut oc) = (0isize, 0isize, 0isize);
+            let mut rest = flat;
+            for d in (0..g.batch.len()).rev() {
+                let i = (rest % g.batch[d]) as isize;
+                rest /= g.batch[d];
+                oa += i * g.a.batch_strides[d];
+                ob += i * g.b.batch_strides[d];
+                oc += i * g.c.batch_strides[d];
+            }
+            gemm::gemm(
+                g.m,
+                g.n,
+                g.k,
+                c0.offset(oc),
+                g.c.cs,
+                g.c.rs,
+                false,
+                a0.offset(oa),
+                g.a.cs,
+                g.a.rs,
+                b0.offset(ob),
+                g.b.cs,
+                g.b.rs,
+                0.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gemm_with_strides_and_a_shared_operand() {
+        // c[b] = a[b] · w^T, w stored [n, k] row-major and read transposed through strides.
+        let (batch, m, k, n) = (2, 3, 4, 5);
+        let a: Vec<f32> = (0..batch * m * k).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let w: Vec<f32> = (0..n * k).map(|i| (i as f32).sin()).collect();
+        let mut c = vec![0.0f32; batch * m * n];
+        let plan = Plan {
+            bufs: vec![
+                Buf {
+                    loc: Loc::Slot(0),
+                    len: a.len(),
+                },
+                Buf {
+                    loc: Loc::Slot(1),
+                    len: w.len(),
+                },
+                Buf {
+                    loc: Loc::Slot(2),
+                    len: c.len(),
+                },
+            ],
+            arena_len: 0,
+            steps: vec![Step::Gemm(Gemm {
+                m,
+                n,
+                k,
+                batch: vec![batch],
+                a: Operand {
+                    buf: 0,
+                    offset: 0,
+                    rs: k as isize,
+                    cs: 1,
+                    batch_strides: vec![(m * k) as isize],
+                },
+                b: Operand {
+                    buf: 1,
+                    offset: 0,
+                    rs: 1,
+                    cs: k as isize,
+                    batch_strides: vec![0],
+                },
+                c: Operand {
+                    buf: 2,
+                    offset: 0,
+                    rs: n as isize,
+                    cs: 1,
+                    batch_strides: vec![(m * n) as isize],
+                },
+            })],
+            slots: vec![a.len(), w.len(), c.len()],
+        };
+        let mut ex = Executor::new(plan, 1);
+        unsafe {
+            ex.run(
+                &[
+                    a.as_ptr() as *mut f32,
+                    w.as_ptr() as *mut f32,
+                    c.as_mut_ptr(),
+                ],
+                0,
+                0,
+            )
+        };
+        for b in 0..batch {
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f32 = (0..k)
+                        .map(|l| a[b * m * k + i * k + l] * w[j * k + l])
+                        .sum();
+                    let got = c[b * m * n + i * n + j];
+                    assert!((want - got).abs() < 1e-4, "{want} vs {got}");
+                }
+            }
+        }
+    }
+
+    unsafe extern "C" fn double_it(bufs: *const *mut f32, begin: i64, end: i64, _: i64, _: i64) {
+        let (src, dst) = (*bufs, *bufs.add(1));
+        for i in begin..end {
+            *dst.offset(i as isize) = 2.0 * *src.offset(i as isize);
+        }
+    }
+
+    #[test]
+    fn split_kernels_compute_every_element_once() {
+        let src: Vec<f32> = (0..1001).map(|i| i as f32).collect();
+        let plan = Plan {
+            bufs: vec![
+                Buf {
+                    loc: Loc::Slot(0),
+                    len: 1001,
+                },
+                Buf {
+                    loc: Loc::Arena(0),
+                    len: 1001,
+                },
+                Buf {
+                    loc: Loc::Slot(1),
+                    len: 1001,
+                },
+            ],
+            arena_len: 1001,
+            steps: vec![
+                Step::Kernel {
+                    f: double_it,
+                    bufs: vec![0, 1],
+                    extent: 1001,
+                    split: true,
+                },
+                Step::Kernel {
+                    f: double_it,
+                    bufs: vec![1, 2],
+                    extent: 1001,
+                    split: false,
+                },
+            ],
+            slots: vec![1001, 1001],
+        };
+        let mut out = vec![0.0f32; 1001];
+        let mut ex = Executor::new(plan, 2);
+        unsafe { ex.run(&[src.as_ptr() as *mut f32, out.as_mut_ptr()], 0, 0) };
+        assert!(out.iter().enumerate().all(|(i, v)| *v == 4.0 * i as f32));
+    }
+}
