@@ -21,6 +21,7 @@ mod cli;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use nnc::diagnostics::{self, RenderOptions};
+use nnc::train::Backend;
 use nnc::Checked;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -82,8 +83,8 @@ enum Command {
         /// Start from parameters saved elsewhere (safetensors; names like `fc1.weight`).
         #[arg(long, value_name = "WEIGHTS")]
         init_from: Option<PathBuf>,
-        /// Execution backend (the reference interpreter is the only one yet).
-        #[arg(long, value_enum, default_value_t = Backend::Reference)]
+        /// Execution engine: fused Cranelift kernels, or the reference interpreter.
+        #[arg(long, value_enum, default_value_t = Backend::Jit)]
         backend: Backend,
     },
     /// Evaluate a checkpoint on the spec's test split.
@@ -97,6 +98,9 @@ enum Command {
         overrides: Vec<String>,
         #[arg(long)]
         json: bool,
+        /// Execution engine: fused Cranelift kernels, or the reference interpreter.
+        #[arg(long, value_enum, default_value_t = Backend::Jit)]
+        backend: Backend,
     },
     /// Rewrite specs in canonical layout, in place; `-` reads stdin and writes stdout.
     Fmt {
@@ -119,12 +123,6 @@ enum Command {
         #[arg(long)]
         train: Option<String>,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Backend {
-    /// The unfused reference interpreter (the oracle).
-    Reference,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -196,7 +194,7 @@ fn main() -> ExitCode {
             quiet,
             resume,
             init_from,
-            backend: Backend::Reference,
+            backend,
         } => {
             if let Some(seed) = seed {
                 overrides.push(format!("train.seed={seed}"));
@@ -210,6 +208,7 @@ fn main() -> ExitCode {
                 quiet,
                 resume,
                 init_from,
+                backend,
             };
             finish(cli::run::run(&args))
         }
@@ -219,12 +218,14 @@ fn main() -> ExitCode {
             train,
             overrides,
             json,
+            backend,
         } => finish(cli::run::eval(
             &file,
             train.as_deref(),
             &overrides,
             &checkpoint,
             json,
+            backend,
         )),
         Command::Fmt { files, check } => fmt(&files, check),
     }

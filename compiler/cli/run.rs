@@ -13,7 +13,7 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use nnc::hir::{Program, TrainDecl};
 use nnc::train::lsuv::LsuvReport;
-use nnc::train::{Evaluation, RunError, Trainer};
+use nnc::train::{Backend, Evaluation, RunError, Trainer};
 use nnc_runtime::checkpoint::Checkpoint;
 use nnc_runtime::files::write_atomic;
 use nnc_runtime::metrics::ClassificationReport;
@@ -30,6 +30,7 @@ pub struct RunArgs {
     pub quiet: bool,
     pub resume: Option<PathBuf>,
     pub init_from: Option<PathBuf>,
+    pub backend: Backend,
 }
 
 /// Why a command failed: its diagnostics were already printed, or here is the report.
@@ -94,6 +95,7 @@ fn prepare(
     file: &Path,
     train: Option<&str>,
     overrides: &[String],
+    backend: Backend,
 ) -> Result<(nnc::Checked, Trainer), Failure> {
     let checked = nnc::check_path_with(file, &|p| std::fs::read(p), overrides);
     if crate::report(&checked) {
@@ -101,7 +103,8 @@ fn prepare(
     }
     let decl = select_train(&checked.program, train, file)?.clone();
     let base = file.parent().unwrap_or(Path::new("."));
-    let trainer = Trainer::new(&checked.program, &decl, base)?;
+    let mut trainer = Trainer::new(&checked.program, &decl, base)?;
+    trainer.backend = backend;
     Ok((checked, trainer))
 }
 
@@ -207,7 +210,12 @@ fn plot_curves(out: &Path, lines: &[String]) -> Result<(), Failure> {
 
 /// Runs training.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    let (checked, mut trainer) = prepare(&args.file, args.train.as_deref(), &args.overrides)?;
+    let (checked, mut trainer) = prepare(
+        &args.file,
+        args.train.as_deref(),
+        &args.overrides,
+        args.backend,
+    )?;
     let out = out_dir(args);
     std::fs::create_dir_all(&out).map_err(|e| io_error("the run folder", &out, e))?;
     let checkpoint_path = out.join("checkpoint.safetensors");
@@ -374,8 +382,9 @@ pub fn eval(
     overrides: &[String],
     checkpoint: &Path,
     json_out: bool,
+    backend: Backend,
 ) -> Result<(), Failure> {
-    let (_, mut trainer) = prepare(file, train, overrides)?;
+    let (_, mut trainer) = prepare(file, train, overrides, backend)?;
     trainer.load_weights(&Checkpoint::load(checkpoint)?)?;
     let test = trainer.evaluate(true)?;
     let report = report_of(&test);

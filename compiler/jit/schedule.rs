@@ -158,10 +158,7 @@ pub fn schedule(g: &Graph, wanted: &[NodeId]) -> Schedule {
     }
     let mut users = vec![0usize; n];
     let mut fusable_user = vec![false; n];
-    for i in 0..n {
-        if !needed[i] {
-            continue;
-        }
+    for (i, _) in needed.iter().enumerate().filter(|(_, &k)| k) {
         let fuses = is_elementwise(&g.nodes[i].op)
             || matches!(g.nodes[i].op, Op::Sum { .. } | Op::MaxReduce { .. });
         for input in &g.nodes[i].inputs {
@@ -182,10 +179,8 @@ pub fn schedule(g: &Graph, wanted: &[NodeId]) -> Schedule {
         out: Schedule::default(),
         slots: HashMap::new(),
     };
-    for i in 0..n {
-        if needed[i] {
-            s.node(NodeId(i as u32));
-        }
+    for (i, _) in needed.iter().enumerate().filter(|(_, &k)| k) {
+        s.node(NodeId(i as u32));
     }
     for (k, w) in wanted.iter().enumerate() {
         s.deliver(*w, k);

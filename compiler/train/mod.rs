@@ -24,7 +24,17 @@ use nnc_runtime::rng::{rng_for, stream};
 use nnc_runtime::schedule::{Schedule, Shape as LrShape};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::rc::Rc;
 use step::{Loss, Optimizer, Program};
+
+/// The engine that runs compiled programs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// The unfused reference interpreter: the oracle.
+    Reference,
+    /// Fused kernels compiled with Cranelift, matrix products in `gemm` (two threads).
+    Jit,
+}
 
 /// Everything that changes during training, by checkpoint name.
 pub type State = BTreeMap<String, ArrayD<f32>>;
@@ -84,7 +94,10 @@ pub struct Trainer {
     optimizer: Optimizer,
     schedule: Schedule,
     input: String,
-    programs: HashMap<(Mode, usize), Program>,
+    programs: HashMap<(Mode, usize), Rc<Program>>,
+    compiled: HashMap<(Mode, usize), crate::jit::Compiled>,
+    /// Which engine runs the programs.
+    pub backend: Backend,
 }
 
 fn dims(shape: &[u64]) -> Vec<usize> {
@@ -211,6 +224,8 @@ impl Trainer {
             schedule,
             input,
             programs: HashMap::new(),
+            compiled: HashMap::new(),
+            backend: Backend::Jit,
         };
         let batch = trainer.batch();
         let p = trainer.program(Mode::Train, batch);
@@ -237,14 +252,77 @@ impl Trainer {
     }
 
     /// The compiled program for a mode and batch size (built once, then cached).
-    pub fn program(&mut self, mode: Mode, batch: usize) -> &Program {
+    pub fn program(&mut self, mode: Mode, batch: usize) -> Rc<Program> {
         let (net, decl) = (&self.net, &self.decl);
         self.programs
             .entry((mode, batch))
-            .or_insert_with(|| match mode {
-                Mode::Train => step::training_step(net, decl, batch),
-                Mode::Eval => step::forward_with_loss(net, decl, batch, Mode::Eval),
+            .or_insert_with(|| {
+                Rc::new(match mode {
+                    Mode::Train => step::training_step(net, decl, batch),
+                    Mode::Eval => step::forward_with_loss(net, decl, batch, Mode::Eval),
+                })
             })
+            .clone()
+    }
+
+    /// The nodes a program's run returns: loss, prediction, then (training) every update.
+    fn wanted(program: &Program) -> Vec<NodeId> {
+        let mut wanted = vec![program.loss, program.prediction];
+        wanted.extend(program.updates.iter().map(|(_, id)| *id));
+        wanted
+    }
+
+    /// Runs the program of `mode` at batch `batch` with `inputs` and the current state, on
+    /// the trainer's backend.
+    fn execute(
+        &mut self,
+        mode: Mode,
+        batch: usize,
+        inputs: &[(&str, ArrayD<f32>)],
+        step: u64,
+    ) -> Result<Vec<ArrayD<f32>>, RunError> {
+        let program = self.program(mode, batch);
+        let wanted = Self::wanted(&program);
+        match self.backend {
+            Backend::Reference => {
+                let bindings = self.bindings_with(inputs, step);
+                interp::evaluate(&program.graph, &bindings, &wanted).map_err(RunError::internal)
+            }
+            Backend::Jit => {
+                let compiled = match self.compiled.entry((mode, batch)) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let options = crate::jit::Options {
+                            threads: 2,
+                            clif: false,
+                        };
+                        e.insert(
+                            crate::jit::compile(&program.graph, &wanted, options)
+                                .map_err(RunError::internal)?,
+                        )
+                    }
+                };
+                let slices: std::collections::BTreeMap<&str, &[f32]> = inputs
+                    .iter()
+                    .map(|(n, v)| (*n, v.as_slice().expect("inputs are built contiguous")))
+                    .collect();
+                compiled
+                    .run(&slices, &self.state, self.decl.seed, step)
+                    .map_err(RunError::internal)
+            }
+        }
+    }
+
+    /// Interpreter bindings: `inputs` and the whole state.
+    fn bindings_with(&self, inputs: &[(&str, ArrayD<f32>)], step: u64) -> Bindings<f32> {
+        let mut b = Bindings::new().seed(self.decl.seed, step);
+        for (name, value) in inputs {
+            b = b.input(name, value.clone());
+        }
+        for (name, value) in &self.state {
+            b = b.param(name, value.clone());
+        }
+        b
     }
 
     /// Initialises every parameter from the seed (each from its own stream, so adding a
@@ -346,22 +424,28 @@ impl Trainer {
                 .unwrap_or_default();
             let lr = self.schedule.lr(self.step);
             let t = (self.step + 1) as i32;
-            let mut bindings = self
-                .bindings(x, y)
-                .input(step::LR, ArrayD::from_elem(IxDyn(&[]), lr as f32))
-                .seed(self.decl.seed, self.step);
+            let scalar = |v: f64| ArrayD::from_elem(IxDyn(&[]), v as f32);
+            let mut inputs = vec![
+                (self.input.clone(), x),
+                (step::TARGETS.to_string(), y),
+                (step::LR.to_string(), scalar(lr)),
+            ];
             if let Optimizer::Adam { beta1, beta2, .. } = self.optimizer {
-                let c1 = 1.0 / (1.0 - beta1.powi(t));
-                let c2 = 1.0 / (1.0 - beta2.powi(t)).sqrt();
-                bindings = bindings
-                    .input(step::ADAM_C1, ArrayD::from_elem(IxDyn(&[]), c1 as f32))
-                    .input(step::ADAM_C2, ArrayD::from_elem(IxDyn(&[]), c2 as f32));
+                inputs.push((
+                    step::ADAM_C1.to_string(),
+                    scalar(1.0 / (1.0 - beta1.powi(t))),
+                ));
+                inputs.push((
+                    step::ADAM_C2.to_string(),
+                    scalar(1.0 / (1.0 - beta2.powi(t)).sqrt()),
+                ));
             }
-            let program = self.program(Mode::Train, rows.len()).clone();
-            let mut wanted = vec![program.loss, program.prediction];
-            wanted.extend(program.updates.iter().map(|(_, id)| *id));
-            let values =
-                interp::evaluate(&program.graph, &bindings, &wanted).map_err(RunError::internal)?;
+            let inputs: Vec<(&str, ArrayD<f32>)> = inputs
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.clone()))
+                .collect();
+            let program = self.program(Mode::Train, rows.len());
+            let values = self.execute(Mode::Train, rows.len(), &inputs, self.step)?;
             let loss = values[0].iter().next().copied().unwrap_or(f32::NAN) as f64;
             let bad_update = program
                 .updates
@@ -369,6 +453,7 @@ impl Trainer {
                 .zip(&values[2..])
                 .find(|(_, v)| v.iter().any(|x| !x.is_finite()));
             if !loss.is_finite() || bad_update.is_some() {
+                let bindings = self.bindings_with(&inputs, self.step);
                 return Err(self.non_finite(
                     &program,
                     &bindings,
@@ -377,7 +462,7 @@ impl Trainer {
                     bad_update.map(|((n, _), _)| n.clone()),
                 ));
             }
-            for ((name, _), value) in program.updates.iter().zip(&values[2..]) {
+            for ((name, _), value) in program.updates.iter().zip(values.iter().skip(2)) {
                 self.state.insert(name.clone(), value.clone());
             }
             loss_sum += loss * rows.len() as f64;
@@ -463,14 +548,13 @@ impl Trainer {
             if let Some(l) = ds.labels() {
                 out.labels.extend(chunk.iter().map(|&r| l[r]));
             }
-            let bindings = self.bindings(x, y);
-            let program = self.program(Mode::Eval, chunk.len()).clone();
-            let values = interp::evaluate(
-                &program.graph,
-                &bindings,
-                &[program.loss, program.prediction],
-            )
-            .map_err(RunError::internal)?;
+            let input = self.input.clone();
+            let values = self.execute(
+                Mode::Eval,
+                chunk.len(),
+                &[(input.as_str(), x), (step::TARGETS, y)],
+                self.step,
+            )?;
             loss_sum +=
                 values[0].iter().next().copied().unwrap_or(f32::NAN) as f64 * chunk.len() as f64;
             let pred = &values[1];
