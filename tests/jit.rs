@@ -82,7 +82,7 @@ fn compare(label: &str, g: &Graph, wanted: &[NodeId], seed: u64) {
         .map(|(n, v)| (n.as_str(), v.as_slice().unwrap()))
         .collect();
     let jit = compiled
-        .run(&input_slices, &params, seed, 3)
+        .run(&input_slices, &[&params], seed, 3)
         .unwrap_or_else(|e| panic!("{label}: {e}"));
     for (k, (r, j)) in reference.iter().zip(&jit).enumerate() {
         assert_eq!(r.shape(), j.shape(), "{label}: output {k}");
@@ -112,7 +112,7 @@ fn compare_finite(label: &str, g: &Graph, wanted: &[NodeId], seed: u64) {
         .map(|(n, v)| (n.as_str(), v.as_slice().unwrap()))
         .collect();
     let jit = compiled
-        .run(&input_slices, &params, seed, 3)
+        .run(&input_slices, &[&params], seed, 3)
         .unwrap_or_else(|e| panic!("{label}: {e}"));
     for (k, (w, j)) in wanted.iter().zip(&jit).enumerate() {
         assert_eq!(j.shape(), g.shape(*w), "{label}: output {k}");

@@ -219,12 +219,13 @@ fn operand((v, batch): &(kernel::View, Vec<isize>)) -> Operand {
 }
 
 impl Compiled {
-    /// Runs the program: `inputs` and `params` by name (each as long as the graph says),
-    /// returning the wanted nodes in order.
+    /// Runs the program: `inputs` and `params` by name (each as long as the graph says; a
+    /// parameter is looked up in each map of `params` in turn), returning the wanted nodes
+    /// in order.
     pub fn run(
         &mut self,
         inputs: &BTreeMap<&str, &[f32]>,
-        params: &BTreeMap<String, ArrayD<f32>>,
+        params: &[&BTreeMap<String, ArrayD<f32>>],
         seed: u64,
         step: u64,
     ) -> Result<Vec<ArrayD<f32>>, String> {
@@ -245,7 +246,8 @@ impl Compiled {
                 }
                 SlotKind::Param(name) => {
                     let array = params
-                        .get(name)
+                        .iter()
+                        .find_map(|p| p.get(name))
                         .ok_or_else(|| format!("parameter `{name}` is not bound"))?;
                     let data = array
                         .as_slice()

@@ -307,7 +307,7 @@ impl Trainer {
                     .map(|(n, v)| (*n, v.as_slice().expect("inputs are built contiguous")))
                     .collect();
                 compiled
-                    .run(&slices, &self.state, self.decl.seed, step)
+                    .run(&slices, &[&self.state], self.decl.seed, step)
                     .map_err(RunError::internal)
             }
         }
