@@ -111,6 +111,25 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Time compilation, the training step and inference, on both backends.
+    Bench {
+        file: PathBuf,
+        /// The train block to bench when the spec has several.
+        #[arg(long)]
+        train: Option<String>,
+        /// Override a setting, e.g. `--set train.batch=256`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Bench only this backend (default: both).
+        #[arg(long, value_enum)]
+        backend: Option<Backend>,
+        /// Minimum seconds of timed calls behind each median.
+        #[arg(long, default_value_t = 1.0)]
+        time: f64,
+    },
     /// Print a compilation stage as text.
     Ir {
         file: PathBuf,
@@ -228,6 +247,21 @@ fn main() -> ExitCode {
             backend,
         )),
         Command::Fmt { files, check } => fmt(&files, check),
+        Command::Bench {
+            file,
+            train,
+            overrides,
+            json,
+            backend,
+            time,
+        } => finish(cli::bench::bench(&cli::bench::BenchArgs {
+            file,
+            train,
+            overrides,
+            json,
+            backend,
+            time,
+        })),
     }
 }
 

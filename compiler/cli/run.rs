@@ -91,7 +91,7 @@ pub fn select_train<'p>(
 }
 
 /// Checks the spec and prepares its trainer.
-fn prepare(
+pub fn prepare(
     file: &Path,
     train: Option<&str>,
     overrides: &[String],
