@@ -193,7 +193,7 @@ fn time(mut f: impl FnMut() -> Result<(), Failure>, min_time: f64) -> Result<Dur
 /// One program ready to run on one backend with fixed inputs.
 enum Runner {
     Jit {
-        compiled: jit::Compiled,
+        compiled: Box<jit::Compiled>,
         inputs: BTreeMap<String, Vec<f32>>,
         params: BTreeMap<String, ArrayD<f32>>,
     },
@@ -222,7 +222,7 @@ impl Runner {
                 let compiled = jit::compile(&program.graph, wanted, options)
                     .map_err(|e| Failure::Report(miette::miette!("JIT compilation failed: {e}")))?;
                 Runner::Jit {
-                    compiled,
+                    compiled: Box::new(compiled),
                     inputs: inputs
                         .into_iter()
                         .map(|(n, a)| (n, a.into_iter().collect()))
