@@ -1,28 +1,49 @@
 //! Convolution unfolding for the executor, with the IR's semantics (docs/ir.md):
 //! `Im2Col` writes row `(c·kh + i)·kw + j`, column `y·OW + x` of each image's patch
 //! matrix; positions in the padding take `pad_value`. `Col2Im` is its adjoint.
+//!
+//! Both work one image at a time (`images`), so the executor can give each thread its own
+//! images. For each (channel, kernel row, kernel column, output row) the columns whose
+//! source lies inside the image form one range, computed up front: the inner loop is a
+//! plain copy (stride 1) or a strided gather, with no bounds test per element.
 
 use super::Window;
+use std::ops::Range;
 
-/// For each (channel, kernel row, kernel column, output row): the source row in the image
-/// (or `None` in the padding), then the columns; written as plain loops rustc vectorizes.
-pub(super) unsafe fn im2col(src: *const f32, dst: *mut f32, w: &Window) {
-    let [n_batch, n_chan, height, width] = w.image;
+/// The output columns `x` whose source column `x·stride + offset - pad` lies in
+/// `[0, width)`, for kernel column offset `offset` (= j·dilation).
+fn inside(ow: usize, width: usize, stride: usize, offset: usize, pad: usize) -> Range<usize> {
+    let lo = if offset >= pad {
+        0
+    } else {
+        (pad - offset).div_ceil(stride)
+    };
+    let hi = (width + pad).saturating_sub(offset).div_ceil(stride);
+    lo.min(ow)..hi.min(ow).max(lo.min(ow))
+}
+
+/// # Safety
+/// `src` holds `image` elements for every image of `w`, `dst` the patch matrices.
+pub(super) unsafe fn im2col(src: *const f32, dst: *mut f32, w: &Window, images: Range<usize>) {
+    let [_, n_chan, height, width] = w.image;
     let [kh, kw] = w.kernel;
     let [oh, ow] = w.output();
+    let (sy, sx) = (w.stride[0], w.stride[1]);
     let positions = oh * ow;
     let image_len = n_chan * height * width;
     let cols_len = n_chan * kh * kw * positions;
-    for n in 0..n_batch {
+    for n in images {
         let image = std::slice::from_raw_parts(src.add(n * image_len), image_len);
         let cols = std::slice::from_raw_parts_mut(dst.add(n * cols_len), cols_len);
         for c in 0..n_chan {
             for i in 0..kh {
                 for j in 0..kw {
                     let row = ((c * kh + i) * kw + j) * positions;
+                    let offset = j * w.dilation[1];
+                    let xs = inside(ow, width, sx, offset, w.pad[1]);
                     for y in 0..oh {
                         let out = &mut cols[row + y * ow..row + (y + 1) * ow];
-                        let h = (y * w.stride[0] + i * w.dilation[0])
+                        let h = (y * sy + i * w.dilation[0])
                             .checked_sub(w.pad[0])
                             .filter(|&h| h < height);
                         let Some(h) = h else {
@@ -30,14 +51,20 @@ pub(super) unsafe fn im2col(src: *const f32, dst: *mut f32, w: &Window) {
                             continue;
                         };
                         let line = &image[(c * height + h) * width..(c * height + h + 1) * width];
-                        for (x, o) in out.iter_mut().enumerate() {
-                            let col = (x * w.stride[1] + j * w.dilation[1])
-                                .checked_sub(w.pad[1])
-                                .filter(|&c| c < width);
-                            *o = match col {
-                                Some(col) => line[col],
-                                None => w.pad_value,
-                            };
+                        out[..xs.start].fill(w.pad_value);
+                        out[xs.end..].fill(w.pad_value);
+                        if xs.is_empty() {
+                            continue;
+                        }
+                        // First source column: x·sx + offset - pad >= 0 for x in `xs`.
+                        let first = xs.start * sx + offset - w.pad[1];
+                        let dst = &mut out[xs.clone()];
+                        if sx == 1 {
+                            dst.copy_from_slice(&line[first..first + dst.len()]);
+                        } else {
+                            for (k, o) in dst.iter_mut().enumerate() {
+                                *o = line[first + k * sx];
+                            }
                         }
                     }
                 }
@@ -46,23 +73,32 @@ pub(super) unsafe fn im2col(src: *const f32, dst: *mut f32, w: &Window) {
     }
 }
 
-pub(super) unsafe fn col2im(src: *const f32, dst: *mut f32, w: &Window) {
-    let [n_batch, n_chan, height, width] = w.image;
+/// # Safety
+/// As [`im2col`], with `src` the patch matrices and `dst` the images (overwritten).
+pub(super) unsafe fn col2im(src: *const f32, dst: *mut f32, w: &Window, images: Range<usize>) {
+    let [_, n_chan, height, width] = w.image;
     let [kh, kw] = w.kernel;
     let [oh, ow] = w.output();
+    let (sy, sx) = (w.stride[0], w.stride[1]);
     let positions = oh * ow;
     let image_len = n_chan * height * width;
     let cols_len = n_chan * kh * kw * positions;
-    std::slice::from_raw_parts_mut(dst, n_batch * image_len).fill(0.0);
-    for n in 0..n_batch {
+    for n in images {
         let image = std::slice::from_raw_parts_mut(dst.add(n * image_len), image_len);
+        image.fill(0.0);
         let cols = std::slice::from_raw_parts(src.add(n * cols_len), cols_len);
         for c in 0..n_chan {
             for i in 0..kh {
                 for j in 0..kw {
                     let row = ((c * kh + i) * kw + j) * positions;
+                    let offset = j * w.dilation[1];
+                    let xs = inside(ow, width, sx, offset, w.pad[1]);
+                    if xs.is_empty() {
+                        continue;
+                    }
+                    let first = xs.start * sx + offset - w.pad[1];
                     for y in 0..oh {
-                        let Some(h) = (y * w.stride[0] + i * w.dilation[0])
+                        let Some(h) = (y * sy + i * w.dilation[0])
                             .checked_sub(w.pad[0])
                             .filter(|&h| h < height)
                         else {
@@ -70,12 +106,14 @@ pub(super) unsafe fn col2im(src: *const f32, dst: *mut f32, w: &Window) {
                         };
                         let line =
                             &mut image[(c * height + h) * width..(c * height + h + 1) * width];
-                        for x in 0..ow {
-                            if let Some(col) = (x * w.stride[1] + j * w.dilation[1])
-                                .checked_sub(w.pad[1])
-                                .filter(|&c| c < width)
-                            {
-                                line[col] += cols[row + y * ow + x];
+                        let from = &cols[row + y * ow + xs.start..row + y * ow + xs.end];
+                        if sx == 1 {
+                            for (l, v) in line[first..first + from.len()].iter_mut().zip(from) {
+                                *l += v;
+                            }
+                        } else {
+                            for (k, v) in from.iter().enumerate() {
+                                line[first + k * sx] += v;
                             }
                         }
                     }
@@ -109,11 +147,68 @@ mod tests {
         let mut cols = vec![0.0f32; cols_len];
         let mut img = vec![0.0f32; image_len];
         unsafe {
-            im2col(x.as_ptr(), cols.as_mut_ptr(), &w);
-            col2im(y.as_ptr(), img.as_mut_ptr(), &w);
+            im2col(x.as_ptr(), cols.as_mut_ptr(), &w, 0..2);
+            col2im(y.as_ptr(), img.as_mut_ptr(), &w, 0..2);
         }
         let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| (*a * *b) as f64).sum();
         let rhs: f64 = x.iter().zip(&img).map(|(a, b)| (*a * *b) as f64).sum();
         assert!((lhs - rhs).abs() < 1e-6, "{lhs} vs {rhs}");
+    }
+
+    /// The definition, element by element.
+    fn naive_im2col(x: &[f32], w: &Window) -> Vec<f32> {
+        let [nb, nc, height, width] = w.image;
+        let [kh, kw] = w.kernel;
+        let [oh, ow] = w.output();
+        let mut out = Vec::new();
+        for n in 0..nb {
+            for c in 0..nc {
+                for i in 0..kh {
+                    for j in 0..kw {
+                        for y in 0..oh {
+                            for xo in 0..ow {
+                                let h = (y * w.stride[0] + i * w.dilation[0]) as isize
+                                    - w.pad[0] as isize;
+                                let v = (xo * w.stride[1] + j * w.dilation[1]) as isize
+                                    - w.pad[1] as isize;
+                                let ok = (0..height as isize).contains(&h)
+                                    && (0..width as isize).contains(&v);
+                                out.push(if ok {
+                                    x[((n * nc + c) * height + h as usize) * width + v as usize]
+                                } else {
+                                    w.pad_value
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn im2col_matches_the_definition_for_strides_pads_and_dilations() {
+        for (stride, pad, dilation, kernel) in [
+            ([1, 1], [0, 0, 0, 0], [1, 1], [3, 3]),
+            ([1, 1], [2, 2, 2, 2], [1, 1], [5, 5]),
+            ([2, 3], [1, 2, 0, 1], [1, 1], [3, 2]),
+            ([1, 2], [3, 0, 3, 4], [2, 3], [2, 3]),
+            ([3, 3], [0, 5, 1, 5], [1, 1], [1, 1]),
+        ] {
+            let w = Window {
+                image: [2, 2, 6, 7],
+                kernel,
+                stride,
+                pad,
+                dilation,
+                pad_value: -7.0,
+            };
+            let x: Vec<f32> = (0..2 * 2 * 6 * 7).map(|i| i as f32).collect();
+            let want = naive_im2col(&x, &w);
+            let mut got = vec![f32::NAN; want.len()];
+            unsafe { im2col(x.as_ptr(), got.as_mut_ptr(), &w, 0..2) };
+            assert_eq!(got, want, "{w:?}");
+        }
     }
 }

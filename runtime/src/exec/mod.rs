@@ -144,8 +144,15 @@ pub struct Plan {
     pub slots: Vec<usize>,
 }
 
-/// Matrix products at least this large (m·n·k) use gemm's two threads; below, waking the
-/// second thread costs more than it saves (measured: docs/performance.md).
+/// Matrix products (m·n·k, summed over the batch) at least this large run on two threads:
+/// whole batch entries per thread, or half the rows (columns) of one product each; below,
+/// waking the second thread costs more than it saves (measured: docs/performance.md).
+pub const GEMM_SPLIT_WORK: usize = 1 << 17;
+
+/// Convolution unfoldings of at least this many patch elements run on two threads.
+pub const SPLIT_UNFOLD: usize = 1 << 16;
+
+/// A single product at least this large uses gemm's own two-thread blocking instead.
 pub const GEMM_PARALLEL_WORK: usize = 256 * 256 * 256;
 
 /// Runs a plan; owns the arena so steady-state runs allocate nothing.
@@ -227,8 +234,18 @@ impl Executor {
                     }
                 }
                 Step::Gemm(g) => self.gemm(g, &base),
-                Step::Im2Col { src, dst, window } => conv::im2col(base(*src), base(*dst), window),
-                Step::Col2Im { src, dst, window } => conv::col2im(base(*src), base(*dst), window),
+                Step::Im2Col { src, dst, window } => {
+                    let (src, dst) = (SendF32(base(*src)), SendF32(base(*dst)));
+                    self.per_image(window, |images| {
+                        conv::im2col(src.get(), dst.get(), window, images)
+                    });
+                }
+                Step::Col2Im { src, dst, window } => {
+                    let (src, dst) = (SendF32(base(*src)), SendF32(base(*dst)));
+                    self.per_image(window, |images| {
+                        conv::col2im(src.get(), dst.get(), window, images)
+                    });
+                }
                 Step::Fill { buf, value } => {
                     let len = self.plan.bufs[*buf].len;
                     std::slice::from_raw_parts_mut(base(*buf), len).fill(*value);
@@ -237,41 +254,118 @@ impl Executor {
         }
     }
 
-    unsafe fn gemm(&self, g: &Gemm, base: &impl Fn(BufId) -> *mut f32) {
-        let parallelism = if self.threads > 1 && g.m * g.n * g.k >= GEMM_PARALLEL_WORK {
-            Parallelism::Rayon(self.threads)
+    /// Runs `f` over the images of `w`: half of them on each thread when there are two
+    /// threads and enough work.
+    fn per_image(&self, w: &Window, f: impl Fn(std::ops::Range<usize>) + Sync) {
+        let n = w.image[0];
+        let [oh, ow] = w.output();
+        let work = n * w.image[1] * w.kernel[0] * w.kernel[1] * oh * ow;
+        if self.threads > 1 && n >= 2 && work >= SPLIT_UNFOLD {
+            rayon::join(|| f(0..n / 2), || f(n / 2..n));
         } else {
-            Parallelism::None
-        };
+            f(0..n);
+        }
+    }
+
+    unsafe fn gemm(&self, g: &Gemm, base: &impl Fn(BufId) -> *mut f32) {
         let (a0, b0, c0) = (
-            base(g.a.buf).offset(g.a.offset),
-            base(g.b.buf).offset(g.b.offset),
-            base(g.c.buf).offset(g.c.offset),
+            SendF32(base(g.a.buf).offset(g.a.offset)),
+            SendF32(base(g.b.buf).offset(g.b.offset)),
+            SendF32(base(g.c.buf).offset(g.c.offset)),
         );
         let count: usize = g.batch.iter().product();
-        for flat in 0..count {
-            // Offsets of this batch entry in each operand.
-            let (mut oa, mut ob, mut oc) = (0isize, 0isize, 0isize);
-            let mut rest = flat;
-            for d in (0..g.batch.len()).rev() {
-                let i = (rest % g.batch[d]) as isize;
-                rest /= g.batch[d];
-                oa += i * g.a.batch_strides[d];
-                ob += i * g.b.batch_strides[d];
-                oc += i * g.c.batch_strides[d];
-            }
+        let work = g.m * g.n * g.k;
+        let two = self.threads > 1 && work * count >= GEMM_SPLIT_WORK;
+        if !two {
+            gemm_entries(g, a0, b0, c0, 0..count, Parallelism::None);
+        } else if count >= 2 {
+            // Whole batch entries to each thread.
+            let mid = count / 2;
+            rayon::join(
+                || gemm_entries(g, a0, b0, c0, 0..mid, Parallelism::None),
+                || gemm_entries(g, a0, b0, c0, mid..count, Parallelism::None),
+            );
+        } else if work >= GEMM_PARALLEL_WORK {
+            gemm_entries(g, a0, b0, c0, 0..1, Parallelism::Rayon(self.threads));
+        } else {
+            // One product: each thread computes half of the rows (or columns) of `c`.
+            let (mut lo, mut hi) = (g.clone(), g.clone());
+            let (a1, b1, c1) = if g.m >= g.n {
+                lo.m = g.m / 2;
+                hi.m = g.m - lo.m;
+                let rows = lo.m as isize;
+                (
+                    SendF32(a0.0.offset(rows * g.a.rs)),
+                    b0,
+                    SendF32(c0.0.offset(rows * g.c.rs)),
+                )
+            } else {
+                lo.n = g.n / 2;
+                hi.n = g.n - lo.n;
+                let cols = lo.n as isize;
+                (
+                    a0,
+                    SendF32(b0.0.offset(cols * g.b.cs)),
+                    SendF32(c0.0.offset(cols * g.c.cs)),
+                )
+            };
+            rayon::join(
+                || gemm_entries(&lo, a0, b0, c0, 0..1, Parallelism::None),
+                || gemm_entries(&hi, a1, b1, c1, 0..1, Parallelism::None),
+            );
+        }
+    }
+}
+
+/// A base pointer of a matrix operand that may cross to the second worker thread: the two
+/// halves of a split product write disjoint parts of `c`.
+#[derive(Clone, Copy)]
+struct SendF32(*mut f32);
+unsafe impl Send for SendF32 {}
+unsafe impl Sync for SendF32 {}
+
+impl SendF32 {
+    /// The pointer (a method, so closures capture the whole `Send` wrapper).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// `c = a · b` for the batch entries `entries` (flat indices over `g.batch`).
+fn gemm_entries(
+    g: &Gemm,
+    a0: SendF32,
+    b0: SendF32,
+    c0: SendF32,
+    entries: std::ops::Range<usize>,
+    parallelism: Parallelism,
+) {
+    for flat in entries {
+        // Offsets of this batch entry in each operand.
+        let (mut oa, mut ob, mut oc) = (0isize, 0isize, 0isize);
+        let mut rest = flat;
+        for d in (0..g.batch.len()).rev() {
+            let i = (rest % g.batch[d]) as isize;
+            rest /= g.batch[d];
+            oa += i * g.a.batch_strides[d];
+            ob += i * g.b.batch_strides[d];
+            oc += i * g.c.batch_strides[d];
+        }
+        // SAFETY: the plan's operands lie within their buffers (checked when the plan was
+        // built), and concurrent calls write disjoint parts of `c`.
+        unsafe {
             gemm::gemm(
                 g.m,
                 g.n,
                 g.k,
-                c0.offset(oc),
+                c0.0.offset(oc),
                 g.c.cs,
                 g.c.rs,
                 false,
-                a0.offset(oa),
+                a0.0.offset(oa),
                 g.a.cs,
                 g.a.rs,
-                b0.offset(ob),
+                b0.0.offset(ob),
                 g.b.cs,
                 g.b.rs,
                 0.0f32,
