@@ -1,0 +1,128 @@
+"""Prints nnc's figures next to the peers' and the ratio for each target of issue 4.
+
+    python ratios.py NNC_JSONL PEERS_JSONL CRITERION_DIR
+
+NNC_JSONL holds one `nnc bench --json` object per line (specs/bench/*.nn, specs/digits.nn);
+PEERS_JSONL the rows the bench_*.py scripts recorded in the same run; CRITERION_DIR is
+target/criterion after `cargo bench --bench kernels` (missing benches print as n/a).
+"""
+import json
+import os
+import sys
+
+
+def load_nnc(path):
+    out = {}
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("{"):
+            d = json.loads(line)
+            name = os.path.basename(d["spec"]).removesuffix(".nn")
+            out[name] = {r["backend"]: r for r in d["results"]}
+    return out
+
+
+def load_peers(path):
+    rows = {}
+    for line in open(path):
+        r = json.loads(line)
+        if r.get("metric") != "FAILED":
+            rows[(r["workload"], r["framework"], r["metric"])] = r["value"]
+    return rows
+
+
+def criterion_ns(root, group, function, param):
+    """Mean time (ns) of one criterion benchmark, or None."""
+    p = os.path.join(root, group, function, param, "new", "estimates.json")
+    if not os.path.exists(p):
+        return None
+    return json.load(open(p))["mean"]["point_estimate"]
+
+
+def main(nnc_path, peers_path, crit):
+    nnc, peers = load_nnc(nnc_path), load_peers(peers_path)
+
+    def jit(spec, key, sub=None):
+        try:
+            v = nnc[spec]["jit"][key]
+            return v[sub] if sub else v
+        except KeyError:
+            return None
+
+    def peer(workload, framework, metric):
+        return peers.get((workload, framework, metric))
+
+    def ratio(a, b):
+        return a / b if a is not None and b not in (None, 0) else None
+
+    rows = []  # (target, nnc figure, peer figure, ratio, goal, higher_is_better)
+    w1 = jit("w1_mlp", "train_samples_per_s")
+    rows.append(("W1 train b64 vs jax.jit (samples/s)", w1,
+                 peer("W1 MLP train b64", "jax.jit", "samples/s"), 1.5, True))
+    rows.append(("W1 train b64 vs torch eager (samples/s)", w1,
+                 peer("W1 MLP train b64", "torch eager", "samples/s"), 3.0, True))
+    rows.append(("W4 train b32 vs jax.jit (samples/s)", jit("w4_deep_mlp", "train_samples_per_s"),
+                 peer("W4 deep MLP train b32", "jax.jit", "samples/s"), 2.0, True))
+    w2 = jit("w2_convnet", "train_samples_per_s")
+    rows.append(("W2 train b64 vs torch eager (samples/s)", w2,
+                 peer("W2 convnet train b64", "torch eager", "samples/s"), 1.5, True))
+    rows.append(("W2 train b64 vs jax.jit (samples/s, no target)", w2,
+                 peer("W2 convnet train b64", "jax.jit", "samples/s"), None, True))
+    rows.append(("W3 MLP infer b1 vs ONNX Runtime (us)", jit("w1_mlp", "infer_latency_us", "batch1"),
+                 peer("W3 MLP infer b1", "onnxruntime", "latency"), 0.5, False))
+    rows.append(("W3 convnet infer b1 vs ONNX Runtime (us)",
+                 jit("w2_convnet", "infer_latency_us", "batch1"),
+                 peer("W3 convnet infer b1", "onnxruntime", "latency"), 1.0, False))
+    jax_compile = peer("W6 compile time", "jax.jit", "W1 MLP train b64")
+    rows.append(("W1 step compile vs jax.jit first call (ms)", jit("w1_mlp", "compile_ms"),
+                 jax_compile * 1e3 if jax_compile is not None else None, 0.1, False))
+    n = 64 << 20
+    ew = criterion_ns(crit, "elementwise", "jit_fused", str(n))
+    rows.append(("relu(a*x+b)*c 64M vs jax.jit donated (GB/s)",
+                 8 * n / ew if ew else None,
+                 peer("W5c relu(a*x+b)*c 64M", "jax.jit (input buffer donated, no alloc)",
+                      "effective GB/s"), 0.8, True))
+    g = criterion_ns(crit, "gemm", "gemm_2t", "1024x1024x1024")
+    rows.append(("GEMM 1024^3 2T vs numpy/OpenBLAS (GFLOP/s)",
+                 2 * 1024**3 / g if g else None,
+                 peer("W5a GEMM 1024^3 f32", "numpy", "GFLOP/s 2T"), 0.9, True))
+    xnor = criterion_ns(crit, "dense_256x256x4096", "xnor", "1T")
+    f32 = criterion_ns(crit, "dense_256x256x4096", "f32", "1T")
+    rows.append(("XNOR dense vs f32 dense 256x256x4096 (speed-up)",
+                 ratio(f32, xnor), 1.0 if f32 and xnor else None, 8.0, True))
+    ref = None
+    try:
+        ref = nnc["digits"]["reference"]["train_samples_per_s"]
+    except KeyError:
+        pass
+    rows.append(("digits train: JIT vs reference (samples/s)",
+                 jit("digits", "train_samples_per_s"), ref, 10.0, True))
+
+    def fmt(v):
+        if v is None:
+            return "n/a"
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+    print("| target | nnc | peer | ratio | goal | met |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, a, b, goal, higher in rows:
+        r = ratio(a, b)
+        if goal is None:
+            print(f"| {name} | {fmt(a)} | {fmt(b)} | {fmt(r)} | | |")
+            continue
+        met = "n/a" if r is None else ("yes" if (r >= goal if higher else r <= goal) else "NO")
+        sign = ">=" if higher else "<="
+        print(f"| {name} | {fmt(a)} | {fmt(b)} | {fmt(r)} | {sign} {goal} | {met} |")
+    print()
+    print("nnc per spec (jit / reference):")
+    for spec, by in nnc.items():
+        for backend, r in by.items():
+            print(f"  {spec:<12} {backend:<9} train {r['train_samples_per_s']:>12,.0f} samples/s"
+                  f"  step {r['train_step_us']:>10,.1f} us"
+                  f"  infer b1 {r['infer_latency_us']['batch1']:>9,.1f} us"
+                  f"  infer b {r['infer_latency_us']['batch']:>10,.1f} us"
+                  f"  compile {r['compile_ms']:>7,.1f} ms  rss {r['peak_rss_mb'] or 0:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# nnc against its peers (PyTorch, jax.jit, ONNX Runtime, NumPy/OpenBLAS) on this machine, in
+# one run, then the ratio of each target of docs/performance.md.
+#
+#   scripts/peers.sh                   everything (first run also makes the Python venv)
+#   PEERS_TORCH=1 scripts/peers.sh     also install and run PyTorch (~5 GB from PyPI)
+#   PEERS_QUICK=1 scripts/peers.sh     fewer repeats everywhere (smoke test)
+#   PEERS_NO_WAIT=1 scripts/peers.sh   do not wait for an idle machine between measurements
+#   PEERS_KERNELS=0 scripts/peers.sh   skip the criterion kernel benches (elementwise, GEMM, XNOR)
+#
+# The peers run from bench/peers (a copy of the shared harness); their venv lives in
+# bench/peers/.venv unless PEERS_VENV says otherwise. Results: bench/peers/results/.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PEERS=$ROOT/bench/peers
+export PEERS_VENV=${PEERS_VENV:-$PEERS/.venv}
+PY=$PEERS_VENV/bin/python
+OUT=$PEERS/results
+mkdir -p "$OUT"
+
+want_torch=${PEERS_TORCH:-0}
+if ! "$PY" -c 'import jax, onnx, onnxruntime, numpy' 2>/dev/null ||
+  { [ "$want_torch" = 1 ] && ! "$PY" -c 'import torch' 2>/dev/null; }; then
+  "$PEERS/setup.sh"
+fi
+
+# 2 threads for every framework; XLA sizes its pool from the visible cores.
+export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
+export XLA_FLAGS="--xla_cpu_multi_thread_eigen=true"
+export TF_CPP_MIN_LOG_LEVEL=2 PYTHONWARNINGS=ignore
+quiet() { [ "${PEERS_NO_WAIT:-0}" = 1 ] || "$PY" "$PEERS/wait_quiet.py"; }
+
+cd "$ROOT"
+cargo build --release --bin nnc
+NNC=$ROOT/target/release/nnc
+bench_time=1
+[ "${PEERS_QUICK:-0}" = 1 ] && bench_time=0.2
+: > "$OUT/nnc.jsonl"
+for spec in specs/bench/w1_mlp.nn specs/bench/w2_convnet.nn specs/bench/w4_deep_mlp.nn specs/digits.nn; do
+  echo "### nnc bench $spec" >&2
+  quiet
+  "$NNC" bench "$spec" --json --time "$bench_time" >> "$OUT/nnc.jsonl"
+done
+if [ "${PEERS_KERNELS:-1}" = 1 ]; then
+  echo "### cargo bench --bench kernels" >&2
+  quiet
+  crit=()
+  [ "${PEERS_QUICK:-0}" = 1 ] && crit=(--warm-up-time 0.5 --measurement-time 1)
+  cargo bench --bench kernels -- --noplot "${crit[@]}"
+fi
+
+export PEERS_RESULTS=$OUT/peers.jsonl
+: > "$PEERS_RESULTS"
+cd "$PEERS"
+step() { echo "### $*" >&2; quiet; "$@" || echo "!!! failed: $*" >&2; }
+"$PY" versions.py > "$OUT/versions.txt" 2>&1 || true
+# OpenBLAS picks its own kernel (the machine's environment may force Haswell, i.e. AVX2).
+step env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" bench_numpy.py --only gemm
+step "$PY" bench_jax.py
+if "$PY" -c 'import torch' 2>/dev/null; then
+  step "$PY" bench_torch.py --only train,infer
+fi
+[ -f "$OUT/onnx/METHOD" ] || step "$PY" export_onnx.py
+step "$PY" bench_ort.py
+"$PY" ratios.py "$OUT/nnc.jsonl" "$PEERS_RESULTS" "$ROOT/target/criterion" | tee "$OUT/ratios.md"
