@@ -129,6 +129,9 @@ enum Command {
         /// Minimum seconds of timed calls behind each median.
         #[arg(long, default_value_t = 1.0)]
         time: f64,
+        /// Worker threads of the JIT backend (1 turns off every two-thread split).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=2))]
+        threads: u16,
     },
     /// Print a compilation stage as text.
     Ir {
@@ -254,6 +257,7 @@ fn main() -> ExitCode {
             json,
             backend,
             time,
+            threads,
         } => finish(cli::bench::bench(&cli::bench::BenchArgs {
             file,
             train,
@@ -261,6 +265,7 @@ fn main() -> ExitCode {
             json,
             backend,
             time,
+            threads: threads.into(),
         })),
     }
 }

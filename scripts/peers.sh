@@ -36,10 +36,13 @@ NNC=$ROOT/target/release/nnc
 bench_time=1
 [ "${PEERS_QUICK:-0}" = 1 ] && bench_time=0.2
 : > "$OUT/nnc.jsonl"
+: > "$OUT/nnc_1t.jsonl"
 for spec in specs/bench/w1_mlp.nn specs/bench/w2_convnet.nn specs/bench/w4_deep_mlp.nn specs/digits.nn; do
   echo "### nnc bench $spec" >&2
   quiet
   "$NNC" bench "$spec" --json --time "$bench_time" >> "$OUT/nnc.jsonl"
+  # The same on one thread: does the executor's two-thread split pay off?
+  "$NNC" bench "$spec" --json --time "$bench_time" --backend jit --threads 1 >> "$OUT/nnc_1t.jsonl"
 done
 if [ "${PEERS_KERNELS:-1}" = 1 ]; then
   echo "### cargo bench --bench kernels" >&2
@@ -62,4 +65,5 @@ if "$PY" -c 'import torch' 2>/dev/null; then
 fi
 [ -f "$OUT/onnx/METHOD" ] || step "$PY" export_onnx.py
 step "$PY" bench_ort.py
-"$PY" ratios.py "$OUT/nnc.jsonl" "$PEERS_RESULTS" "$ROOT/target/criterion" | tee "$OUT/ratios.md"
+"$PY" ratios.py "$OUT/nnc.jsonl" "$PEERS_RESULTS" "$ROOT/target/criterion" "$OUT/nnc_1t.jsonl" |
+  tee "$OUT/ratios.md"

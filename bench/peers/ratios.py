@@ -1,10 +1,11 @@
 """Prints nnc's figures next to the peers' and the ratio for each target of issue 4.
 
-    python ratios.py NNC_JSONL PEERS_JSONL CRITERION_DIR
+    python ratios.py NNC_JSONL PEERS_JSONL CRITERION_DIR [NNC_1T_JSONL]
 
 NNC_JSONL holds one `nnc bench --json` object per line (specs/bench/*.nn, specs/digits.nn);
 PEERS_JSONL the rows the bench_*.py scripts recorded in the same run; CRITERION_DIR is
-target/criterion after `cargo bench --bench kernels` (missing benches print as n/a).
+target/criterion after `cargo bench --bench kernels` (missing benches print as n/a);
+NNC_1T_JSONL the JIT on one thread (`nnc bench --threads 1`), compared with two.
 """
 import json
 import os
@@ -39,7 +40,7 @@ def criterion_ns(root, group, function, param):
     return json.load(open(p))["mean"]["point_estimate"]
 
 
-def main(nnc_path, peers_path, crit):
+def main(nnc_path, peers_path, crit, one_thread=None):
     nnc, peers = load_nnc(nnc_path), load_peers(peers_path)
 
     def jit(spec, key, sub=None):
@@ -113,6 +114,9 @@ def main(nnc_path, peers_path, crit):
         met = "n/a" if r is None else ("yes" if (r >= goal if higher else r <= goal) else "NO")
         sign = ">=" if higher else "<="
         print(f"| {name} | {fmt(a)} | {fmt(b)} | {fmt(r)} | {sign} {goal} | {met} |")
+    kernel_tables(crit)
+    if one_thread and os.path.exists(one_thread):
+        threads_table(nnc, load_nnc(one_thread))
     print()
     print("nnc per spec (jit / reference):")
     for spec, by in nnc.items():
@@ -124,5 +128,47 @@ def main(nnc_path, peers_path, crit):
                   f"  compile {r['compile_ms']:>7,.1f} ms  rss {r['peak_rss_mb'] or 0:,.0f} MB")
 
 
+def threads_table(two, one):
+    """The JIT on two threads against one, per spec."""
+    print()
+    print("| spec | train samples/s 1T | 2T | 2T/1T | infer b1 us 1T | 2T | infer batch us 1T | 2T |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for spec, by in one.items():
+        a, b = by.get("jit"), two.get(spec, {}).get("jit")
+        if not (a and b):
+            continue
+        t1, t2 = a["train_samples_per_s"], b["train_samples_per_s"]
+        print(f"| {spec} | {t1:,.0f} | {t2:,.0f} | {t2 / t1:.2f} "
+              f"| {a['infer_latency_us']['batch1']:.1f} | {b['infer_latency_us']['batch1']:.1f} "
+              f"| {a['infer_latency_us']['batch']:.1f} | {b['infer_latency_us']['batch']:.1f} |")
+
+
+def kernel_tables(crit):
+    """The criterion kernel benches as markdown (means)."""
+    print()
+    print("| elementwise, 2 threads | floats | GB/s (read + write) |")
+    print("|---|---:|---:|")
+    for name in ("jit_fused", "memcpy"):
+        for n in (64 << 10, 64 << 20):
+            ns = criterion_ns(crit, "elementwise", name, str(n))
+            print(f"| {name} | {n:,} | {8 * n / ns:.1f} |" if ns else f"| {name} | {n:,} | n/a |")
+    print()
+    cands = ("gemm_1t", "gemm_2t", "matrixmultiply_1t", "cranelift_4x8_1t")
+    print("| GEMM GFLOP/s (m x n x k) | " + " | ".join(cands) + " |")
+    print("|---|" + "---:|" * len(cands))
+    for m, n, k in ((64, 64, 256), (64, 256, 256), (512, 256, 256), (1024, 1024, 1024)):
+        cells = []
+        for c in cands:
+            ns = criterion_ns(crit, "gemm", c, f"{m}x{n}x{k}")
+            cells.append(f"{2 * m * n * k / ns:.1f}" if ns else "n/a")
+        print(f"| {m}x{n}x{k} | " + " | ".join(cells) + " |")
+    print()
+    print("| dense 256x256x4096, 1 thread | time us |")
+    print("|---|---:|")
+    for name in ("xnor", "f32"):
+        ns = criterion_ns(crit, "dense_256x256x4096", name, "1T")
+        print(f"| {name} | {ns / 1e3:.1f} |" if ns else f"| {name} | n/a |")
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -29,6 +29,8 @@ pub struct BenchArgs {
     pub backend: Option<Backend>,
     /// Minimum seconds of timed calls per figure.
     pub time: f64,
+    /// Worker threads of the JIT backend.
+    pub threads: usize,
 }
 
 /// The figures of one backend.
@@ -97,7 +99,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     let mut all = Vec::new();
     for backend in backends {
         reset_peak_rss();
-        let mut f = measure(&mut trainer, backend, batch, args.time)?;
+        let mut f = measure(&mut trainer, backend, batch, args.time, args.threads)?;
         f.front_ms = front_ms;
         f.peak_rss_mb = peak_rss_mb();
         all.push(f);
@@ -109,12 +111,12 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
                 "spec": args.file.display().to_string(),
                 "network": trainer.net.name,
                 "batch": batch,
-                "threads": 2,
+                "threads": args.threads,
                 "results": all.iter().map(|f| f.to_json(batch)).collect::<Vec<_>>(),
             })
         );
     } else {
-        print_table(&args.file, &trainer, batch, &all);
+        print_table(&args.file, &trainer, batch, args.threads, &all);
     }
     Ok(())
 }
@@ -129,6 +131,7 @@ fn measure(
     backend: Backend,
     batch: usize,
     min_time: f64,
+    threads: usize,
 ) -> Result<Figures, Failure> {
     let t = Instant::now();
     let train = step::training_step(&trainer.net, &trainer.decl, batch);
@@ -149,7 +152,7 @@ fn measure(
     .enumerate()
     {
         let t = Instant::now();
-        let runner = Runner::new(program, &wanted, backend, &trainer.state)?;
+        let runner = Runner::new(program, &wanted, backend, &trainer.state, threads)?;
         if k == 0 {
             jit_ms = ms(t.elapsed());
         }
@@ -210,13 +213,14 @@ impl Runner {
         wanted: &[NodeId],
         backend: Backend,
         state: &BTreeMap<String, ArrayD<f32>>,
+        threads: usize,
     ) -> Result<Runner, Failure> {
         let inputs = fixed_inputs(&program.graph);
         let params = bound_params(&program.graph, state);
         Ok(match backend {
             Backend::Jit => {
                 let options = jit::Options {
-                    threads: 2,
+                    threads,
                     clif: false,
                 };
                 let compiled = jit::compile(&program.graph, wanted, options)
@@ -338,9 +342,15 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn print_table(file: &std::path::Path, trainer: &Trainer, batch: usize, all: &[Figures]) {
+fn print_table(
+    file: &std::path::Path,
+    trainer: &Trainer,
+    batch: usize,
+    threads: usize,
+    all: &[Figures],
+) {
     outln!(
-        "bench {} (network `{}`, batch {batch}, 2 threads; medians)",
+        "bench {} (network `{}`, batch {batch}, {threads} thread(s); medians)",
         file.display(),
         trainer.net.name
     );

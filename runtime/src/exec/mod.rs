@@ -14,6 +14,7 @@
 //! mode. A fixed plan and thread count give bit-identical results.
 
 mod conv;
+pub mod xnor;
 
 use gemm::Parallelism;
 

@@ -1,0 +1,409 @@
+//! Kernel benchmarks behind docs/performance.md (issue 4, items 3 and 7):
+//! - `elementwise`: `relu(a*x+b)*c` as one JIT-compiled fused kernel (the codegen of
+//!   `compiler/jit/clif.rs`, run on two threads the way the executor splits it) against a
+//!   two-thread memcpy of the same bytes (read x, write y: 8 bytes an element);
+//! - `gemm`: the matrix-multiply candidates at the shapes the specs use: the `gemm` crate on
+//!   one and two threads, `matrixmultiply` on one, and a Cranelift f32x4 micro-kernel (4x8
+//!   register tile, no packing) on one;
+//! - `dense_256x256x4096`: the bit-packed XNOR product (`runtime/src/exec/xnor.rs`) against
+//!   the f32 product of the same logical shape.
+//!
+//! Run: `cargo bench --bench kernels` (all), or e.g. `cargo bench --bench kernels -- gemm`.
+//! scripts/peers.sh reads the means from target/criterion/.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, UserFuncName};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage, Module};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use nnc::jit::clif::Codegen;
+use nnc::jit::kernel::{BinOp, Inst, LoopKernel, Source, View};
+use nnc_runtime::exec::xnor::{pack_signs, xnor_dense};
+use nnc_runtime::exec::KernelFn;
+use std::time::Duration;
+
+fn data(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        })
+        .collect()
+}
+
+/// `y = relu(1.5 * x - 0.25) * 2` over `n` floats as the JIT compiles a fused chain.
+fn fused_kernel(n: usize) -> (Codegen, KernelFn) {
+    let kernel = LoopKernel {
+        outer: vec![n],
+        inner: vec![],
+        reduce: None,
+        loads: vec![Source::Buffer(View::contiguous(0, &[n]))],
+        body: vec![
+            Inst::Load(0),
+            Inst::Const(1.5),
+            Inst::Binary(BinOp::Mul, 0, 1),
+            Inst::Const(-0.25),
+            Inst::Binary(BinOp::Add, 2, 3),
+            Inst::Const(0.0),
+            Inst::Binary(BinOp::Max, 4, 5),
+            Inst::Const(2.0),
+            Inst::Binary(BinOp::Mul, 6, 7),
+        ],
+        out: View::contiguous(1, &[n]),
+        origin: "bench".into(),
+    };
+    let mut cg = Codegen::new().expect("native ISA");
+    let (id, _) = cg
+        .compile(&kernel, &[0, 1], false)
+        .expect("kernel compiles");
+    cg.module.finalize_definitions().expect("finalize");
+    let code = cg.module.get_finalized_function(id);
+    // SAFETY: Codegen compiles every kernel with the KernelFn signature.
+    let f = unsafe { std::mem::transmute::<*const u8, KernelFn>(code) };
+    (cg, f)
+}
+
+#[derive(Clone, Copy)]
+struct Ptrs([*mut f32; 2]);
+// SAFETY: the two halves of a split run write disjoint ranges.
+unsafe impl Send for Ptrs {}
+unsafe impl Sync for Ptrs {}
+
+impl Ptrs {
+    /// The table (a method, so closures capture the whole `Send` wrapper).
+    fn table(&self) -> *const *mut f32 {
+        self.0.as_ptr()
+    }
+}
+
+fn elementwise(c: &mut Criterion) {
+    let mut g = c.benchmark_group("elementwise");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for n in [64 << 10, 64 << 20] {
+        let x = data(n, 1);
+        let mut y = vec![0.0f32; n];
+        let (_cg, f) = fused_kernel(n);
+        g.throughput(Throughput::Bytes(8 * n as u64));
+        g.bench_function(BenchmarkId::new("jit_fused", n), |b| {
+            let p = Ptrs([x.as_ptr() as *mut f32, y.as_mut_ptr()]);
+            let half = (n / 2) as i64;
+            // SAFETY: both buffers hold n floats; the halves are disjoint.
+            b.iter(|| {
+                rayon::join(
+                    || unsafe { f(p.table(), 0, half, 0, 0) },
+                    || unsafe { f(p.table(), half, n as i64, 0, 0) },
+                )
+            })
+        });
+        g.bench_function(BenchmarkId::new("memcpy", n), |b| {
+            b.iter(|| {
+                let (ya, yb) = y.split_at_mut(n / 2);
+                rayon::join(
+                    || ya.copy_from_slice(&x[..n / 2]),
+                    || yb.copy_from_slice(&x[n / 2..]),
+                )
+            })
+        });
+        let expect = (x[n - 1] * 1.5 - 0.25).max(0.0) * 2.0;
+        // SAFETY: as above.
+        unsafe {
+            f(
+                [x.as_ptr() as *mut f32, y.as_mut_ptr()].as_ptr(),
+                0,
+                n as i64,
+                0,
+                0,
+            )
+        };
+        assert!((y[n - 1] - expect).abs() <= 1e-6 * expect.abs().max(1.0));
+    }
+    g.finish();
+}
+
+type GemmFn = unsafe extern "C" fn(*const f32, *const f32, *mut f32, i64, i64, i64);
+
+/// `c = a · b`, all row-major and contiguous, `m % 4 == 0`, `n % 8 == 0`: a 4x8 tile of
+/// eight f32x4 accumulators, one FMA per accumulator per step of k.
+fn cranelift_gemm() -> (JITModule, GemmFn) {
+    let mut flags = settings::builder();
+    flags.set("opt_level", "speed").unwrap();
+    flags.set("is_pic", "false").unwrap();
+    let isa = cranelift_native::builder()
+        .unwrap()
+        .finish(settings::Flags::new(flags))
+        .unwrap();
+    let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+    let ptr = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    for t in [ptr, ptr, ptr, types::I64, types::I64, types::I64] {
+        sig.params.push(AbiParam::new(t));
+    }
+    let id = module
+        .declare_function("gemm4x8", Linkage::Local, &sig)
+        .unwrap();
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig;
+    ctx.func.name = UserFuncName::user(0, id.as_u32());
+    let mut fctx = FunctionBuilderContext::new();
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let fl = MemFlagsData::new().with_notrap();
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let p = b.block_params(entry).to_vec();
+        let (pa, pb, pc, m, n, k) = (p[0], p[1], p[2], p[3], p[4], p[5]);
+        let (i_head, j_head, p_head, p_body, store, next_i, done) = (
+            b.create_block(),
+            b.create_block(),
+            b.create_block(),
+            b.create_block(),
+            b.create_block(),
+            b.create_block(),
+            b.create_block(),
+        );
+        for blk in [i_head, j_head, p_head] {
+            b.append_block_param(blk, types::I64);
+        }
+        b.append_block_param(j_head, types::I64); // i
+        b.append_block_param(p_head, types::I64); // i
+        b.append_block_param(p_head, types::I64); // j
+        b.append_block_param(next_i, types::I64); // i
+        let accs: Vec<_> = (0..8).map(|_| b.declare_var(types::F32X4)).collect();
+        let zero = b.ins().iconst(types::I64, 0);
+        b.ins().jump(i_head, &[zero.into()]);
+
+        b.switch_to_block(i_head);
+        let i = b.block_params(i_head)[0];
+        let more = b.ins().icmp(IntCC::SignedLessThan, i, m);
+        let z = b.ins().iconst(types::I64, 0);
+        b.ins().brif(more, j_head, &[z.into(), i.into()], done, &[]);
+
+        b.switch_to_block(j_head);
+        let (j, i) = (b.block_params(j_head)[0], b.block_params(j_head)[1]);
+        let more = b.ins().icmp(IntCC::SignedLessThan, j, n);
+        let zf = b.ins().f32const(0.0);
+        let zv = b.ins().splat(types::F32X4, zf);
+        for &acc in &accs {
+            b.def_var(acc, zv);
+        }
+        let z = b.ins().iconst(types::I64, 0);
+        b.ins().brif(
+            more,
+            p_head,
+            &[z.into(), i.into(), j.into()],
+            next_i,
+            &[i.into()],
+        );
+
+        b.switch_to_block(p_head);
+        let ph = b.block_params(p_head).to_vec();
+        let (pp, i, j) = (ph[0], ph[1], ph[2]);
+        let more = b.ins().icmp(IntCC::SignedLessThan, pp, k);
+        b.ins().brif(more, p_body, &[], store, &[]);
+
+        b.switch_to_block(p_body);
+        // b row p, columns j..j+8
+        let row = b.ins().imul(pp, n);
+        let e = b.ins().iadd(row, j);
+        let off = b.ins().ishl_imm_u(e, 2);
+        let addr = b.ins().iadd(pb, off);
+        let b0 = b.ins().load(types::F32X4, fl, addr, 0);
+        let b1 = b.ins().load(types::F32X4, fl, addr, 16);
+        let ik = b.ins().imul(i, k);
+        let e = b.ins().iadd(ik, pp);
+        let off = b.ins().ishl_imm_u(e, 2);
+        let a_addr = b.ins().iadd(pa, off);
+        let k4 = b.ins().ishl_imm_u(k, 2);
+        let mut ar = a_addr;
+        for r in 0..4 {
+            if r > 0 {
+                ar = b.ins().iadd(ar, k4);
+            }
+            let s = b.ins().load(types::F32, fl, ar, 0);
+            let av = b.ins().splat(types::F32X4, s);
+            for (h, bv) in [b0, b1].into_iter().enumerate() {
+                let acc = accs[2 * r + h];
+                let old = b.use_var(acc);
+                let new = b.ins().fma(av, bv, old);
+                b.def_var(acc, new);
+            }
+        }
+        let next = b.ins().iadd_imm_s(pp, 1);
+        b.ins().jump(p_head, &[next.into(), i.into(), j.into()]);
+
+        b.switch_to_block(store);
+        let n4 = b.ins().ishl_imm_u(n, 2);
+        let row = b.ins().imul(i, n);
+        let e = b.ins().iadd(row, j);
+        let off = b.ins().ishl_imm_u(e, 2);
+        let mut cr = b.ins().iadd(pc, off);
+        for r in 0..4 {
+            if r > 0 {
+                cr = b.ins().iadd(cr, n4);
+            }
+            for h in 0..2 {
+                let v = b.use_var(accs[2 * r + h]);
+                b.ins().store(fl, v, cr, 16 * h as i32);
+            }
+        }
+        let nj = b.ins().iadd_imm_s(j, 8);
+        b.ins().jump(j_head, &[nj.into(), i.into()]);
+
+        b.switch_to_block(next_i);
+        let i = b.block_params(next_i)[0];
+        let ni = b.ins().iadd_imm_s(i, 4);
+        b.ins().jump(i_head, &[ni.into()]);
+
+        b.switch_to_block(done);
+        b.ins().return_(&[]);
+        b.seal_all_blocks();
+        b.finalize(module.target_config());
+    }
+    module.define_function(id, &mut ctx).unwrap();
+    module.finalize_definitions().unwrap();
+    let code = module.get_finalized_function(id);
+    // SAFETY: compiled with exactly this signature.
+    (module, unsafe {
+        std::mem::transmute::<*const u8, GemmFn>(code)
+    })
+}
+
+fn gemm_crate(
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    par: gemm::Parallelism,
+) {
+    // SAFETY: row-major contiguous operands of the stated shapes.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
+fn gemm_candidates(c: &mut Criterion) {
+    let (_module, cl) = cranelift_gemm();
+    let mut g = c.benchmark_group("gemm");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    for (m, n, k) in [
+        (64, 64, 256),
+        (64, 256, 256),
+        (512, 256, 256),
+        (1024, 1024, 1024),
+    ] {
+        let (a, b) = (data(m * k, 2), data(k * n, 3));
+        let mut out = vec![0.0f32; m * n];
+        let id = format!("{m}x{n}x{k}");
+        g.throughput(Throughput::Elements((2 * m * n * k) as u64));
+        g.bench_function(BenchmarkId::new("gemm_1t", &id), |bch| {
+            bch.iter(|| gemm_crate(&a, &b, &mut out, m, n, k, gemm::Parallelism::None))
+        });
+        let reference = out.clone();
+        g.bench_function(BenchmarkId::new("gemm_2t", &id), |bch| {
+            bch.iter(|| gemm_crate(&a, &b, &mut out, m, n, k, gemm::Parallelism::Rayon(2)))
+        });
+        g.bench_function(BenchmarkId::new("matrixmultiply_1t", &id), |bch| {
+            // SAFETY: as for gemm_crate.
+            bch.iter(|| unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    a.as_ptr(),
+                    k as isize,
+                    1,
+                    b.as_ptr(),
+                    n as isize,
+                    1,
+                    0.0,
+                    out.as_mut_ptr(),
+                    n as isize,
+                    1,
+                )
+            })
+        });
+        g.bench_function(BenchmarkId::new("cranelift_4x8_1t", &id), |bch| {
+            // SAFETY: m % 4 == 0 and n % 8 == 0 for every shape here.
+            bch.iter(|| unsafe {
+                cl(
+                    a.as_ptr(),
+                    b.as_ptr(),
+                    out.as_mut_ptr(),
+                    m as i64,
+                    n as i64,
+                    k as i64,
+                )
+            })
+        });
+        let worst = out
+            .iter()
+            .zip(&reference)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst < 1e-3 * (k as f32).sqrt(),
+            "cranelift gemm differs by {worst}"
+        );
+    }
+    g.finish();
+}
+
+fn xnor_vs_f32(c: &mut Criterion) {
+    let (m, n, k) = (256, 256, 4096);
+    let (x, w) = (data(m * k, 4), data(n * k, 5));
+    let (xp, wp) = (pack_signs(&x, m, k), pack_signs(&w, n, k));
+    let alpha = vec![0.5f32; n];
+    // f32 dense with the weights as [k, n], i.e. x · wᵀ, the layout a dense layer multiplies.
+    let mut wt = vec![0.0f32; k * n];
+    for j in 0..n {
+        for p in 0..k {
+            wt[p * n + j] = w[j * k + p];
+        }
+    }
+    let mut out = vec![0.0f32; m * n];
+    let mut g = c.benchmark_group("dense_256x256x4096");
+    g.sample_size(20);
+    g.bench_function(BenchmarkId::new("xnor", "1T"), |b| {
+        b.iter(|| xnor_dense(&xp, &wp, m, n, k, &alpha, &mut out))
+    });
+    g.bench_function(BenchmarkId::new("f32", "1T"), |b| {
+        b.iter(|| gemm_crate(&x, &wt, &mut out, m, n, k, gemm::Parallelism::None))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, elementwise, gemm_candidates, xnor_vs_f32);
+criterion_main!(benches);
