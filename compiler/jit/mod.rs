@@ -9,6 +9,7 @@ pub mod clif;
 pub mod kernel;
 pub mod memory;
 pub mod schedule;
+pub mod vexp;
 
 use crate::prim::{Graph, NodeId};
 use ndarray::{ArrayD, IxDyn};
