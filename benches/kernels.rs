@@ -1,7 +1,8 @@
 //! Kernel benchmarks behind docs/performance.md (issue 4, items 3 and 7):
 //! - `elementwise`: `relu(a*x+b)*c` as one JIT-compiled fused kernel (the codegen of
-//!   `compiler/jit/clif.rs`, run on two threads the way the executor splits it) against a
-//!   two-thread memcpy of the same bytes (read x, write y: 8 bytes an element);
+//!   `compiler/jit/clif.rs`, run on two threads the way the executor splits it), into a
+//!   second buffer and in place, against a two-thread memcpy of the same bytes (read x,
+//!   write y: 8 bytes an element);
 //! - `gemm`: the matrix-multiply candidates at the shapes the specs use: the `gemm` crate on
 //!   one and two threads, `matrixmultiply` on one, and a Cranelift f32x4 micro-kernel (4x8
 //!   register tile, no packing) on one;
@@ -95,6 +96,19 @@ fn elementwise(c: &mut Criterion) {
             let p = Ptrs([x.as_ptr() as *mut f32, y.as_mut_ptr()]);
             let half = (n / 2) as i64;
             // SAFETY: both buffers hold n floats; the halves are disjoint.
+            b.iter(|| {
+                rayon::join(
+                    || unsafe { f(p.table(), 0, half, 0, 0) },
+                    || unsafe { f(p.table(), half, n as i64, 0, 0) },
+                )
+            })
+        });
+        // In place (y = x), like jax.jit with a donated input buffer.
+        let mut z = x.clone();
+        g.bench_function(BenchmarkId::new("jit_fused_in_place", n), |b| {
+            let p = Ptrs([z.as_mut_ptr(), z.as_mut_ptr()]);
+            let half = (n / 2) as i64;
+            // SAFETY: each element is read, then written, by the same thread.
             b.iter(|| {
                 rayon::join(
                     || unsafe { f(p.table(), 0, half, 0, 0) },
