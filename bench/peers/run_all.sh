@@ -7,7 +7,7 @@
 #                                          an idle 2-core machine)
 #   PEERS_RUNS=1 PEERS_QUICK=1 bench/peers/run_all.sh   smoke test (~1 min)
 #
-# Needs the venv that setup.sh makes (PEERS_VENV, default ~/.cache/nnc-peers-venv)
+# Needs the venv that setup.sh makes (PEERS_VENV, default bench/peers/.venv)
 # and gcc (for fma_peak.c and torch.compile's C++ backend). Every measurement
 # first waits for the machine to be idle, and is retaken if another process
 # used the CPU meanwhile (common.time_it), so a shared machine makes it slower,
