@@ -248,6 +248,11 @@ fn operand((v, batch): &(kernel::View, Vec<isize>)) -> Operand {
 }
 
 impl Compiled {
+    /// Length of the arena, in f32 elements: allocated once, reused by every run.
+    pub fn arena_len(&self) -> usize {
+        self.exec.plan().arena_len
+    }
+
     /// Runs the program: `inputs` and `params` by name (each as long as the graph says; a
     /// parameter is looked up in each map of `params` in turn), returning the wanted nodes
     /// in order.
