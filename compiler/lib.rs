@@ -9,6 +9,7 @@ pub mod fmt;
 pub mod hir;
 pub mod jit;
 pub mod lower;
+pub mod opt;
 pub mod overrides;
 pub mod prim;
 pub mod source;

@@ -157,6 +157,12 @@ enum Stage {
     Prim,
     /// The whole training step: forward, loss, backward and optimizer update.
     Grad,
+    /// The training step after the optimization passes, with the pass trace.
+    Opt,
+    /// The compiled training step: buffers with their arena offsets, and kernels.
+    Plan,
+    /// The CLIF of each loop kernel of the training step (before machine code).
+    Clif,
 }
 
 fn read(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -407,7 +413,7 @@ fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>) -> ExitCode 
             );
             exit(true)
         }
-        Stage::Prim | Stage::Grad => {
+        Stage::Prim | Stage::Grad | Stage::Opt | Stage::Plan | Stage::Clif => {
             let checked = nnc::check_path(file, &read);
             if report(&checked) {
                 return exit(false);
@@ -430,6 +436,18 @@ fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>) -> ExitCode 
                 _ => nnc::train::step::training_step(net, decl, batch),
             };
             outln!("// network {} at batch {batch}", net.name);
+            if matches!(stage, Stage::Opt | Stage::Plan | Stage::Clif) {
+                return match nnc::jit::stage_text(&p.graph, stage_name(stage)) {
+                    Ok(text) => {
+                        out!("{text}");
+                        exit(true)
+                    }
+                    Err(e) => {
+                        eprintln!("error: the JIT failed: {e}");
+                        exit(false)
+                    }
+                };
+            }
             for param in &p.lowered.params {
                 outln!("// param {} {:?} {:?}", param.name, param.shape, param.kind);
             }
@@ -439,6 +457,14 @@ fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>) -> ExitCode 
             out!("{}", p.graph);
             exit(true)
         }
+    }
+}
+
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Plan => "plan",
+        Stage::Clif => "clif",
+        _ => "opt",
     }
 }
 

@@ -166,3 +166,58 @@ fn every_spec_training_step_matches_the_interpreter() {
         }
     }
 }
+
+/// exp and log are calls into Rust's `f32::exp`/`f32::ln` from the kernels; tanh and
+/// sigmoid are built from them (prim/build.rs). Their maximum error against f64 `std` over
+/// a grid of 20001 points in [-20, 20] (positive half for log) is printed and bounded
+/// (docs/ir.md quotes the printed figures: `cargo test --test jit transcendentals --
+/// --nocapture`).
+#[test]
+fn transcendentals_max_error_against_std() {
+    let n = 20001;
+    let xs: Vec<f32> = (0..n)
+        .map(|i| -20.0 + 40.0 * i as f32 / (n - 1) as f32)
+        .collect();
+    let pos: Vec<f32> = xs.iter().map(|x| x.abs() + 1e-3).collect();
+    let mut g = Graph::new();
+    let x = g.input("x", &[n]);
+    let p = g.input("p", &[n]);
+    let wanted = [g.exp(x), g.log(p), g.tanh(x), g.sigmoid(x)];
+    let mut compiled = nnc::jit::compile(
+        &g,
+        &wanted,
+        nnc::jit::Options {
+            threads: 1,
+            clif: false,
+        },
+    )
+    .unwrap();
+    let inputs: BTreeMap<&str, &[f32]> = [("x", xs.as_slice()), ("p", pos.as_slice())].into();
+    let out = compiled.run(&inputs, &[], 0, 0).unwrap();
+    let exact: [fn(f64) -> f64; 4] = [f64::exp, f64::ln, f64::tanh, |x| 1.0 / (1.0 + (-x).exp())];
+    // (relative bound, absolute bound): exp and log within about one f32 ulp; tanh and
+    // sigmoid, (1 - e)/(1 + e) and 1/(1 + e), lose relative accuracy near 0 by
+    // cancellation, so their bound is absolute.
+    let bounds = [
+        ((1.2e-7, f64::INFINITY), "exp"),
+        ((1.2e-7, f64::INFINITY), "log"),
+        ((f64::INFINITY, 3e-7), "tanh"),
+        ((f64::INFINITY, 2e-7), "sigmoid"),
+    ];
+    for (k, ((f, (bound, name)), got)) in exact.iter().zip(bounds).zip(&out).enumerate() {
+        let args = if k == 1 { &pos } else { &xs };
+        let (mut max_abs, mut max_rel) = (0.0f64, 0.0f64);
+        for (a, y) in args.iter().zip(got.iter()) {
+            let want = f(f64::from(*a));
+            let err = (f64::from(*y) - want).abs();
+            max_abs = max_abs.max(err);
+            max_rel = max_rel.max(err / want.abs().max(f64::MIN_POSITIVE));
+        }
+        eprintln!("{name}: max abs error {max_abs:.3e}, max rel error {max_rel:.3e}");
+        let (rel_bound, abs_bound) = bound;
+        assert!(
+            max_rel <= rel_bound && max_abs <= abs_bound,
+            "{name}: {max_abs:e} / {max_rel:e}"
+        );
+    }
+}

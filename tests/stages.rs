@@ -1,6 +1,7 @@
 //! Snapshots of the compilation stages in their text forms: the resolved program (`nnc ir
 //! --stage ir`) of every spec, the syntax tree of one, and the primitive program and the
-//! whole training step of two small ones (`--stage prim`, `--stage grad`).
+//! whole training step of two small ones (`--stage prim`, `--stage grad`), and the
+//! optimized step and its plan for two and its CLIF for one (`--stage opt|plan|clif`).
 
 use nnc::lower::Mode;
 use nnc::train::step;
@@ -92,5 +93,30 @@ fn training_steps() {
     insta::assert_snapshot!(
         "grad_w2_convnet",
         lowered("specs/bench/w2_convnet.nn", true)
+    );
+}
+
+/// `nnc ir --stage opt|plan|clif` of a spec's training step at batch 2.
+fn compiled_stage(rel: &str, stage: &str) -> String {
+    let checked = check(rel);
+    let decl = &checked.program.trains[0];
+    let net = checked.program.network(&decl.network).unwrap();
+    let p = step::training_step(net, decl, 2);
+    nnc::jit::stage_text(&p.graph, stage).unwrap()
+}
+
+#[test]
+fn optimized_programs_plans_and_clif() {
+    for (name, rel) in [
+        ("digits", "specs/digits.nn"),
+        ("w1_mlp", "specs/bench/w1_mlp.nn"),
+    ] {
+        for stage in ["opt", "plan"] {
+            insta::assert_snapshot!(format!("{stage}_{name}"), compiled_stage(rel, stage));
+        }
+    }
+    insta::assert_snapshot!(
+        "clif_w1_mlp",
+        compiled_stage("specs/bench/w1_mlp.nn", "clif")
     );
 }

@@ -516,3 +516,17 @@ impl Emitter<'_, '_> {
         *vals.last().expect("a kernel body is not empty")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifier_runs_in_debug_builds_and_tests() {
+        let cg = Codegen::new().unwrap();
+        assert_eq!(
+            cg.module.isa().flags().enable_verifier(),
+            cfg!(debug_assertions)
+        );
+    }
+}

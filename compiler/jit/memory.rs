@@ -1,7 +1,11 @@
 //! Memory planning: every temporary buffer gets an offset in one arena, reusing the space
 //! of buffers no later task reads (liveness over the task order, best-fit free list).
+//! An elementwise loop kernel writes in place over an input that dies with it when it
+//! reads that input at exactly the element it writes (same view, no reduction): each
+//! element is loaded before it is stored, in the same iteration and vector.
 
-use super::schedule::{BufKind, Schedule};
+use super::kernel::Source;
+use super::schedule::{BufKind, Schedule, Task};
 
 /// Offsets (in f32 elements) of the arena buffers, by buffer id, and the arena's length.
 pub fn plan(s: &Schedule) -> (Vec<Option<usize>>, usize) {
@@ -24,8 +28,13 @@ pub fn plan(s: &Schedule) -> (Vec<Option<usize>>, usize) {
     let mut top = 0usize;
     let mut ending: Vec<Vec<usize>> = vec![Vec::new(); s.tasks.len()];
     for t in 0..s.tasks.len() {
+        if let Some((dead, out)) = in_place(s, t, &first, &last) {
+            offsets[out] = offsets[dead];
+            ending[t].retain(|&b| b != dead);
+            ending[last[out]].push(out);
+        }
         for b in 0..n {
-            if first[b] != t || s.bufs[b].kind != BufKind::Arena {
+            if first[b] != t || s.bufs[b].kind != BufKind::Arena || offsets[b].is_some() {
                 continue;
             }
             // Keep every buffer 16-byte aligned (4 floats) for vector loads and stores.
@@ -73,6 +82,37 @@ pub fn plan(s: &Schedule) -> (Vec<Option<usize>>, usize) {
     (offsets, top)
 }
 
+/// `(input, output)` when task `t` may write its fresh arena output over an arena input
+/// whose last use it is.
+fn in_place(s: &Schedule, t: usize, first: &[usize], last: &[usize]) -> Option<(usize, usize)> {
+    let Task::Loop(k) = &s.tasks[t] else {
+        return None;
+    };
+    let out = k.out.buf;
+    let arena = |b: usize| s.bufs[b].kind == BufKind::Arena;
+    if k.reduce.is_some() || first[out] != t || !arena(out) {
+        return None;
+    }
+    let views = || {
+        k.loads.iter().filter_map(|l| match l {
+            Source::Buffer(v) => Some(v),
+            Source::Rand { .. } => None,
+        })
+    };
+    views()
+        .map(|v| v.buf)
+        .find(|&b| {
+            b != out
+                && arena(b)
+                && last[b] == t
+                && s.bufs[b].len == s.bufs[out].len
+                && views().filter(|v| v.buf == b).all(|v| {
+                    v.offset == k.out.offset && v.strides == k.out.strides && v.shape == k.out.shape
+                })
+        })
+        .map(|b| (b, out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,13 +131,84 @@ mod tests {
         })
     }
 
+    fn arena(len: usize) -> BufInfo {
+        BufInfo {
+            len,
+            kind: BufKind::Arena,
+        }
+    }
+
+    /// `dst[i] = src[i % 4]`: reads `src` through a broadcast, so never in place.
+    fn spread(src: usize, dst: usize) -> Task {
+        Task::Loop(LoopKernel {
+            outer: vec![2, 4],
+            inner: vec![],
+            reduce: None,
+            loads: vec![Source::Buffer(View {
+                buf: src,
+                offset: 0,
+                shape: vec![2, 4],
+                strides: vec![0, 1],
+            })],
+            body: vec![Inst::Load(0)],
+            out: View::contiguous(dst, &[2, 4]),
+            origin: String::new(),
+        })
+    }
+
+    #[test]
+    fn elementwise_kernels_write_over_dying_inputs() {
+        // in -> a -> b -> c -> out: each copy reads its input at the element it writes.
+        let s = Schedule {
+            bufs: vec![
+                BufInfo {
+                    len: 8,
+                    kind: BufKind::Input("x".into()),
+                },
+                arena(8),
+                arena(8),
+                arena(8),
+                BufInfo {
+                    len: 8,
+                    kind: BufKind::Output(0),
+                },
+            ],
+            tasks: vec![copy(0, 1), copy(1, 2), copy(2, 3), copy(3, 4)],
+        };
+        let (offsets, len) = plan(&s);
+        assert_eq!(len, 8, "{offsets:?}");
+        assert_eq!(offsets[1], offsets[2]);
+        assert_eq!(offsets[2], offsets[3]);
+    }
+
+    #[test]
+    fn no_in_place_through_a_different_view() {
+        // a (8) -> spread -> b (8): b[i] reads a[i % 4], so a must survive the kernel.
+        let s = Schedule {
+            bufs: vec![
+                BufInfo {
+                    len: 8,
+                    kind: BufKind::Input("x".into()),
+                },
+                arena(8),
+                arena(8),
+                BufInfo {
+                    len: 8,
+                    kind: BufKind::Output(0),
+                },
+            ],
+            tasks: vec![copy(0, 1), spread(1, 2), copy(2, 3)],
+        };
+        let (offsets, len) = plan(&s);
+        assert_ne!(offsets[1], offsets[2]);
+        assert_eq!(len, 16);
+    }
+
     #[test]
     fn dead_buffers_are_reused() {
-        // in -> a -> b -> c -> out: a and c can share memory, b lives between them.
-        let arena = BufInfo {
-            len: 8,
-            kind: BufKind::Arena,
-        };
+        // in -> a -> b -> c -> out through broadcasts: a and c share memory, b lives
+        // between them.
+        let arena = arena(8);
         let s = Schedule {
             bufs: vec![
                 BufInfo {
@@ -112,7 +223,7 @@ mod tests {
                     kind: BufKind::Output(0),
                 },
             ],
-            tasks: vec![copy(0, 1), copy(1, 2), copy(2, 3), copy(3, 4)],
+            tasks: vec![copy(0, 1), spread(1, 2), spread(2, 3), copy(3, 4)],
         };
         let (offsets, len) = plan(&s);
         assert_eq!(offsets[0], None);

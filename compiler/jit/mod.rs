@@ -1,6 +1,6 @@
 //! The JIT backend: a primitive graph -> a compiled program the runtime executes.
 //!
-//! Stages: [`schedule`] fuses elementwise chains into loop kernels and turns views into
+//! Stages: [`crate::opt`] simplifies the graph (folding, CSE, DCE); [`schedule`] fuses elementwise chains into loop kernels and turns views into
 //! strides; [`memory`] places temporaries in one arena; [`clif`] compiles each loop kernel
 //! with Cranelift; matrix products and convolution unfolding are runtime library calls.
 //! [`Compiled`] owns the machine code (freed on drop) and the runtime executor.
@@ -40,6 +40,8 @@ pub struct Compiled {
     /// The plan as text (`nnc ir --stage plan`), and the kernels' CLIF if asked for.
     pub listing: String,
     pub clif: String,
+    /// What the optimization passes did (`nnc ir --stage opt`).
+    pub trace: Vec<crate::opt::PassReport>,
 }
 
 impl Drop for Compiled {
@@ -61,8 +63,10 @@ pub struct Options {
     pub clif: bool,
 }
 
-/// Compiles the part of `g` that `wanted` depends on.
+/// Compiles the part of `g` that `wanted` depends on, after the optimization passes.
 pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compiled, String> {
+    let optimized = crate::opt::optimize(g, wanted);
+    let (g, wanted) = (&optimized.graph, optimized.wanted.as_slice());
     let sched = schedule::schedule(g, wanted);
     let (offsets, arena_len) = memory::plan(&sched);
     let mut slots: Vec<SlotKind> = Vec::new();
@@ -205,7 +209,32 @@ pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compile
         output_shapes: wanted.iter().map(|w| g.shape(*w).to_vec()).collect(),
         listing,
         clif: clif_text,
+        trace: optimized.trace,
     })
+}
+
+/// The text of `nnc ir --stage opt|plan|clif` for the graph's named outputs: the optimized
+/// graph after the pass trace, the plan listing, or the kernels' CLIF.
+pub fn stage_text(g: &Graph, stage: &str) -> Result<String, String> {
+    let wanted: Vec<NodeId> = g.outputs.iter().map(|(_, id)| *id).collect();
+    if stage == "opt" {
+        let optimized = crate::opt::optimize(g, &wanted);
+        let mut text = String::new();
+        for pass in &optimized.trace {
+            let _ = writeln!(text, "// pass {pass}");
+        }
+        return Ok(text + &optimized.graph.to_string());
+    }
+    let options = Options {
+        threads: 2,
+        clif: stage == "clif",
+    };
+    let mut compiled = compile(g, &wanted, options)?;
+    Ok(std::mem::take(if options.clif {
+        &mut compiled.clif
+    } else {
+        &mut compiled.listing
+    }))
 }
 
 fn operand((v, batch): &(kernel::View, Vec<isize>)) -> Operand {
@@ -220,6 +249,11 @@ fn operand((v, batch): &(kernel::View, Vec<isize>)) -> Operand {
 }
 
 impl Compiled {
+    /// Length of the arena, in f32 elements: allocated once, reused by every run.
+    pub fn arena_len(&self) -> usize {
+        self.exec.plan().arena_len
+    }
+
     /// Runs the program: `inputs` and `params` by name (each as long as the graph says; a
     /// parameter is looked up in each map of `params` in turn), returning the wanted nodes
     /// in order.
