@@ -221,3 +221,53 @@ fn transcendentals_max_error_against_std() {
         );
     }
 }
+
+/// The steps with logic rules (teacher q, predictions on a field, pi) and with a
+/// distillation teacher (spliced forward, temperature) agree with the interpreter too.
+#[test]
+fn rules_and_distillation_steps_match_the_interpreter() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("specs/logic_rules.nn");
+    let checked = nnc::check_path(&path, &|p| std::fs::read(p));
+    let decl = &checked.program.trains[0];
+    let trainer = nnc::train::Trainer::new(&checked.program, decl, path.parent().unwrap()).unwrap();
+    assert!(trainer.extras.rules.is_some());
+    compare_with_extras("logic_rules.nn", &checked, &trainer.extras);
+
+    let path = root.join("specs/distill_student.nn");
+    let checked = nnc::check_path(&path, &|p| std::fs::read(p));
+    let decl = &checked.program.trains[0];
+    let (t, w) = decl.distill.unwrap();
+    let teacher = checked
+        .program
+        .network(&decl.teacher.as_ref().unwrap().0)
+        .unwrap()
+        .clone();
+    let extras = step::Extras {
+        rules: None,
+        distill: Some(step::Distill {
+            teacher,
+            temperature: t,
+            weight: w,
+        }),
+    };
+    compare_with_extras("distill_student.nn", &checked, &extras);
+}
+
+fn compare_with_extras(label: &str, checked: &nnc::Checked, extras: &step::Extras) {
+    let decl = &checked.program.trains[0];
+    let net = checked.program.network(&decl.network).unwrap();
+    for mode in [Mode::Eval, Mode::Train] {
+        let p = match mode {
+            Mode::Train => step::training_step_with_extras(net, decl, 3, extras),
+            Mode::Eval => step::forward_with_extras(net, decl, 3, mode, extras),
+        };
+        let wanted: Vec<NodeId> = p.graph.outputs.iter().map(|(_, id)| *id).collect();
+        compare(
+            &format!("{label} ({mode:?}, extras)"),
+            &p.graph,
+            &wanted,
+            11,
+        );
+    }
+}

@@ -144,7 +144,78 @@ fn split_json(eval: &Evaluation, report: Option<&ClassificationReport>, full: bo
             }
         }
     }
+    if let Some(q) = &eval.q {
+        v["q"] = split_json(q, report_of(q).as_ref(), full);
+    }
+    if !eval.conditions.is_empty() {
+        let rules: serde_json::Map<String, Value> = rule_subsets(eval)
+            .into_iter()
+            .map(|s| {
+                let v = json!({"examples": s.examples, "accuracy": s.accuracy, "q_accuracy": s.q_accuracy});
+                (s.rule, v)
+            })
+            .collect();
+        v["rules"] = Value::Object(rules);
+    }
     v
+}
+
+/// Accuracy of the student p and the rules' teacher q on the examples where a rule's
+/// condition holds (the "but" sentences of the A-but-B rule).
+struct RuleSubset {
+    rule: String,
+    examples: usize,
+    accuracy: f64,
+    q_accuracy: f64,
+}
+
+fn rule_subsets(eval: &Evaluation) -> Vec<RuleSubset> {
+    let accuracy = |predicted: &[u32], held: &[bool]| {
+        let (mut right, mut n) = (0usize, 0usize);
+        for ((p, l), h) in predicted.iter().zip(&eval.labels).zip(held) {
+            if *h {
+                n += 1;
+                right += usize::from(p == l);
+            }
+        }
+        (n, right as f64 / n.max(1) as f64)
+    };
+    eval.conditions
+        .iter()
+        .map(|(rule, held)| {
+            let (examples, acc) = accuracy(&eval.predicted, held);
+            let q_acc = eval
+                .q
+                .as_ref()
+                .map_or(f64::NAN, |q| accuracy(&q.predicted, held).1);
+            RuleSubset {
+                rule: rule.clone(),
+                examples,
+                accuracy: acc,
+                q_accuracy: q_acc,
+            }
+        })
+        .collect()
+}
+
+/// The rules' lines of the final report: the teacher q's accuracy, and both models on the
+/// examples each rule speaks about.
+fn rules_report(eval: &Evaluation) -> String {
+    let mut out = String::new();
+    if let Some(q) = &eval.q {
+        out.push_str(&format!(
+            "rules teacher q: test accuracy {:.4} (student p {:.4})\n",
+            q.accuracy(),
+            eval.accuracy()
+        ));
+    }
+    for s in rule_subsets(eval) {
+        out.push_str(&format!(
+            "rule {}: its condition holds for {} test examples; accuracy there: student p {:.4}, teacher q {:.4}\n",
+            s.rule, s.examples, s.accuracy, s.q_accuracy
+        ));
+    }
+    out
 }
 
 /// The run folder: `--out`, else `runs/<spec file stem>`.
@@ -325,6 +396,10 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
                 test.accuracy(),
                 report.as_ref().map_or(String::new(), |r| requested(&trainer.decl.metrics, r)),
             );
+            let line = match &test.q {
+                Some(q) => format!("{line}  q acc {:.4}", q.accuracy()),
+                None => line,
+            };
             bar.suspend(|| eprintln!("{line}"));
         }
         history.push((train_loss, test.loss, train_acc, test.accuracy()));
@@ -363,6 +438,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
                 .map(|n| n.iter().map(String::as_str).collect::<Vec<_>>());
             out!("{}", r.render_table(names.as_deref()));
         }
+        out!("{}", rules_report(&test));
         outln!(
             "test accuracy {:.4}, loss {:.4}; train accuracy {:.4}, loss {:.4}; {epochs} epochs in {seconds:.1} s",
             test.accuracy(),

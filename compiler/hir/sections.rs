@@ -321,14 +321,15 @@ fn train_decl(
     };
     let distill = match b.get("distill") {
         Some(Value::Record(fields)) => {
-            let get = |k: &str| {
+            // Missing fields take the defaults of schema::DISTILL_FIELDS.
+            let get = |k: &str, default: f64| {
                 fields
                     .iter()
                     .find(|(n, _)| n == k)
                     .and_then(|(_, v)| v.as_f64())
-                    .unwrap_or(0.0)
+                    .unwrap_or(default)
             };
-            Some((get("temperature"), get("weight")))
+            Some((get("temperature", 4.0), get("weight", 0.9)))
         }
         _ => None,
     };

@@ -50,6 +50,7 @@ pub mod nn;
 pub mod op;
 pub mod rng;
 pub mod shape;
+mod splice;
 pub mod verify;
 
 pub use op::{Arity, ConvGeom, Op};

@@ -10,6 +10,8 @@ use std::path::Path;
 pub struct Prepared {
     pub train: Dataset,
     pub test: Dataset,
+    /// The scaling fitted on the training split (rules read the unscaled features).
+    pub scaler: data::Scaler,
 }
 
 fn load(source: &Ctor, seed: u64, base: &Path) -> Result<Dataset, RunError> {
@@ -76,7 +78,7 @@ pub fn prepare(
             (all.subset(&split.train), all.subset(&split.test))
         }
     };
-    data::scale_split(scaling(&decl.scale), &mut train, &mut test)?;
+    let scaler = data::scale_split(scaling(&decl.scale), &mut train, &mut test)?;
     let shaped = |ds: Dataset| -> Result<Dataset, RunError> {
         let mut ds = match &decl.shape {
             Some(shape) => {
@@ -110,5 +112,9 @@ pub fn prepare(
             });
         }
     }
-    Ok(Prepared { train, test })
+    Ok(Prepared {
+        train,
+        test,
+        scaler,
+    })
 }

@@ -7,8 +7,10 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod distill;
 mod error;
 pub mod lsuv;
+pub mod rules;
 pub mod step;
 
 pub use error::RunError;
@@ -62,6 +64,11 @@ pub struct Evaluation {
     /// Softmax probabilities (or sigmoid for one logit), one row per example.
     pub scores: Vec<Vec<f32>>,
     pub n_classes: usize,
+    /// The rules' teacher q on the same examples (with rules).
+    pub q: Option<Box<Evaluation>>,
+    /// For each rule `CONDITION => ...` whose condition reads only features: its name and
+    /// whether the condition holds, per example.
+    pub conditions: Vec<(String, Vec<bool>)>,
 }
 
 impl Evaluation {
@@ -98,6 +105,10 @@ pub struct Trainer {
     compiled: HashMap<(Mode, usize), crate::jit::Compiled>,
     /// Which engine runs the programs.
     pub backend: Backend,
+    /// Logic rules and distillation terms of the loss.
+    pub extras: step::Extras,
+    /// Weights that are read but not trained (the distillation teacher's).
+    pub fixed: State,
 }
 
 fn dims(shape: &[u64]) -> Vec<usize> {
@@ -119,17 +130,10 @@ impl Trainer {
             .clone();
         // Validated by the checker, but not run yet: refusing is better than silently
         // training something else than the spec says.
-        let pending = [
-            (train.rules.is_some(), "logic rules (`rules:`)"),
-            (
-                train.teacher.is_some() || train.distill.is_some(),
-                "distillation (`teacher:`, `distill:`)",
-            ),
-            (
-                train.sampler.name != "uniform",
-                "sampling policies other than `uniform`",
-            ),
-        ];
+        let pending = [(
+            train.sampler.name != "uniform",
+            "sampling policies other than `uniform`",
+        )];
         if let Some((_, what)) = pending.iter().find(|(used, _)| *used) {
             return Err(RunError::config(
                 format!("this version of nnc checks {what} but cannot train with them yet"),
@@ -175,6 +179,38 @@ impl Trainer {
             ));
         }
         let data = data::prepare(decl_data, train.seed, base, &input_shape, classes)?;
+        let extras_need_ce = train.rules.is_some() || train.teacher.is_some();
+        if extras_need_ce && !matches!(loss, Loss::CrossEntropy { .. }) {
+            return Err(RunError::config(
+                "logic rules and distillation train on class probabilities and need `cross_entropy`",
+                "Use `loss: cross_entropy` with `rules` or `teacher`.",
+            ));
+        }
+        let rules = match &train.rules {
+            Some(name) => {
+                let decl = program
+                    .rules
+                    .iter()
+                    .find(|r| &r.name == name)
+                    .ok_or_else(|| {
+                        RunError::config(
+                            format!("rules block `{name}` did not resolve"),
+                            "Fix the errors `nnc check` reports.",
+                        )
+                    })?;
+                Some(rules::Rules::resolve(
+                    decl,
+                    &data.train,
+                    width,
+                    train.epochs,
+                )?)
+            }
+            None => None,
+        };
+        let (distill, fixed) = match distill::load(program, train, &net)? {
+            Some((d, w)) => (Some(d), w),
+            None => (None, State::new()),
+        };
         if let Loss::Mse = loss {
             if let Targets::Real(t) = data.train.targets() {
                 if t.ncols() != width {
@@ -226,6 +262,8 @@ impl Trainer {
             programs: HashMap::new(),
             compiled: HashMap::new(),
             backend: Backend::Jit,
+            extras: step::Extras { rules, distill },
+            fixed,
         };
         let batch = trainer.batch();
         let p = trainer.program(Mode::Train, batch);
@@ -253,22 +291,24 @@ impl Trainer {
 
     /// The compiled program for a mode and batch size (built once, then cached).
     pub fn program(&mut self, mode: Mode, batch: usize) -> Rc<Program> {
-        let (net, decl) = (&self.net, &self.decl);
+        let (net, decl, extras) = (&self.net, &self.decl, &self.extras);
         self.programs
             .entry((mode, batch))
             .or_insert_with(|| {
                 Rc::new(match mode {
-                    Mode::Train => step::training_step(net, decl, batch),
-                    Mode::Eval => step::forward_with_loss(net, decl, batch, Mode::Eval),
+                    Mode::Train => step::training_step_with_extras(net, decl, batch, extras),
+                    Mode::Eval => step::forward_with_extras(net, decl, batch, Mode::Eval, extras),
                 })
             })
             .clone()
     }
 
-    /// The nodes a program's run returns: loss, prediction, then (training) every update.
+    /// The nodes a program's run returns: loss, prediction, then (training) every update,
+    /// then (evaluation with rules) the teacher q.
     fn wanted(program: &Program) -> Vec<NodeId> {
         let mut wanted = vec![program.loss, program.prediction];
         wanted.extend(program.updates.iter().map(|(_, id)| *id));
+        wanted.extend(program.q);
         wanted
     }
 
@@ -307,7 +347,7 @@ impl Trainer {
                     .map(|(n, v)| (*n, v.as_slice().expect("inputs are built contiguous")))
                     .collect();
                 compiled
-                    .run(&slices, &[&self.state], self.decl.seed, step)
+                    .run(&slices, &[&self.state, &self.fixed], self.decl.seed, step)
                     .map_err(RunError::internal)
             }
         }
@@ -319,10 +359,25 @@ impl Trainer {
         for (name, value) in inputs {
             b = b.input(name, value.clone());
         }
-        for (name, value) in &self.state {
+        for (name, value) in self.state.iter().chain(&self.fixed) {
             b = b.param(name, value.clone());
         }
         b
+    }
+
+    /// The unscaled features of the examples `rows` of `ds` (what rules read), `[rows,
+    /// features]`.
+    fn raw_features(&self, ds: &Dataset, rows: &[usize]) -> ArrayD<f32> {
+        let features = ds.features();
+        let (shift, scale) = (self.data.scaler.shift(), self.data.scaler.scale());
+        let mut raw = Vec::with_capacity(rows.len() * features.ncols());
+        for &r in rows {
+            for (j, v) in features.row(r).iter().enumerate() {
+                raw.push(v * scale[j] + shift[j]);
+            }
+        }
+        ArrayD::from_shape_vec(IxDyn(&[rows.len(), features.ncols()]), raw)
+            .expect("rows fill the batch")
     }
 
     /// Initialises every parameter from the seed (each from its own stream, so adding a
@@ -430,6 +485,11 @@ impl Trainer {
                 (step::TARGETS.to_string(), y),
                 (step::LR.to_string(), scalar(lr)),
             ];
+            if let Some(rules) = &self.extras.rules {
+                let raw = self.raw_features(&self.data.train, rows);
+                inputs.push((rules::RAW_FEATURES.to_string(), raw));
+                inputs.push((rules::PI.to_string(), scalar(rules.pi(epoch))));
+            }
             if let Optimizer::Adam { beta1, beta2, .. } = self.optimizer {
                 inputs.push((
                     step::ADAM_C1.to_string(),
@@ -536,7 +596,17 @@ impl Trainer {
             } else {
                 width
             },
+            ..Evaluation::default()
         };
+        let mut q_eval = self.extras.rules.as_ref().map(|rules| {
+            (
+                Evaluation {
+                    n_classes: width,
+                    ..Evaluation::default()
+                },
+                vec![Vec::with_capacity(n); rules.rules.len()],
+            )
+        });
         let mut loss_sum = 0.0;
         for chunk in rows.chunks(batch) {
             let ds = if test {
@@ -549,12 +619,28 @@ impl Trainer {
                 out.labels.extend(chunk.iter().map(|&r| l[r]));
             }
             let input = self.input.clone();
-            let values = self.execute(
-                Mode::Eval,
-                chunk.len(),
-                &[(input.as_str(), x), (step::TARGETS, y)],
-                self.step,
-            )?;
+            let mut inputs = vec![(input.as_str(), x), (step::TARGETS, y)];
+            let raw = q_eval.as_ref().map(|_| self.raw_features(ds, chunk));
+            if let Some(raw) = &raw {
+                inputs.push((rules::RAW_FEATURES, raw.clone()));
+            }
+            let values = self.execute(Mode::Eval, chunk.len(), &inputs, self.step)?;
+            if let (Some((q, conditions)), Some(raw), Some(rules)) =
+                (&mut q_eval, &raw, &self.extras.rules)
+            {
+                let q_values = values.last().expect("the q output");
+                for row in q_values.rows_iter(chunk.len(), width) {
+                    q.predicted.push(argmax(&row));
+                    q.scores.push(row);
+                }
+                let f = raw.shape()[1];
+                let flat = raw.as_slice().expect("built contiguous");
+                for example in flat.chunks(f) {
+                    for (held, c) in conditions.iter_mut().zip(rules.conditions(example)) {
+                        held.push(c.unwrap_or(false));
+                    }
+                }
+            }
             loss_sum +=
                 values[0].iter().next().copied().unwrap_or(f32::NAN) as f64 * chunk.len() as f64;
             let pred = &values[1];
@@ -565,6 +651,25 @@ impl Trainer {
             }
         }
         out.loss = loss_sum / n.max(1) as f64;
+        if let (Some((mut q, conditions)), Some(rules)) = (q_eval, &self.extras.rules) {
+            q.labels = out.labels.clone();
+            let q_ce: f64 = q
+                .scores
+                .iter()
+                .zip(&q.labels)
+                .map(|(s, &l)| -(s[l as usize].max(f32::MIN_POSITIVE) as f64).ln())
+                .sum();
+            q.loss = q_ce / n.max(1) as f64;
+            out.q = Some(Box::new(q));
+            out.conditions = rules
+                .rules
+                .iter()
+                .zip(conditions)
+                .zip(rules.conditions(&vec![0.0; rules.n_features]))
+                .filter(|(_, has)| has.is_some())
+                .map(|((rule, held), _)| (rule.name.clone(), held))
+                .collect();
+        }
         Ok(out)
     }
 }
@@ -593,8 +698,12 @@ fn classify(row: &[f32], loss: Loss) -> (u32, Vec<f32>) {
     let exps: Vec<f32> = row.iter().map(|x| (x - max).exp()).collect();
     let total: f32 = exps.iter().sum();
     let probs: Vec<f32> = exps.iter().map(|e| e / total).collect();
-    let class = row
-        .iter()
+    (argmax(row), probs)
+}
+
+/// The index of the largest value (the first, on ties).
+fn argmax(row: &[f32]) -> u32 {
+    row.iter()
         .enumerate()
         .fold((0, f32::NEG_INFINITY), |best, (i, &x)| {
             if x > best.1 {
@@ -603,8 +712,7 @@ fn classify(row: &[f32], loss: Loss) -> (u32, Vec<f32>) {
                 best
             }
         })
-        .0;
-    (class as u32, probs)
+        .0 as u32
 }
 
 fn count_right(pred: &ArrayD<f32>, labels: &[u32], loss: Loss) -> usize {

@@ -2,6 +2,7 @@
 //! (autodiff) and the optimizer update. Its outputs are the loss, the predictions, the
 //! per-example losses, and the new value of every parameter and piece of state.
 
+use super::rules::{self, Rules};
 use crate::hir::{Network, TrainDecl};
 use crate::lower::{lower_network, LowerOptions, Lowered, Mode, StateDecl};
 use crate::prim::{autodiff, Graph, NodeId, Op};
@@ -101,6 +102,27 @@ pub struct Program {
     pub updates: Vec<(String, NodeId)>,
     /// Optimizer state, named `opt.<param>.<slot>` (training only).
     pub opt_state: Vec<StateDecl>,
+    /// The rules' teacher q, `[batch, classes]` (evaluation with rules only).
+    pub q: Option<NodeId>,
+}
+
+/// A distillation teacher: its network (weights read as `teacher.<name>`), the softmax
+/// temperature T and the weight w of the soft-target term.
+#[derive(Clone, Debug)]
+pub struct Distill {
+    pub teacher: Network,
+    pub temperature: f64,
+    pub weight: f64,
+}
+
+/// Prefix of the teacher's weights in the step program.
+pub const TEACHER_PREFIX: &str = "teacher.";
+
+/// What the loss adds to the train block's own: logic rules and distillation.
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    pub rules: Option<Rules>,
+    pub distill: Option<Distill>,
 }
 
 /// The width of the targets input for a prediction of shape `[batch, width]`.
@@ -110,6 +132,17 @@ pub fn target_width(prediction_shape: &[usize]) -> usize {
 
 /// Forward + loss for one batch size and mode.
 pub fn forward_with_loss(net: &Network, train: &TrainDecl, batch: usize, mode: Mode) -> Program {
+    forward_with_extras(net, train, batch, mode, &Extras::default())
+}
+
+/// Forward + loss, with the rules' and the teacher's terms of `extras`.
+pub fn forward_with_extras(
+    net: &Network,
+    train: &TrainDecl,
+    batch: usize,
+    mode: Mode,
+    extras: &Extras,
+) -> Program {
     let default_init = train.init.clone();
     let lowered = lower_network(
         net,
@@ -158,6 +191,7 @@ pub fn forward_with_loss(net: &Network, train: &TrainDecl, batch: usize, mode: M
         }
     };
     let per_example = g.reshape(per_example, &[batch]);
+    let (per_example, q) = with_extras(&mut g, net, &lowered, flat, per_example, mode, extras);
     let loss = g.mean_all(per_example);
     g.output("loss", loss);
     g.output("per_example_loss", per_example);
@@ -170,12 +204,137 @@ pub fn forward_with_loss(net: &Network, train: &TrainDecl, batch: usize, mode: M
         per_example,
         updates: Vec::new(),
         opt_state: Vec::new(),
+        q,
     }
+}
+
+/// Mixes the rules' and the teacher's terms into the per-example loss `plain` (training),
+/// and returns the rules' teacher q as an output (evaluation). `logits` is `[batch,
+/// classes]`.
+fn with_extras(
+    g: &mut Graph,
+    net: &Network,
+    lowered: &Lowered,
+    logits: NodeId,
+    plain: NodeId,
+    mode: Mode,
+    extras: &Extras,
+) -> (NodeId, Option<NodeId>) {
+    let (batch, width) = (g.shape(logits)[0], g.shape(logits)[1]);
+    let input = lowered.inputs[0].1;
+    let mut per_example = plain;
+    let mut q_out = None;
+    if let Some(rules) = &extras.rules {
+        g.set_origin(Some(crate::prim::Origin::layer(format!(
+            "rules {}",
+            rules.name
+        ))));
+        let raw = g.input(rules::RAW_FEATURES, &[batch, rules.n_features]);
+        let views = view_predictions(g, net, input, &rules.views, width);
+        let q = rules.lower_teacher(g, logits, raw, &views);
+        if mode == Mode::Train {
+            // (1 - pi) CE(y, p) + pi CE(q, p): with pi = 0 this is `plain` bit for bit.
+            let ce_q = soft_cross_entropy(g, q, logits);
+            let pi = g.input(rules::PI, &[]);
+            let pi = g.broadcast_to(pi, &[batch]);
+            let one = g.constant(1.0, &[batch]);
+            let keep = g.sub(one, pi);
+            let a = g.mul(keep, per_example);
+            let b = g.mul(pi, ce_q);
+            per_example = g.add(a, b);
+        } else {
+            g.output("rules.q", q);
+            q_out = Some(q);
+        }
+        g.set_origin(None);
+    }
+    if let (Some(d), Mode::Train) = (&extras.distill, mode) {
+        g.set_origin(Some(crate::prim::Origin::layer("distillation")));
+        let t = forward_of(g, &d.teacher, batch, input, TEACHER_PREFIX, width);
+        let t = g.stop_grad(t);
+        let t = g.scale(t, 1.0 / d.temperature);
+        let soft = g.softmax(t, 1);
+        let s = g.scale(logits, 1.0 / d.temperature);
+        let ce_soft = soft_cross_entropy(g, soft, s);
+        // (1 - w) CE(y, p) + w T^2 CE(softmax(t/T), softmax(s/T)) (Hinton et al.)
+        let a = g.scale(per_example, 1.0 - d.weight);
+        let b = g.scale(ce_soft, d.weight * d.temperature * d.temperature);
+        per_example = g.add(a, b);
+        g.set_origin(None);
+    }
+    (per_example, q_out)
+}
+
+/// `-Σ_y target(y) log softmax(logits)(y)`, `[batch]`.
+fn soft_cross_entropy(g: &mut Graph, target: NodeId, logits: NodeId) -> NodeId {
+    let log_probs = g.log_softmax(logits, 1);
+    let picked = g.mul(target, log_probs);
+    let total = g.sum(picked, &[1]);
+    g.neg(total)
+}
+
+/// `net`'s evaluation-mode logits `[batch, width]` on `x`, spliced into `g` with its
+/// weights read under `prefix`.
+fn forward_of(
+    g: &mut Graph,
+    net: &Network,
+    batch: usize,
+    x: NodeId,
+    prefix: &str,
+    width: usize,
+) -> NodeId {
+    let eval = lower_network(
+        net,
+        &LowerOptions {
+            mode: Mode::Eval,
+            batch,
+            default_init: None,
+        },
+    );
+    let root = eval.outputs[0].1;
+    let own_input = eval.inputs[0].0.clone();
+    let out = g.splice(&eval.graph, &[root], &[(own_input.as_str(), x)], prefix)[0];
+    g.reshape(out, &[batch, width])
+}
+
+/// The network's class probabilities on each view (the input with every column outside
+/// the field zeroed), in evaluation mode and without gradient (`predict` is a target).
+fn view_predictions(
+    g: &mut Graph,
+    net: &Network,
+    input: NodeId,
+    views: &[rules::View],
+    width: usize,
+) -> Vec<NodeId> {
+    let shape = g.shape(input).to_vec();
+    let (batch, n) = (shape[0], shape[1..].iter().product::<usize>());
+    let flat = g.reshape(input, &[batch, n]);
+    views
+        .iter()
+        .map(|v| {
+            let cols = g.slice(flat, 1, v.columns.start, v.columns.end);
+            let padded = g.pad(cols, 1, v.columns.start, n - v.columns.end);
+            let x = g.reshape(padded, &shape);
+            let logits = forward_of(g, net, batch, x, "", width);
+            let p = g.softmax(logits, 1);
+            g.stop_grad(p)
+        })
+        .collect()
 }
 
 /// The whole training step: forward, loss, backward and optimizer update.
 pub fn training_step(net: &Network, train: &TrainDecl, batch: usize) -> Program {
-    let mut p = forward_with_loss(net, train, batch, Mode::Train);
+    training_step_with_extras(net, train, batch, &Extras::default())
+}
+
+/// The training step with the rules' and the teacher's terms of `extras`.
+pub fn training_step_with_extras(
+    net: &Network,
+    train: &TrainDecl,
+    batch: usize,
+    extras: &Extras,
+) -> Program {
+    let mut p = forward_with_extras(net, train, batch, Mode::Train, extras);
     let (opt, _) = Optimizer::from_decl(train);
     let g = &mut p.graph;
     // Every read of a parameter is a `Param` node; a parameter read twice gets the sum of
