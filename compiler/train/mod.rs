@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod data;
 mod error;
 pub mod lsuv;
+pub mod sampler;
 pub mod step;
 
 pub use error::RunError;
@@ -98,6 +99,10 @@ pub struct Trainer {
     compiled: HashMap<(Mode, usize), crate::jit::Compiled>,
     /// Which engine runs the programs.
     pub backend: Backend,
+    /// Which examples each batch holds.
+    pub sampler: nnc_runtime::sampling::Sampler,
+    /// The loss's class weights, if it has any.
+    class_weights: Option<Vec<f64>>,
 }
 
 fn dims(shape: &[u64]) -> Vec<usize> {
@@ -125,15 +130,11 @@ impl Trainer {
                 train.teacher.is_some() || train.distill.is_some(),
                 "distillation (`teacher:`, `distill:`)",
             ),
-            (
-                train.sampler.name != "uniform",
-                "sampling policies other than `uniform`",
-            ),
         ];
         if let Some((_, what)) = pending.iter().find(|(used, _)| *used) {
             return Err(RunError::config(
                 format!("this version of nnc checks {what} but cannot train with them yet"),
-                "Remove them to train without, e.g. `--set train.sampler=uniform`; `nnc check` validates them fully.",
+                "Remove them to train without; `nnc check` validates them fully.",
             ));
         }
         if net.inputs.len() != 1 || net.outputs.len() != 1 {
@@ -174,7 +175,10 @@ impl Trainer {
                 "End the network with `dense(1)`, or use `cross_entropy` for several classes.",
             ));
         }
-        let data = data::prepare(decl_data, train.seed, base, &input_shape, classes)?;
+        let mut data = data::prepare(decl_data, train.seed, base, &input_shape, classes)?;
+        data.train = sampler::prepare_split(train, data.train)?;
+        let batch_sampler = sampler::sampler(train, &data.train)?;
+        let class_weights = sampler::class_weights(train, &data.train)?;
         if let Loss::Mse = loss {
             if let Targets::Real(t) = data.train.targets() {
                 if t.ncols() != width {
@@ -191,7 +195,7 @@ impl Trainer {
             }
         }
         let (optimizer, lr) = Optimizer::from_decl(train);
-        let n = data.train.n_samples() as u64;
+        let n = batch_sampler.epoch_len() as u64;
         let steps_per_epoch = n.div_ceil(train.batch.max(1));
         let shape = match train.schedule.name.as_str() {
             "step" => LrShape::Step {
@@ -226,6 +230,8 @@ impl Trainer {
             programs: HashMap::new(),
             compiled: HashMap::new(),
             backend: Backend::Jit,
+            sampler: batch_sampler,
+            class_weights,
         };
         let batch = trainer.batch();
         let p = trainer.program(Mode::Train, batch);
@@ -265,10 +271,14 @@ impl Trainer {
             .clone()
     }
 
-    /// The nodes a program's run returns: loss, prediction, then (training) every update.
-    fn wanted(program: &Program) -> Vec<NodeId> {
+    /// The nodes a program's run returns: loss, prediction, then (training) every update,
+    /// then the per-example losses if `per_example` (hard mining reads them).
+    fn wanted(program: &Program, per_example: bool) -> Vec<NodeId> {
         let mut wanted = vec![program.loss, program.prediction];
         wanted.extend(program.updates.iter().map(|(_, id)| *id));
+        if per_example {
+            wanted.push(program.per_example);
+        }
         wanted
     }
 
@@ -282,7 +292,7 @@ impl Trainer {
         step: u64,
     ) -> Result<Vec<ArrayD<f32>>, RunError> {
         let program = self.program(mode, batch);
-        let wanted = Self::wanted(&program);
+        let wanted = Self::wanted(&program, mode == Mode::Train && self.sampler.wants_losses());
         match self.backend {
             Backend::Reference => {
                 let bindings = self.bindings_with(inputs, step);
@@ -408,13 +418,19 @@ impl Trainer {
         report: &mut dyn FnMut(StepReport),
     ) -> Result<(f64, f64), RunError> {
         let epoch = self.epoch;
-        let n = self.data.train.n_samples();
-        let order = nnc_runtime::data::epoch_order(n, self.decl.seed, epoch);
+        let order = self.sampler.epoch(epoch);
         let batch = self.batch();
         let width = self.width();
         let steps = self.steps_per_epoch();
         let (mut loss_sum, mut right, mut seen) = (0.0f64, 0usize, 0usize);
-        for (i, rows) in order.chunks(batch).enumerate() {
+        let mut cursor = 0;
+        let sizes: Vec<usize> = (0..self.sampler.epoch_len())
+            .step_by(batch)
+            .map(|start| batch.min(self.sampler.epoch_len() - start))
+            .collect();
+        for (i, size) in sizes.into_iter().enumerate() {
+            let rows = self.sampler.batch(&order, &mut cursor, size);
+            let rows = rows.as_slice();
             let (x, y) = self.batch_arrays(&self.data.train, rows, width);
             let labels: Vec<u32> = self
                 .data
@@ -438,6 +454,12 @@ impl Trainer {
                 inputs.push((
                     step::ADAM_C2.to_string(),
                     scalar(1.0 / (1.0 - beta2.powi(t)).sqrt()),
+                ));
+            }
+            if let Some(w) = &self.class_weights {
+                inputs.push((
+                    step::EXAMPLE_WEIGHTS.to_string(),
+                    sampler::example_weights(w, &labels),
                 ));
             }
             let inputs: Vec<(&str, ArrayD<f32>)> = inputs
@@ -464,6 +486,13 @@ impl Trainer {
             }
             for ((name, _), value) in program.updates.iter().zip(values.iter().skip(2)) {
                 self.state.insert(name.clone(), value.clone());
+            }
+            if self.sampler.wants_losses() {
+                let losses: Vec<f32> = values
+                    .last()
+                    .map(|v| v.iter().copied().collect())
+                    .unwrap_or_default();
+                self.sampler.record(rows, &losses);
             }
             loss_sum += loss * rows.len() as f64;
             seen += rows.len();
