@@ -117,6 +117,7 @@ pub mod codes {
     pub const SHAPE_OVERFLOW: &str = "nnc::shape::overflow";
     pub const TRAIN_REFERENCE: &str = "nnc::train::missing_reference";
     pub const TRAIN_INVALID: &str = "nnc::train::invalid";
+    pub const TRAIN_DOUBLE_CORRECTION: &str = "nnc::train::double_correction";
     pub const RULES_INVALID: &str = "nnc::rules::invalid";
     pub const FMT_INTERNAL: &str = "nnc::fmt::internal";
 
@@ -153,6 +154,7 @@ pub mod codes {
         SHAPE_OVERFLOW,
         TRAIN_REFERENCE,
         TRAIN_INVALID,
+        TRAIN_DOUBLE_CORRECTION,
         RULES_INVALID,
         FMT_INTERNAL,
     ];

@@ -5,7 +5,8 @@
 //! - `checkpoint.safetensors`: parameters, running statistics and optimizer state;
 //! - `spec.nn`: the spec as run (with the `--set` overrides noted), `resolved.txt`: every
 //!   block with its defaults filled in;
-//! - `loss.png`, `accuracy.png`: train and test curves per epoch.
+//! - `loss.png`, `accuracy.png`: train and test curves per epoch;
+//! - `roc.png`: the test split's ROC curve, for two classes.
 //!
 //! Every file is written to a temporary file and renamed, so an interrupted run leaves the
 //! last good checkpoint intact.
@@ -279,6 +280,28 @@ fn plot_curves(out: &Path, lines: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `roc.png`: the ROC curve of the test split's class-1 probabilities, when there are two
+/// classes and both occur in the test split (otherwise the curve is undefined).
+fn plot_roc(out: &Path, eval: &Evaluation, class_names: Option<&[String]>) -> Result<(), Failure> {
+    use nnc_runtime::plot::{roc_plot, Chart};
+    if eval.n_classes != 2 {
+        return Ok(());
+    }
+    let positive: Vec<bool> = eval.labels.iter().map(|&l| l == 1).collect();
+    if !positive.contains(&true) || !positive.contains(&false) {
+        return Ok(());
+    }
+    let scores: Vec<f32> = eval.scores.iter().map(|s| s[1]).collect();
+    let name = class_names
+        .and_then(|n| n.get(1))
+        .map_or("class 1".to_string(), |n| format!("`{n}`"));
+    let chart = Chart::new(format!("ROC, test split, positive class {name}"))
+        .x_label("false positive rate")
+        .y_label("true positive rate");
+    roc_plot(&out.join("roc.png"), &chart, &positive, &scores)
+        .map_err(|e| Failure::Report(miette::Report::new(e)))
+}
+
 /// Runs training.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let (checked, mut trainer) = prepare(
@@ -414,6 +437,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let train_eval = trainer.evaluate(false)?;
     let report = report_of(&test);
     let train_report = report_of(&train_eval);
+    plot_roc(&out, &test, trainer.data.test.class_names())?;
     if args.json {
         let out_json = json!({
             "spec": args.file.display().to_string(),

@@ -567,7 +567,25 @@ impl<N: Names + ?Sized> Binder<'_, N> {
             (Ty::Column, Value::Int(i)) if *i >= 0 => Some(value),
             (Ty::Column, Value::Str(_)) => Some(value),
             (Ty::Column, Value::Sym(s)) if s == "last" => Some(value),
-            (_, Value::Sym(name)) if !matches!(ty, Ty::Sym(_) | Ty::SymList(_)) => {
+            (Ty::ClassWeights, Value::Sym(s)) if s == "balanced" => Some(value),
+            (Ty::ClassWeights, Value::Sym(s)) => {
+                self.unknown_value(expr, s, &["balanced"], option);
+                None
+            }
+            (Ty::ClassWeights, Value::List(items))
+                if !items.is_empty()
+                    && items.iter().all(|v| v.as_f64().is_some_and(|x| x >= 0.0)) =>
+            {
+                Some(Value::List(
+                    items
+                        .iter()
+                        .map(|v| Value::Float(v.as_f64().unwrap_or(0.0)))
+                        .collect(),
+                ))
+            }
+            (_, Value::Sym(name))
+                if !matches!(ty, Ty::Sym(_) | Ty::SymList(_) | Ty::ClassWeights) =>
+            {
                 // A bare name where a number or string was expected: most likely a typo of
                 // a block parameter.
                 self.undefined(expr, name);

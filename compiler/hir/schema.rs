@@ -49,6 +49,8 @@ pub enum Ty {
     Formula,
     /// A CSV label column: an index, a column name, or `last`.
     Column,
+    /// `balanced`, or a list of one non-negative weight per class.
+    ClassWeights,
 }
 
 impl Ty {
@@ -82,6 +84,7 @@ impl Ty {
             Ty::Record(_) => "a record `(key: value, ...)`".into(),
             Ty::Formula => "an expression".into(),
             Ty::Column => "a column index, a column name, or `last`".into(),
+            Ty::ClassWeights => "`balanced` or a list of class weights".into(),
         }
     }
 }
@@ -649,6 +652,11 @@ pub static LOSS: CtorSet = CtorSet {
                 },
                 Default::Float(0.0),
                 "Mixes the one-hot target with the uniform distribution.",
+            ), p(
+                "class_weights",
+                Ty::ClassWeights,
+                Default::Optional,
+                "Weights each example's loss by its class: `balanced` (N / (C n_c)) or one weight per class.",
             )]],
             "Softmax cross-entropy from logits (numerically stable).",
         ),

@@ -358,6 +358,23 @@ fn train_decl(
         );
         ok = false;
     }
+    let rebalancing = ["balanced", "weighted", "oversample", "undersample"];
+    if loss.get("class_weights").is_some() && rebalancing.contains(&sampler.name.as_str()) {
+        // Both fix the class frequencies the loss sees: together they over-correct, e.g.
+        // balanced batches and balanced weights weigh a 1:20 minority 400 times more.
+        diags.push(
+            Diagnostic::warning(
+                codes::TRAIN_DOUBLE_CORRECTION,
+                format!(
+                    "sampler `{}` and the loss's `class_weights` both correct the class imbalance",
+                    sampler.name
+                ),
+            )
+            .with_label(b.span("sampler"), "re-balances the batches")
+            .with_label(b.span("loss"), "re-weights the classes")
+            .with_help("Keep one of the two: `sampler: uniform` with class weights, or the sampler without `class_weights`."),
+        );
+    }
     let init = match b.get("init") {
         Some(Value::Ctor(c)) => {
             let init = init_of(c);

@@ -3,6 +3,7 @@
 use miette::Diagnostic;
 use nnc_runtime::checkpoint::CheckpointError;
 use nnc_runtime::data::DataError;
+use nnc_runtime::sampling_weights::SamplingError;
 use thiserror::Error;
 
 #[derive(Debug, Error, Diagnostic)]
@@ -14,6 +15,11 @@ pub enum RunError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Checkpoint(#[from] CheckpointError),
+
+    /// A sampler or class weights that do not fit the training data.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sampling(#[from] SamplingError),
 
     /// The spec checks, but cannot be trained as written.
     #[error("{message}")]

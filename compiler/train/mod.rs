@@ -11,6 +11,7 @@ pub mod distill;
 mod error;
 pub mod lsuv;
 pub mod rules;
+pub mod sampler;
 pub mod step;
 
 pub use error::RunError;
@@ -109,6 +110,10 @@ pub struct Trainer {
     pub extras: step::Extras,
     /// Weights that are read but not trained (the distillation teacher's).
     pub fixed: State,
+    /// Which examples each batch holds.
+    pub sampler: nnc_runtime::sampling::Sampler,
+    /// The loss's class weights, if it has any.
+    class_weights: Option<Vec<f64>>,
 }
 
 fn dims(shape: &[u64]) -> Vec<usize> {
@@ -128,18 +133,6 @@ impl Trainer {
                 )
             })?
             .clone();
-        // Validated by the checker, but not run yet: refusing is better than silently
-        // training something else than the spec says.
-        let pending = [(
-            train.sampler.name != "uniform",
-            "sampling policies other than `uniform`",
-        )];
-        if let Some((_, what)) = pending.iter().find(|(used, _)| *used) {
-            return Err(RunError::config(
-                format!("this version of nnc checks {what} but cannot train with them yet"),
-                "Remove them to train without, e.g. `--set train.sampler=uniform`; `nnc check` validates them fully.",
-            ));
-        }
         if net.inputs.len() != 1 || net.outputs.len() != 1 {
             return Err(RunError::config(
                 format!(
@@ -178,8 +171,11 @@ impl Trainer {
                 "End the network with `dense(1)`, or use `cross_entropy` for several classes.",
             ));
         }
-        let data = data::prepare(decl_data, train.seed, base, &input_shape, classes)?;
-        let extras_need_ce = train.rules.is_some() || train.teacher.is_some();
+        let mut data = data::prepare(decl_data, train.seed, base, &input_shape, classes)?;
+        data.train = sampler::prepare_split(train, data.train)?;
+        let batch_sampler = sampler::sampler(train, &data.train)?;
+        let class_weights = sampler::class_weights(train, &data.train)?;
+                let extras_need_ce = train.rules.is_some() || train.teacher.is_some();
         if extras_need_ce && !matches!(loss, Loss::CrossEntropy { .. }) {
             return Err(RunError::config(
                 "logic rules and distillation train on class probabilities and need `cross_entropy`",
@@ -227,7 +223,7 @@ impl Trainer {
             }
         }
         let (optimizer, lr) = Optimizer::from_decl(train);
-        let n = data.train.n_samples() as u64;
+        let n = batch_sampler.epoch_len() as u64;
         let steps_per_epoch = n.div_ceil(train.batch.max(1));
         let shape = match train.schedule.name.as_str() {
             "step" => LrShape::Step {
@@ -264,6 +260,8 @@ impl Trainer {
             backend: Backend::Jit,
             extras: step::Extras { rules, distill },
             fixed,
+            sampler: batch_sampler,
+            class_weights,
         };
         let batch = trainer.batch();
         let p = trainer.program(Mode::Train, batch);
@@ -304,11 +302,15 @@ impl Trainer {
     }
 
     /// The nodes a program's run returns: loss, prediction, then (training) every update,
-    /// then (evaluation with rules) the teacher q.
-    fn wanted(program: &Program) -> Vec<NodeId> {
+    /// then (evaluation with rules) the teacher q, then the per-example losses if
+    /// `per_example` (hard mining reads them).
+    fn wanted(program: &Program, per_example: bool) -> Vec<NodeId> {
         let mut wanted = vec![program.loss, program.prediction];
         wanted.extend(program.updates.iter().map(|(_, id)| *id));
         wanted.extend(program.q);
+        if per_example {
+            wanted.push(program.per_example);
+        }
         wanted
     }
 
@@ -322,7 +324,7 @@ impl Trainer {
         step: u64,
     ) -> Result<Vec<ArrayD<f32>>, RunError> {
         let program = self.program(mode, batch);
-        let wanted = Self::wanted(&program);
+        let wanted = Self::wanted(&program, mode == Mode::Train && self.sampler.wants_losses());
         match self.backend {
             Backend::Reference => {
                 let bindings = self.bindings_with(inputs, step);
@@ -463,13 +465,19 @@ impl Trainer {
         report: &mut dyn FnMut(StepReport),
     ) -> Result<(f64, f64), RunError> {
         let epoch = self.epoch;
-        let n = self.data.train.n_samples();
-        let order = nnc_runtime::data::epoch_order(n, self.decl.seed, epoch);
+        let order = self.sampler.epoch(epoch);
         let batch = self.batch();
         let width = self.width();
         let steps = self.steps_per_epoch();
         let (mut loss_sum, mut right, mut seen) = (0.0f64, 0usize, 0usize);
-        for (i, rows) in order.chunks(batch).enumerate() {
+        let mut cursor = 0;
+        let sizes: Vec<usize> = (0..self.sampler.epoch_len())
+            .step_by(batch)
+            .map(|start| batch.min(self.sampler.epoch_len() - start))
+            .collect();
+        for (i, size) in sizes.into_iter().enumerate() {
+            let rows = self.sampler.batch(&order, &mut cursor, size);
+            let rows = rows.as_slice();
             let (x, y) = self.batch_arrays(&self.data.train, rows, width);
             let labels: Vec<u32> = self
                 .data
@@ -500,6 +508,12 @@ impl Trainer {
                     scalar(1.0 / (1.0 - beta2.powi(t)).sqrt()),
                 ));
             }
+            if let Some(w) = &self.class_weights {
+                inputs.push((
+                    step::EXAMPLE_WEIGHTS.to_string(),
+                    sampler::example_weights(w, &labels),
+                ));
+            }
             let inputs: Vec<(&str, ArrayD<f32>)> = inputs
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.clone()))
@@ -524,6 +538,13 @@ impl Trainer {
             }
             for ((name, _), value) in program.updates.iter().zip(values.iter().skip(2)) {
                 self.state.insert(name.clone(), value.clone());
+            }
+            if self.sampler.wants_losses() {
+                let losses: Vec<f32> = values
+                    .last()
+                    .map(|v| v.iter().copied().collect())
+                    .unwrap_or_default();
+                self.sampler.record(rows, &losses);
             }
             loss_sum += loss * rows.len() as f64;
             seen += rows.len();

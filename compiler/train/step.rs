@@ -87,6 +87,14 @@ pub const ADAM_C1: &str = "adam.c1";
 pub const ADAM_C2: &str = "adam.c2";
 /// The targets input: one-hot labels, or real-valued targets for mse.
 pub const TARGETS: &str = "y";
+/// Per-example loss weights `[batch]` (class-weighted loss, training only), normalised on
+/// the host to average 1 over the batch, so the loss is `sum(w l) / sum(w)` as PyTorch's.
+pub const EXAMPLE_WEIGHTS: &str = "example_weights";
+
+/// Whether the training step takes [`EXAMPLE_WEIGHTS`]: the loss has `class_weights`.
+pub fn has_example_weights(train: &TrainDecl) -> bool {
+    train.loss.get("class_weights").is_some()
+}
 
 /// A lowered network plus its loss: shared by the training step and evaluation.
 #[derive(Clone, Debug)]
@@ -192,7 +200,13 @@ pub fn forward_with_extras(
     };
     let per_example = g.reshape(per_example, &[batch]);
     let (per_example, q) = with_extras(&mut g, net, &lowered, flat, per_example, mode, extras);
-    let loss = g.mean_all(per_example);
+    let loss = if mode == Mode::Train && has_example_weights(train) {
+        let weights = g.input(EXAMPLE_WEIGHTS, &[batch]);
+        let weighted = g.mul(per_example, weights);
+        g.mean_all(weighted)
+    } else {
+        g.mean_all(per_example)
+    };
     g.output("loss", loss);
     g.output("per_example_loss", per_example);
     g.output("prediction", prediction);

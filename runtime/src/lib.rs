@@ -6,6 +6,7 @@
 //! - [`init`]: weight initialisation schemes.
 //! - [`schedule`]: learning-rate schedules.
 //! - [`metrics`]: classification metrics and the CLI's final table.
+//! - [`sampling`]: seeded batch-sampling policies and k-means undersampling.
 //! - [`sampling_weights`]: class-imbalance weights and sampling probabilities.
 //! - [`checkpoint`]: atomic `.safetensors` checkpoints.
 //! - [`plot`]: PNG charts (training curves, ROC, heat-maps).
@@ -20,5 +21,6 @@ pub mod init;
 pub mod metrics;
 pub mod plot;
 pub mod rng;
+pub mod sampling;
 pub mod sampling_weights;
 pub mod schedule;

@@ -35,6 +35,26 @@ pub enum SamplingError {
         value: f64,
         expected: &'static str,
     },
+
+    #[error("{found} class weights for {expected} classes")]
+    #[diagnostic(
+        code(nnc::sampling::weight_count),
+        help("Give `weighted` one weight per class, in class order.")
+    )]
+    WeightCount { expected: usize, found: usize },
+
+    #[error(
+        "k-means with K = {k} centroids, but class {class} has only {count} training examples"
+    )]
+    #[diagnostic(
+        code(nnc::sampling::kmeans_too_large),
+        help("Use `undersample(kmeans: K)` with K at most the size of every class it replaces (all but the smallest).")
+    )]
+    KmeansTooLarge {
+        k: usize,
+        class: String,
+        count: usize,
+    },
 }
 
 /// `w_c = N / (C n_c)`: counts `[90, 9, 1]` give `[0.370370, 3.703704, 33.333333]`.

@@ -319,6 +319,27 @@ impl Dataset {
         }
     }
 
+    /// A data set with other rows and class labels (e.g. k-means centroids) but the same
+    /// origin, names, per-sample shape, fields and number of classes. Errors as
+    /// [`Dataset::new`] on empty or non-finite rows, a width other than this set's, or a
+    /// label out of range.
+    pub fn with_rows(&self, features: Array2<f32>, labels: Vec<u32>) -> Result<Dataset, DataError> {
+        if features.ncols() != self.n_features() {
+            return Err(empty(&self.origin, "rows of another width"));
+        }
+        let n_classes = self.n_classes();
+        let mut out = Dataset::new(
+            &self.origin,
+            features,
+            Targets::Classes { labels, n_classes },
+        )?;
+        out.feature_shape = self.feature_shape.clone();
+        out.class_names = self.class_names.clone();
+        out.feature_names = self.feature_names.clone();
+        out.fields = self.fields.clone();
+        Ok(out)
+    }
+
     /// The name of class `class` for messages: its name if known, else the index.
     pub(crate) fn class_label(&self, class: usize) -> String {
         match &self.class_names {
