@@ -52,7 +52,10 @@ fn feedforward() -> String {
     SCALAR
         .replace("WIDTH", "32")
         .replace("ACT", "relu")
-        .replace("BODY", "dense(32, init: he, bias: false) |> batch_norm |> relu")
+        .replace(
+            "BODY",
+            "dense(32, init: he, bias: false) |> batch_norm |> relu",
+        )
         .replace("INIT", "he")
 }
 
@@ -126,7 +129,9 @@ fn compare_two_seeds_of_one_spec() {
     let dir = Dir::new("compare");
     dir.write("mlp.nn", MLP);
     let out = nnc(
-        &["compare", "mlp.nn", "--seeds", "1,2", "--mi", "--json", "--out", "plots"],
+        &[
+            "compare", "mlp.nn", "--seeds", "1,2", "--mi", "--json", "--out", "plots",
+        ],
         &dir.0,
     );
     let v = json(&out);
@@ -155,14 +160,19 @@ fn compare_two_seeds_of_one_spec() {
 
     // The same seed twice: the same net, so every live unit matches itself perfectly.
     let same = json(&nnc(
-        &["compare", "mlp.nn", "--seeds", "1,1", "--json", "--out", "plots"],
+        &[
+            "compare", "mlp.nn", "--seeds", "1,1", "--json", "--out", "plots",
+        ],
         &dir.0,
     ));
     let l = layer(&same, "relu1");
     let pairs = l["bipartite_pairs"].as_array().unwrap();
     let live = pairs.len() as f64 * l["bipartite_above_half"].as_f64().unwrap();
     assert!(live >= 12.0, "{l}");
-    assert!(l["bipartite_mean"].as_f64().unwrap() >= layer(&v, "relu1")["bipartite_mean"].as_f64().unwrap());
+    assert!(
+        l["bipartite_mean"].as_f64().unwrap()
+            >= layer(&v, "relu1")["bipartite_mean"].as_f64().unwrap()
+    );
 }
 
 #[test]
@@ -173,7 +183,7 @@ fn compare_refuses_layers_that_do_not_correspond() {
     fails_with(
         &nnc(&["compare", "a.nn", "b.nn", "--quiet"], &dir.0),
         "nnc::inspect::layers_differ",
-        &["relu1", "[16]", "[8]"],
+        &["relu1", "[16] in A", "[8] in B"],
     );
     fails_with(
         &nnc(&["compare", "a.nn", "a.nn", "--layers", "relu9"], &dir.0),
@@ -193,8 +203,18 @@ fn diagnose_gradients_over_depth() {
     dir.write("ffn.nn", &feedforward());
     let v = json(&nnc(
         &[
-            "diagnose", "ffn.nn", "--gradients", "--depths", "1,3", "--seeds", "0,1", "--grid",
-            "64", "--json", "--out", "plots",
+            "diagnose",
+            "ffn.nn",
+            "--gradients",
+            "--depths",
+            "1,3",
+            "--seeds",
+            "0,1",
+            "--grid",
+            "64",
+            "--json",
+            "--out",
+            "plots",
         ],
         &dir.0,
     ));
@@ -213,7 +233,9 @@ fn diagnose_gradients_over_depth() {
     // Looks-linear: linear at init, so the gradient is one constant at every depth.
     dir.write("ll.nn", &looks_linear());
     let v = json(&nnc(
-        &["diagnose", "ll.nn", "--depths", "1,4", "--grid", "32", "--json", "--out", "plots"],
+        &[
+            "diagnose", "ll.nn", "--depths", "1,4", "--grid", "32", "--json", "--out", "plots",
+        ],
         &dir.0,
     ));
     for run in v["gradients"].as_array().unwrap() {
@@ -227,7 +249,14 @@ fn diagnose_coactivation_and_probes_of_a_trained_net() {
     let dir = Dir::new("probe");
     dir.write("mlp.nn", MLP);
     let v = json(&nnc(
-        &["diagnose", "mlp.nn", "--trained", "--json", "--out", "plots"],
+        &[
+            "diagnose",
+            "mlp.nn",
+            "--trained",
+            "--json",
+            "--out",
+            "plots",
+        ],
         &dir.0,
     ));
     assert!(v["gradients"].is_null());
@@ -243,7 +272,10 @@ fn diagnose_coactivation_and_probes_of_a_trained_net() {
     // The digits are close to linearly separable from the pixels already.
     let input = layer(probe, "x")["test_accuracy"].as_f64().unwrap();
     assert!(input > 0.85, "{probe}");
-    assert!(layer(probe, "logits")["test_accuracy"].as_f64().unwrap() > 0.6, "{probe}");
+    assert!(
+        layer(probe, "dense3")["test_accuracy"].as_f64().unwrap() > 0.6,
+        "{probe}"
+    );
     assert!(dir.0.join("plots/probe.png").is_file());
 }
 
@@ -256,14 +288,28 @@ fn diagnose_bad_input() {
         "nnc::inspect::not_scalar",
         &["[64]"],
     );
-    dir.write("wide.nn", &feedforward().replace("dense(1, init: he)", "dense(3, init: he)"));
+    dir.write(
+        "wide.nn",
+        &feedforward().replace("dense(1, init: he)", "dense(3, init: he)"),
+    );
     fails_with(
         &nnc(&["diagnose", "wide.nn", "--depths", "1,2"], &dir.0),
         "nnc::inspect::not_scalar",
         &["--output-unit"],
     );
     let ok = json(&nnc(
-        &["diagnose", "wide.nn", "--gradients", "--output-unit", "2", "--grid", "16", "--json", "--out", "plots"],
+        &[
+            "diagnose",
+            "wide.nn",
+            "--gradients",
+            "--output-unit",
+            "2",
+            "--grid",
+            "16",
+            "--json",
+            "--out",
+            "plots",
+        ],
         &dir.0,
     ));
     assert_eq!(ok["gradients"].as_array().unwrap().len(), 1);
@@ -277,7 +323,13 @@ fn diagnose_bad_input() {
         "nnc::inspect::not_scalar",
         &[],
     );
-    dir.write("flat.nn", &feedforward().replace("let h = repeat 2 { h |> dense(32, init: he, bias: false) |> batch_norm |> relu }", ""));
+    dir.write(
+        "flat.nn",
+        &feedforward().replace(
+            "let h = repeat 2 { h |> dense(32, init: he, bias: false) |> batch_norm |> relu }",
+            "",
+        ),
+    );
     fails_with(
         &nnc(&["diagnose", "flat.nn", "--depths", "1,2"], &dir.0),
         "nnc::inspect::invalid",
@@ -294,8 +346,19 @@ fn shattering_acceptance_shape() {
     let mean_lag1 = |spec: &str| -> Vec<f64> {
         let v = json(&nnc(
             &[
-                "diagnose", spec, "--gradients", "--depths", "1,16", "--seeds", "0,1,2", "--json",
-                "--out", &std::env::temp_dir().join(format!("nnc-shatter-{}", std::process::id())).display().to_string(),
+                "diagnose",
+                spec,
+                "--gradients",
+                "--depths",
+                "1,16",
+                "--seeds",
+                "0,1,2",
+                "--json",
+                "--out",
+                &std::env::temp_dir()
+                    .join(format!("nnc-shatter-{}", std::process::id()))
+                    .display()
+                    .to_string(),
             ],
             root,
         ));

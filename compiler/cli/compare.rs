@@ -40,7 +40,8 @@ pub fn shared_layers(
     b: &nnc::hir::Network,
     chosen: Option<&[String]>,
 ) -> Result<Vec<String>, InspectError> {
-    let find = |n: &nnc::hir::Network, name: &str| n.layers.iter().find(|l| l.name == name).cloned();
+    let find =
+        |n: &nnc::hir::Network, name: &str| n.layers.iter().find(|l| l.name == name).cloned();
     let names: Vec<String> = match chosen {
         Some(names) => {
             for name in names {
@@ -48,7 +49,10 @@ pub fn shared_layers(
                     if find(net, name).is_none() {
                         let known: Vec<&str> = net.layers.iter().map(|l| l.name.as_str()).collect();
                         return Err(InspectError::LayersDiffer {
-                            message: format!("network {which} (`{}`) has no layer `{name}`", net.name),
+                            message: format!(
+                                "network {which} (`{}`) has no layer `{name}`",
+                                net.name
+                            ),
                             help: format!(
                                 "Its layers are: {}. `nnc summary` lists them.{}",
                                 known.join(", "),
@@ -77,7 +81,11 @@ pub fn shared_layers(
                 .filter(|l| common::is_activation(&l.op))
                 .map(|l| l.name.as_str())
                 .collect();
-            if v.is_empty() { "none".to_string() } else { v.join(", ") }
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
         };
         return Err(InspectError::LayersDiffer {
             message: format!(
@@ -92,11 +100,14 @@ pub fn shared_layers(
         });
     }
     for name in &names {
-        let (la, lb) = (find(a, name).expect("checked"), find(b, name).expect("checked"));
+        let (la, lb) = (
+            find(a, name).expect("checked"),
+            find(b, name).expect("checked"),
+        );
         if la.shape != lb.shape {
             return Err(InspectError::LayersDiffer {
                 message: format!(
-                    "layer `{name}` has shape {:?} in `{}` but {:?} in `{}`",
+                    "layer `{name}` has shape {:?} in A (network `{}`) but {:?} in B (network `{}`)",
                     la.shape, a.name, lb.shape, b.name
                 ),
                 help: "Units can only be matched between layers of the same width; choose corresponding layers with --layers.".into(),
@@ -147,7 +158,12 @@ fn nets(args: &CompareArgs) -> Result<(Trainer, Trainer), Failure> {
                 test: first.data.test.clone(),
             };
         }
-        common::bring_up(&mut t, checkpoint.as_deref(), which, !args.quiet && !args.json)?;
+        common::bring_up(
+            &mut t,
+            checkpoint.as_deref(),
+            which,
+            !args.quiet && !args.json,
+        )?;
         out.push(t);
     }
     let b = out.pop().expect("two nets");
@@ -204,11 +220,18 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
         }
         if *name == heat_layer {
             let sorted = sorted_by_matching(&rho, &bip);
-            let chart = Chart::new(format!("{name}: correlation, A units (rows) vs matched B units"))
-                .x_label("unit of B")
-                .y_label("unit of A");
-            heatmap(&out.join(format!("correlation_{}.png", file_safe(name))), &chart, &sorted, None)
-                .map_err(common::plot_error)?;
+            let chart = Chart::new(format!(
+                "{name}: correlation, A units (rows) vs matched B units"
+            ))
+            .x_label("unit of B")
+            .y_label("unit of A");
+            heatmap(
+                &out.join(format!("correlation_{}.png", file_safe(name))),
+                &chart,
+                &sorted,
+                None,
+            )
+            .map_err(common::plot_error)?;
         }
         rows.push(row);
     }
@@ -225,12 +248,13 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
     line_plot(
         &out.join("matched.png"),
         &chart,
-        &[("semi-matching", s.as_slice()), ("one-to-one", p.as_slice())],
+        &[
+            ("semi-matching", s.as_slice()),
+            ("one-to-one", p.as_slice()),
+        ],
     )
     .map_err(common::plot_error)?;
-    let describe = |t: &Trainer, file: &Path, accuracy: f64| {
-        json!({"spec": file.display().to_string(), "network": t.net.name, "seed": t.decl.seed, "test_accuracy": accuracy})
-    };
+    let describe = |t: &Trainer, file: &Path, accuracy: f64| json!({"spec": file.display().to_string(), "network": t.net.name, "seed": t.decl.seed, "test_accuracy": accuracy});
     let file_b = args.b.clone().unwrap_or_else(|| args.a.clone());
     if args.json {
         let brief: Vec<Value> = rows
@@ -258,7 +282,12 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
     );
     let mut header = format!(
         "{:<16} {:>6} {:>8} {:>10} {:>10} {:>10}",
-        "layer", "units", "samples", "semi", "one-to-one", format!(">{GOOD_MATCH}")
+        "layer",
+        "units",
+        "samples",
+        "semi",
+        "one-to-one",
+        format!(">{GOOD_MATCH}")
     );
     if args.mi {
         header.push_str(&format!(" {:>10} {:>10}", "MI semi", "MI 1-to-1"));
@@ -268,8 +297,8 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
         let mut line = format!(
             "{:<16} {:>6} {:>8} {:>10.4} {:>10.4} {:>10.3}",
             r["layer"].as_str().unwrap_or(""),
-            r["units"],
-            r["samples"],
+            r["units"].as_u64().unwrap_or(0),
+            r["samples"].as_u64().unwrap_or(0),
             r["semi_mean"].as_f64().unwrap_or(f64::NAN),
             r["bipartite_mean"].as_f64().unwrap_or(f64::NAN),
             r["bipartite_above_half"].as_f64().unwrap_or(f64::NAN),
@@ -290,6 +319,12 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
 /// A layer name usable in a file name (`stage2.unit1.relu1`, `conv1/7x7`).
 pub fn file_safe(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_alphanumeric() || c == '.' || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

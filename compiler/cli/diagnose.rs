@@ -115,7 +115,12 @@ fn gradients(args: &DiagnoseArgs, out: &std::path::Path) -> Result<Value, Failur
             let (checked, t) = common::prepare(&spec(args, None, None))?;
             let span = shatter::repeat_count_span(&checked.files[0], &t.net.name)
                 .map_err(common::inspect_error)?;
-            let text = checked.sources.files().next().map(|(_, f)| f.text.clone()).unwrap_or_default();
+            let text = checked
+                .sources
+                .files()
+                .next()
+                .map(|(_, f)| f.text.clone())
+                .unwrap_or_default();
             depths
                 .iter()
                 .map(|&d| gradients_at(args, Some(shatter::with_depth(&text, span, d)), Some(d)))
@@ -136,8 +141,10 @@ fn gradients(args: &DiagnoseArgs, out: &std::path::Path) -> Result<Value, Failur
             (label(r), xs.iter().copied().zip(g).collect())
         })
         .collect();
-    let series: Vec<(&str, &[(f64, f64)])> =
-        seqs.iter().map(|(l, p)| (l.as_str(), p.as_slice())).collect();
+    let series: Vec<(&str, &[(f64, f64)])> = seqs
+        .iter()
+        .map(|(l, p)| (l.as_str(), p.as_slice()))
+        .collect();
     let chart = Chart::new("Input gradient over the grid (first seed)")
         .x_label("input x")
         .y_label("d output / d x");
@@ -155,8 +162,12 @@ fn gradients(args: &DiagnoseArgs, out: &std::path::Path) -> Result<Value, Failur
         let chart = Chart::new("Lag-1 gradient autocorrelation vs depth")
             .x_label("depth (repeat count)")
             .y_label("correlation");
-        line_plot(&out.join("correlation_vs_depth.png"), &chart, &[("mean over seeds", points.as_slice())])
-            .map_err(common::plot_error)?;
+        line_plot(
+            &out.join("correlation_vs_depth.png"),
+            &chart,
+            &[("mean over seeds", points.as_slice())],
+        )
+        .map_err(common::plot_error)?;
     }
     Ok(Value::Array(runs))
 }
@@ -178,7 +189,10 @@ fn probe_targets(
         });
     };
     let Some(col) = train.feature_index(name) else {
-        let known = train.feature_names().map(|n| n.to_vec()).unwrap_or_default();
+        let known = train
+            .feature_names()
+            .map(|n| n.to_vec())
+            .unwrap_or_default();
         return Err(InspectError::UnknownFeature {
             name: name.to_string(),
             help: if known.is_empty() {
@@ -193,7 +207,8 @@ fn probe_targets(
             },
         });
     };
-    let column = |ds: &nnc_runtime::data::Dataset| -> Vec<f32> { ds.features().column(col).to_vec() };
+    let column =
+        |ds: &nnc_runtime::data::Dataset| -> Vec<f32> { ds.features().column(col).to_vec() };
     let (a, b) = (column(train), column(test));
     let mut distinct: Vec<f32> = a.clone();
     distinct.sort_by(f32::total_cmp);
@@ -201,7 +216,11 @@ fn probe_targets(
     let classes = |v: &[f32], f: &dyn Fn(f32) -> u32| v.iter().map(|x| f(*x)).collect::<Vec<u32>>();
     if distinct.len() <= 10 {
         let idx = |x: f32| distinct.iter().position(|d| *d == x).unwrap_or(0) as u32;
-        Ok(Some((classes(&a, &idx), classes(&b, &idx), distinct.len().max(2))))
+        Ok(Some((
+            classes(&a, &idx),
+            classes(&b, &idx),
+            distinct.len().max(2),
+        )))
     } else {
         let mut sorted = a.clone();
         sorted.sort_by(f32::total_cmp);
@@ -214,9 +233,14 @@ fn probe_targets(
 pub fn diagnose(args: &DiagnoseArgs) -> Result<(), Failure> {
     let out = common::out_dir(args.out.as_deref(), &args.file, "diagnose");
     common::create_dir(&out)?;
-    let mut report = json!({"spec": args.file.display().to_string(), "out": out.display().to_string()});
+    let mut report =
+        json!({"spec": args.file.display().to_string(), "out": out.display().to_string()});
     let mut notes: Vec<String> = Vec::new();
-    let t = ready(args, None, args.seeds.as_ref().and_then(|s| s.first().copied()))?;
+    let t = ready(
+        args,
+        None,
+        args.seeds.as_ref().and_then(|s| s.first().copied()),
+    )?;
     report["network"] = json!(t.net.name);
     report["state"] = json!(if args.checkpoint.is_some() {
         "checkpoint"
@@ -230,7 +254,9 @@ pub fn diagnose(args: &DiagnoseArgs) -> Result<(), Failure> {
         match shatter::check_scalar(&t, args.output_unit) {
             Ok(_) => report["gradients"] = gradients(args, &out)?,
             Err(e) if want_gradients => return Err(common::inspect_error(e)),
-            Err(_) => notes.push("gradients: skipped, the network's input is not a scalar (`input x: [1]`)".into()),
+            Err(_) => notes.push(
+                "gradients: skipped, the network's input is not a scalar (`input x: [1]`)".into(),
+            ),
         }
     }
     let relus: Vec<String> = t
@@ -316,33 +342,50 @@ fn f(v: &Value) -> String {
 
 fn print_report(r: &Value) {
     outln!(
-        "{} (network `{}`, at {})",
+        "{} (network `{}`; weights: {})",
         r["spec"].as_str().unwrap_or(""),
         r["network"].as_str().unwrap_or(""),
         r["state"].as_str().unwrap_or("")
     );
     if let Some(runs) = r["gradients"].as_array() {
         outln!("\ngradient shattering: lag-1 autocorrelation of d output / d x over the grid");
-        outln!("{:<8} {:>6} {:>12} {:>14}", "depth", "seeds", "mean lag-1", "max |g - g0|");
+        outln!(
+            "{:<8} {:>6} {:>12} {:>14}",
+            "depth",
+            "seeds",
+            "mean lag-1",
+            "max |g - g0|"
+        );
         for run in runs {
             outln!(
                 "{:<8} {:>6} {:>12} {:>14.3e}",
-                run["depth"].as_u64().map_or("spec".into(), |d| d.to_string()),
+                run["depth"]
+                    .as_u64()
+                    .map_or("spec".into(), |d| d.to_string()),
                 run["seeds"].as_array().map_or(0, Vec::len),
-                run["mean_lag1"].as_f64().map_or("constant".into(), |x| format!("{x:.4}")),
+                run["mean_lag1"]
+                    .as_f64()
+                    .map_or("constant".into(), |x| format!("{x:.4}")),
                 run["max_abs_deviation"].as_f64().unwrap_or(f64::NAN)
             );
         }
     }
     if let Some(rows) = r["coactivation"].as_array() {
         outln!("\nco-activation of ReLU units (test split)");
-        outln!("{:<20} {:>8} {:>6} {:>10} {:>12}", "layer", "active", "dead", "pairs", "independent");
+        outln!(
+            "{:<20} {:>8} {:>6} {:>10} {:>12}",
+            "layer",
+            "active",
+            "dead",
+            "pairs",
+            "independent"
+        );
         for row in rows {
             outln!(
                 "{:<20} {:>8} {:>6} {:>10} {:>12}",
                 row["layer"].as_str().unwrap_or(""),
                 f(&row["active_fraction"]),
-                row["dead_units"],
+                row["dead_units"].as_u64().unwrap_or(0),
                 f(&row["pair_rate"]),
                 f(&row["pair_rate_independent"])
             );
@@ -352,14 +395,20 @@ fn print_report(r: &Value) {
         outln!(
             "\nlinear probe for {} ({} classes)",
             p["target"].as_str().unwrap_or(""),
-            p["classes"]
+            p["classes"].as_u64().unwrap_or(0)
         );
-        outln!("{:<20} {:>9} {:>10} {:>10}", "layer", "features", "train acc", "test acc");
+        outln!(
+            "{:<20} {:>9} {:>10} {:>10}",
+            "layer",
+            "features",
+            "train acc",
+            "test acc"
+        );
         for row in p["layers"].as_array().into_iter().flatten() {
             outln!(
                 "{:<20} {:>9} {:>10} {:>10}",
                 row["layer"].as_str().unwrap_or(""),
-                row["features"],
+                row["features"].as_u64().unwrap_or(0),
                 f(&row["train_accuracy"]),
                 f(&row["test_accuracy"])
             );

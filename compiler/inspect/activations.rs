@@ -73,7 +73,9 @@ pub fn layer_values(
             .collect::<Result<Vec<_>, _>>()?;
         let input = &program.inputs[0].0;
         let mut bindings = params.clone();
-        bindings.inputs.insert(input.clone(), batch_input(ds, chunk));
+        bindings
+            .inputs
+            .insert(input.clone(), batch_input(ds, chunk));
         let values =
             interp::evaluate(&program.graph, &bindings, &nodes).map_err(RunError::internal)?;
         for (part, value) in parts.iter_mut().zip(values) {

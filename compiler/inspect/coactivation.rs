@@ -50,7 +50,12 @@ mod tests {
     #[test]
     fn counts_by_hand() {
         // Units 0 and 1 fire together on half the samples; unit 2 never fires.
-        let x = array![[1.0, 2.0, 0.0], [0.0, 0.0, -1.0], [3.0, 1.0, 0.0], [0.0, 0.0, 0.0]];
+        let x = array![
+            [1.0, 2.0, 0.0],
+            [0.0, 0.0, -1.0],
+            [3.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0]
+        ];
         let c = coactivation(&x);
         assert_eq!(c.dead_units, 1);
         assert!((c.active_fraction - 1.0 / 3.0).abs() < 1e-12);

@@ -189,7 +189,9 @@ mod tests {
         let line: Vec<f64> = (0..50).map(|i| i as f64).collect();
         assert!((lag1_autocorrelation(&line).unwrap() - 1.0).abs() < 1e-12);
         // Alternating signs: perfectly anti-correlated.
-        let alt: Vec<f64> = (0..50).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let alt: Vec<f64> = (0..50)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
         assert!((lag1_autocorrelation(&alt).unwrap() + 1.0).abs() < 1e-12);
         // By hand: x = [1, 2, 1, 2, 3], pairs (1,2) (2,1) (1,2) (2,3).
         // mean x = 1.5, mean y = 2; sxy = -0.5*0 + 0.5*-1 + -0.5*0 + 0.5*1 = 0.

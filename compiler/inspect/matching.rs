@@ -174,7 +174,13 @@ mod tests {
         let rho: Vec<Vec<f64>> = (0..5)
             .map(|i| {
                 (0..5)
-                    .map(|j| if perm[i] == j { 0.95 } else { 0.1 * ((i + j) % 3) as f64 })
+                    .map(|j| {
+                        if perm[i] == j {
+                            0.95
+                        } else {
+                            0.1 * ((i + j) % 3) as f64
+                        }
+                    })
                     .collect()
             })
             .collect();
@@ -208,7 +214,9 @@ mod tests {
                 .map(|_| {
                     (0..6)
                         .map(|_| {
-                            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                            state = state
+                                .wrapping_mul(6364136223846793005)
+                                .wrapping_add(1442695040888963407);
                             (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
                         })
                         .collect()
