@@ -120,6 +120,10 @@ pub mod codes {
     pub const TRAIN_DOUBLE_CORRECTION: &str = "nnc::train::double_correction";
     pub const RULES_INVALID: &str = "nnc::rules::invalid";
     pub const FMT_INTERNAL: &str = "nnc::fmt::internal";
+    pub const INSPECT_LAYERS: &str = "nnc::inspect::layers_differ";
+    pub const INSPECT_NOT_SCALAR: &str = "nnc::inspect::not_scalar";
+    pub const INSPECT_FEATURE: &str = "nnc::inspect::unknown_feature";
+    pub const INSPECT_INVALID: &str = "nnc::inspect::invalid";
 
     /// Every code, for the documentation test.
     pub const ALL: &[&str] = &[
@@ -157,6 +161,10 @@ pub mod codes {
         TRAIN_DOUBLE_CORRECTION,
         RULES_INVALID,
         FMT_INTERNAL,
+        INSPECT_LAYERS,
+        INSPECT_NOT_SCALAR,
+        INSPECT_FEATURE,
+        INSPECT_INVALID,
     ];
 }
 

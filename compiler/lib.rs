@@ -7,6 +7,7 @@
 pub mod diagnostics;
 pub mod fmt;
 pub mod hir;
+pub mod inspect;
 pub mod jit;
 pub mod lower;
 pub mod opt;

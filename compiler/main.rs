@@ -133,6 +133,95 @@ enum Command {
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=2))]
         threads: u16,
     },
+    /// Do two networks learn the same units? Correlate and match them layer by layer.
+    Compare {
+        /// Network A's spec.
+        a: PathBuf,
+        /// Network B's spec (default: A's, with the second of --seeds).
+        b: Option<PathBuf>,
+        /// Train A with the first seed and B with the second: `--seeds 1,2`.
+        #[arg(long, value_delimiter = ',')]
+        seeds: Option<Vec<u64>>,
+        /// A's trained weights (default: train A's train block).
+        #[arg(long)]
+        checkpoint_a: Option<PathBuf>,
+        /// B's trained weights (default: train B's train block).
+        #[arg(long)]
+        checkpoint_b: Option<PathBuf>,
+        #[arg(long)]
+        train: Option<String>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// The layers to compare (default: every activation layer both have).
+        #[arg(long, value_delimiter = ',')]
+        layers: Option<Vec<String>>,
+        /// The layer whose sorted correlation matrix is drawn (default: the first compared).
+        #[arg(long)]
+        heatmap: Option<String>,
+        /// Also match units by mutual information (percentile bins).
+        #[arg(long)]
+        mi: bool,
+        /// Folder for the plots (default: runs/<A's name>-compare).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// No per-epoch lines while training.
+        #[arg(long)]
+        quiet: bool,
+        #[arg(long, value_enum, default_value_t = Backend::Jit)]
+        backend: Backend,
+    },
+    /// Gradient shattering, ReLU co-activation and linear probes of a spec's network.
+    Diagnose {
+        file: PathBuf,
+        #[arg(long)]
+        train: Option<String>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Diagnose these weights (default: the network at its initialisation).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Train the train block first.
+        #[arg(long)]
+        trained: bool,
+        /// Only the input-gradient analysis (with the others flags: those sections).
+        #[arg(long)]
+        gradients: bool,
+        /// Only the co-activation of ReLU units.
+        #[arg(long)]
+        coactivation: bool,
+        /// Only the linear probes.
+        #[arg(long)]
+        probe: bool,
+        /// Gradients for each count of the network's `repeat`: `--depths 1,2,4,8,16,32`.
+        #[arg(long, value_delimiter = ',')]
+        depths: Option<Vec<u64>>,
+        /// Average gradient statistics over these seeds: `--seeds 0,1,2`.
+        #[arg(long, value_delimiter = ',')]
+        seeds: Option<Vec<u64>>,
+        /// Points of the input grid.
+        #[arg(long, default_value_t = 256)]
+        grid: usize,
+        /// The grid's ends: `--range=-2,2`.
+        #[arg(long, value_delimiter = ',', default_values_t = [-2.0, 2.0], allow_hyphen_values = true)]
+        range: Vec<f64>,
+        /// Differentiate this output unit of a network with several outputs.
+        #[arg(long)]
+        output_unit: Option<usize>,
+        /// Probe this named feature of the data instead of the labels.
+        #[arg(long)]
+        feature: Option<String>,
+        /// Folder for the plots (default: runs/<name>-diagnose).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        quiet: bool,
+        #[arg(long, value_enum, default_value_t = Backend::Jit)]
+        backend: Backend,
+    },
     /// Print a compilation stage as text.
     Ir {
         file: PathBuf,
@@ -255,6 +344,89 @@ fn main() -> ExitCode {
             json,
             backend,
         )),
+        Command::Compare {
+            a,
+            b,
+            seeds,
+            checkpoint_a,
+            checkpoint_b,
+            train,
+            overrides,
+            layers,
+            heatmap,
+            mi,
+            out,
+            json,
+            quiet,
+            backend,
+        } => finish(cli::compare::compare(&cli::compare::CompareArgs {
+            a,
+            b,
+            seeds,
+            checkpoint_a,
+            checkpoint_b,
+            train,
+            overrides,
+            layers,
+            heatmap,
+            mi,
+            out,
+            json,
+            quiet,
+            backend,
+        })),
+        Command::Diagnose {
+            file,
+            train,
+            overrides,
+            checkpoint,
+            trained,
+            gradients,
+            coactivation,
+            probe,
+            depths,
+            seeds,
+            grid,
+            range,
+            output_unit,
+            feature,
+            out,
+            json,
+            quiet,
+            backend,
+        } => {
+            let range = match range.as_slice() {
+                [lo, hi] if lo < hi && grid >= 3 => (*lo, *hi),
+                _ => {
+                    return finish(Err(cli::run::Failure::Report(miette::Report::new(
+                        nnc::inspect::InspectError::invalid(
+                            format!("--range {range:?} with --grid {grid} is not a grid"),
+                            "Give two increasing ends and at least 3 points: `--range=-2,2 --grid 256`.",
+                        ),
+                    ))))
+                }
+            };
+            finish(cli::diagnose::diagnose(&cli::diagnose::DiagnoseArgs {
+                file,
+                train,
+                overrides,
+                checkpoint,
+                trained,
+                gradients,
+                coactivation,
+                probe,
+                depths,
+                seeds,
+                grid,
+                range,
+                output_unit,
+                feature,
+                out,
+                json,
+                quiet,
+                backend,
+            }))
+        }
         Command::Fmt { files, check } => fmt(&files, check),
         Command::Bench {
             file,

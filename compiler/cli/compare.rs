@@ -1,0 +1,330 @@
+//! `nnc compare`: do two networks learn the same units? (Li et al., "Convergent learning",
+//! papers.md section 9.) For every layer both networks have, the correlation of each unit
+//! of A with each unit of B over the test split, the greedy semi-matching and the
+//! one-to-one matching, and optionally the same with mutual information.
+
+use super::inspect_common::{self as common, SpecRun};
+use super::run::Failure;
+use nnc::inspect::correlate::{correlation, mutual_information, units_matrix};
+use nnc::inspect::matching::{bipartite_matching, semi_matching, sorted_by_matching, GOOD_MATCH};
+use nnc::inspect::{activations, InspectError};
+use nnc::train::{Backend, Trainer};
+use nnc_runtime::plot::{heatmap, line_plot, Chart};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Percentile bins of the mutual-information variant (papers.md: 10, plus one for zeros).
+const MI_BINS: usize = 10;
+
+pub struct CompareArgs {
+    pub a: PathBuf,
+    pub b: Option<PathBuf>,
+    pub seeds: Option<Vec<u64>>,
+    pub checkpoint_a: Option<PathBuf>,
+    pub checkpoint_b: Option<PathBuf>,
+    pub train: Option<String>,
+    pub overrides: Vec<String>,
+    pub layers: Option<Vec<String>>,
+    pub heatmap: Option<String>,
+    pub mi: bool,
+    pub out: Option<PathBuf>,
+    pub json: bool,
+    pub quiet: bool,
+    pub backend: Backend,
+}
+
+/// The layers to compare: the ones named, else every activation layer both networks
+/// have; each must have the same shape in both.
+pub fn shared_layers(
+    a: &nnc::hir::Network,
+    b: &nnc::hir::Network,
+    chosen: Option<&[String]>,
+) -> Result<Vec<String>, InspectError> {
+    let find =
+        |n: &nnc::hir::Network, name: &str| n.layers.iter().find(|l| l.name == name).cloned();
+    let names: Vec<String> = match chosen {
+        Some(names) => {
+            for name in names {
+                for (net, which) in [(a, "A"), (b, "B")] {
+                    if find(net, name).is_none() {
+                        let known: Vec<&str> = net.layers.iter().map(|l| l.name.as_str()).collect();
+                        return Err(InspectError::LayersDiffer {
+                            message: format!(
+                                "network {which} (`{}`) has no layer `{name}`",
+                                net.name
+                            ),
+                            help: format!(
+                                "Its layers are: {}. `nnc summary` lists them.{}",
+                                known.join(", "),
+                                nnc::diagnostics::did_you_mean(name, known.iter().copied())
+                                    .map_or(String::new(), |d| format!(" ({d})"))
+                            ),
+                        });
+                    }
+                }
+            }
+            names.to_vec()
+        }
+        None => a
+            .layers
+            .iter()
+            .filter(|l| common::is_activation(&l.op))
+            .filter(|l| find(b, &l.name).is_some_and(|m| common::is_activation(&m.op)))
+            .map(|l| l.name.clone())
+            .collect(),
+    };
+    if names.is_empty() {
+        let acts = |n: &nnc::hir::Network| {
+            let v: Vec<&str> = n
+                .layers
+                .iter()
+                .filter(|l| common::is_activation(&l.op))
+                .map(|l| l.name.as_str())
+                .collect();
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        return Err(InspectError::LayersDiffer {
+            message: format!(
+                "networks `{}` and `{}` share no activation layer to compare",
+                a.name, b.name
+            ),
+            help: format!(
+                "A's activation layers: {}; B's: {}. Compare layers by name with --layers.",
+                acts(a),
+                acts(b)
+            ),
+        });
+    }
+    for name in &names {
+        let (la, lb) = (
+            find(a, name).expect("checked"),
+            find(b, name).expect("checked"),
+        );
+        if la.shape != lb.shape {
+            return Err(InspectError::LayersDiffer {
+                message: format!(
+                    "layer `{name}` has shape {:?} in A (network `{}`) but {:?} in B (network `{}`)",
+                    la.shape, a.name, lb.shape, b.name
+                ),
+                help: "Units can only be matched between layers of the same width; choose corresponding layers with --layers.".into(),
+            });
+        }
+    }
+    Ok(names)
+}
+
+/// The two trainers to compare, each checked, initialised and trained (or loaded).
+fn nets(args: &CompareArgs) -> Result<(Trainer, Trainer), Failure> {
+    let seeds = match (&args.b, args.seeds.as_deref()) {
+        (_, Some([a, b])) => (Some(*a), Some(*b)),
+        (_, Some(other)) => {
+            return Err(common::inspect_error(InspectError::invalid(
+                format!("--seeds takes two seeds, got {}", other.len()),
+                "Write `--seeds 1,2`: network A trains with the first, B with the second.",
+            )))
+        }
+        (Some(_), None) => (None, None),
+        (None, None) => {
+            return Err(common::inspect_error(InspectError::invalid(
+                "one spec and no seeds: there is nothing to compare it with",
+                "Give a second spec (`nnc compare A.nn B.nn`) or two seeds (`--seeds 1,2`).",
+            )))
+        }
+    };
+    let file_b = args.b.clone().unwrap_or_else(|| args.a.clone());
+    let mut out = Vec::new();
+    for (file, seed, checkpoint, which) in [
+        (&args.a, seeds.0, &args.checkpoint_a, "A"),
+        (&file_b, seeds.1, &args.checkpoint_b, "B"),
+    ] {
+        let (_, mut t) = common::prepare(&SpecRun {
+            file,
+            text: None,
+            train: args.train.as_deref(),
+            overrides: &args.overrides,
+            seed,
+            backend: args.backend,
+        })?;
+        // One spec at two seeds: the seed also draws the split, so B takes A's, and the
+        // two nets differ only in their initialisation and example order.
+        if let (None, Some(first)) = (&args.b, out.first()) {
+            let first: &Trainer = first;
+            t.data = nnc::train::data::Prepared {
+                train: first.data.train.clone(),
+                test: first.data.test.clone(),
+            };
+        }
+        common::bring_up(
+            &mut t,
+            checkpoint.as_deref(),
+            which,
+            !args.quiet && !args.json,
+        )?;
+        out.push(t);
+    }
+    let b = out.pop().expect("two nets");
+    let a = out.pop().expect("two nets");
+    Ok((a, b))
+}
+
+pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
+    let (mut a, mut b) = nets(args)?;
+    let layers =
+        shared_layers(&a.net, &b.net, args.layers.as_deref()).map_err(common::inspect_error)?;
+    let (na, nb) = (a.data.test.n_samples(), b.data.test.n_samples());
+    if na != nb || a.data.test.features() != b.data.test.features() {
+        return Err(common::inspect_error(InspectError::LayersDiffer {
+            message: format!(
+                "the two specs' test splits differ ({na} and {nb} examples): units must be compared on the same inputs"
+            ),
+            help: "Give both specs the same data block and split.".into(),
+        }));
+    }
+    let (acc_a, acc_b) = (a.evaluate(true)?.accuracy(), b.evaluate(true)?.accuracy());
+    let va = activations::layer_values(&a, true, &layers)?;
+    let vb = activations::layer_values(&b, true, &layers)?;
+    let out = common::out_dir(args.out.as_deref(), &args.a, "compare");
+    common::create_dir(&out)?;
+    let heat_layer = args.heatmap.clone().unwrap_or_else(|| layers[0].clone());
+    if !layers.contains(&heat_layer) {
+        return Err(common::inspect_error(InspectError::invalid(
+            format!("--heatmap names `{heat_layer}`, which is not among the compared layers"),
+            format!("Choose one of: {}.", layers.join(", ")),
+        )));
+    }
+    let mut rows: Vec<Value> = Vec::new();
+    for (i, name) in layers.iter().enumerate() {
+        let (ma, mb) = (units_matrix(&va[i]), units_matrix(&vb[i]));
+        let rho = correlation(&ma, &mb);
+        let (semi, bip) = (semi_matching(&rho), bipartite_matching(&rho));
+        let mut row = json!({
+            "layer": name,
+            "units": ma.ncols(),
+            "samples": ma.nrows(),
+            "semi_mean": semi.mean,
+            "bipartite_mean": bip.mean,
+            "semi_above_half": semi.above_half,
+            "bipartite_above_half": bip.above_half,
+            "bipartite_pairs": bip.pairs,
+            "bipartite_values": bip.values,
+        });
+        if args.mi {
+            let mi = mutual_information(&ma, &mb, MI_BINS);
+            let mbip = bipartite_matching(&mi);
+            row["mi_semi_mean"] = json!(semi_matching(&mi).mean);
+            row["mi_bipartite_mean"] = json!(mbip.mean);
+        }
+        if *name == heat_layer {
+            let sorted = sorted_by_matching(&rho, &bip);
+            let chart = Chart::new(format!(
+                "{name}: correlation, A units (rows) vs matched B units"
+            ))
+            .x_label("unit of B")
+            .y_label("unit of A");
+            heatmap(
+                &out.join(format!("correlation_{}.png", file_safe(name))),
+                &chart,
+                &sorted,
+                None,
+            )
+            .map_err(common::plot_error)?;
+        }
+        rows.push(row);
+    }
+    let series = |key: &str| -> Vec<(f64, f64)> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| ((i + 1) as f64, r[key].as_f64().unwrap_or(f64::NAN)))
+            .collect()
+    };
+    let (s, p) = (series("semi_mean"), series("bipartite_mean"));
+    let chart = Chart::new("Mean matched correlation per layer")
+        .x_label("layer (in network order)")
+        .y_label("correlation");
+    line_plot(
+        &out.join("matched.png"),
+        &chart,
+        &[
+            ("semi-matching", s.as_slice()),
+            ("one-to-one", p.as_slice()),
+        ],
+    )
+    .map_err(common::plot_error)?;
+    let describe = |t: &Trainer, file: &Path, accuracy: f64| json!({"spec": file.display().to_string(), "network": t.net.name, "seed": t.decl.seed, "test_accuracy": accuracy});
+    let file_b = args.b.clone().unwrap_or_else(|| args.a.clone());
+    if args.json {
+        let brief: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("bipartite_values");
+                }
+                r
+            })
+            .collect();
+        outln!(
+            "{}",
+            json!({"a": describe(&a, &args.a, acc_a), "b": describe(&b, &file_b, acc_b), "samples_from": "test split", "layers": brief, "out": out.display().to_string()})
+        );
+        return Ok(());
+    }
+    outln!(
+        "A: {} seed {} (test accuracy {acc_a:.4}); B: {} seed {} (test accuracy {acc_b:.4})",
+        args.a.display(),
+        a.decl.seed,
+        file_b.display(),
+        b.decl.seed
+    );
+    let mut header = format!(
+        "{:<16} {:>6} {:>8} {:>10} {:>10} {:>10}",
+        "layer",
+        "units",
+        "samples",
+        "semi",
+        "one-to-one",
+        format!(">{GOOD_MATCH}")
+    );
+    if args.mi {
+        header.push_str(&format!(" {:>10} {:>10}", "MI semi", "MI 1-to-1"));
+    }
+    outln!("{header}");
+    for r in &rows {
+        let mut line = format!(
+            "{:<16} {:>6} {:>8} {:>10.4} {:>10.4} {:>10.3}",
+            r["layer"].as_str().unwrap_or(""),
+            r["units"].as_u64().unwrap_or(0),
+            r["samples"].as_u64().unwrap_or(0),
+            r["semi_mean"].as_f64().unwrap_or(f64::NAN),
+            r["bipartite_mean"].as_f64().unwrap_or(f64::NAN),
+            r["bipartite_above_half"].as_f64().unwrap_or(f64::NAN),
+        );
+        if args.mi {
+            line.push_str(&format!(
+                " {:>10.4} {:>10.4}",
+                r["mi_semi_mean"].as_f64().unwrap_or(f64::NAN),
+                r["mi_bipartite_mean"].as_f64().unwrap_or(f64::NAN)
+            ));
+        }
+        outln!("{line}");
+    }
+    outln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// A layer name usable in a file name (`stage2.unit1.relu1`, `conv1/7x7`).
+pub fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,421 @@
+//! `nnc diagnose`: how a network's gradients and units behave.
+//!
+//! - gradients (Balduzzi et al., papers.md section 8): d output / d input over a 1-D grid,
+//!   and the lag-1 autocorrelation of that sequence, for the spec's network or for each
+//!   count of its `repeat` (`--depths`), averaged over `--seeds`;
+//! - co-activation: per ReLU layer, the fraction of units active per example and how often
+//!   pairs fire together;
+//! - linear probes (Hermann & Lampinen): a logistic-regression probe per layer, trained
+//!   on the training split's activations, scored on the test split.
+
+use super::inspect_common::{self as common, SpecRun};
+use super::run::Failure;
+use nnc::hir::LayerOp;
+use nnc::inspect::coactivation::coactivation;
+use nnc::inspect::correlate::{lag1_autocorrelation, units_matrix};
+use nnc::inspect::probe::Probe;
+use nnc::inspect::shatter::{self, grid};
+use nnc::inspect::{activations, InspectError};
+use nnc::train::{Backend, Trainer};
+use nnc_runtime::plot::{line_plot, Chart};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+pub struct DiagnoseArgs {
+    pub file: PathBuf,
+    pub train: Option<String>,
+    pub overrides: Vec<String>,
+    pub checkpoint: Option<PathBuf>,
+    /// Train the train block first (else: the network at its initialisation).
+    pub trained: bool,
+    pub gradients: bool,
+    pub coactivation: bool,
+    pub probe: bool,
+    pub depths: Option<Vec<u64>>,
+    pub seeds: Option<Vec<u64>>,
+    pub grid: usize,
+    pub range: (f64, f64),
+    pub output_unit: Option<usize>,
+    pub feature: Option<String>,
+    pub out: Option<PathBuf>,
+    pub json: bool,
+    pub quiet: bool,
+    pub backend: Backend,
+}
+
+impl DiagnoseArgs {
+    /// No section chosen: all that apply to the network.
+    fn all(&self) -> bool {
+        !self.gradients && !self.coactivation && !self.probe
+    }
+}
+
+fn spec<'a>(args: &'a DiagnoseArgs, text: Option<String>, seed: Option<u64>) -> SpecRun<'a> {
+    SpecRun {
+        file: &args.file,
+        text,
+        train: args.train.as_deref(),
+        overrides: &args.overrides,
+        seed,
+        backend: args.backend,
+    }
+}
+
+/// The trainer in the state to diagnose: loaded, trained, or at init.
+fn ready(args: &DiagnoseArgs, text: Option<String>, seed: Option<u64>) -> Result<Trainer, Failure> {
+    let (_, mut t) = common::prepare(&spec(args, text, seed))?;
+    let show = !args.quiet && !args.json;
+    if args.checkpoint.is_some() || args.trained {
+        common::bring_up(&mut t, args.checkpoint.as_deref(), "train", show)?;
+    } else {
+        t.init()?;
+    }
+    Ok(t)
+}
+
+/// One depth's gradients: per seed, the gradient sequence and its lag-1 correlation.
+fn gradients_at(
+    args: &DiagnoseArgs,
+    text: Option<String>,
+    depth: Option<u64>,
+) -> Result<Value, Failure> {
+    let seeds: Vec<Option<u64>> = match &args.seeds {
+        Some(s) => s.iter().map(|s| Some(*s)).collect(),
+        None => vec![None],
+    };
+    let xs = grid(args.range.0, args.range.1, args.grid);
+    let (mut lag1, mut sequences, mut used_seeds, mut deviation) =
+        (Vec::new(), Vec::new(), Vec::new(), 0.0f64);
+    for seed in seeds {
+        let t = ready(args, text.clone(), seed)?;
+        let width = shatter::check_scalar(&t, args.output_unit).map_err(common::inspect_error)?;
+        let g = shatter::input_gradient(&t, &xs, args.output_unit.unwrap_or(0), width)?;
+        deviation = g.iter().map(|v| (v - g[0]).abs()).fold(deviation, f64::max);
+        lag1.push(lag1_autocorrelation(&g));
+        used_seeds.push(t.decl.seed);
+        sequences.push(g);
+    }
+    let defined: Vec<f64> = lag1.iter().flatten().copied().collect();
+    Ok(json!({
+        "depth": depth,
+        "seeds": used_seeds,
+        "lag1": lag1,
+        // Over the seeds where it is defined; none if every gradient was constant.
+        "mean_lag1": if defined.is_empty() { None } else { Some(common::mean(&defined)) },
+        "max_abs_deviation": deviation,
+        "gradient": sequences[0],
+    }))
+}
+
+fn gradients(args: &DiagnoseArgs, out: &std::path::Path) -> Result<Value, Failure> {
+    let xs = grid(args.range.0, args.range.1, args.grid);
+    let runs: Vec<Value> = match &args.depths {
+        None => vec![gradients_at(args, None, None)?],
+        Some(depths) => {
+            let (checked, t) = common::prepare(&spec(args, None, None))?;
+            let span = shatter::repeat_count_span(&checked.files[0], &t.net.name)
+                .map_err(common::inspect_error)?;
+            let text = checked
+                .sources
+                .files()
+                .next()
+                .map(|(_, f)| f.text.clone())
+                .unwrap_or_default();
+            depths
+                .iter()
+                .map(|&d| gradients_at(args, Some(shatter::with_depth(&text, span, d)), Some(d)))
+                .collect::<Result<_, _>>()?
+        }
+    };
+    let label = |r: &Value| match r["depth"].as_u64() {
+        Some(d) => format!("depth {d}"),
+        None => "spec".into(),
+    };
+    let seqs: Vec<(String, Vec<(f64, f64)>)> = runs
+        .iter()
+        .map(|r| {
+            let g: Vec<f64> = r["gradient"]
+                .as_array()
+                .map(|a| a.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect())
+                .unwrap_or_default();
+            (label(r), xs.iter().copied().zip(g).collect())
+        })
+        .collect();
+    let series: Vec<(&str, &[(f64, f64)])> = seqs
+        .iter()
+        .map(|(l, p)| (l.as_str(), p.as_slice()))
+        .collect();
+    let chart = Chart::new("Input gradient over the grid (first seed)")
+        .x_label("input x")
+        .y_label("d output / d x");
+    line_plot(&out.join("gradients.png"), &chart, &series).map_err(common::plot_error)?;
+    if args.depths.is_some() {
+        let points: Vec<(f64, f64)> = runs
+            .iter()
+            .map(|r| {
+                (
+                    r["depth"].as_f64().unwrap_or(f64::NAN),
+                    r["mean_lag1"].as_f64().unwrap_or(f64::NAN),
+                )
+            })
+            .collect();
+        let chart = Chart::new("Lag-1 gradient autocorrelation vs depth")
+            .x_label("depth (repeat count)")
+            .y_label("correlation");
+        line_plot(
+            &out.join("correlation_vs_depth.png"),
+            &chart,
+            &[("mean over seeds", points.as_slice())],
+        )
+        .map_err(common::plot_error)?;
+    }
+    Ok(Value::Array(runs))
+}
+
+/// Probe targets of a split: its labels, or classes of a named feature (its distinct
+/// values if there are at most 10, else below / above the training split's median).
+fn probe_targets(
+    t: &Trainer,
+    feature: Option<&str>,
+) -> Result<Option<(Vec<u32>, Vec<u32>, usize)>, InspectError> {
+    let (train, test) = (&t.data.train, &t.data.test);
+    let Some(name) = feature else {
+        return Ok(match (train.labels(), test.labels()) {
+            (Some(a), Some(b)) => {
+                let k = train.n_classes().max(test.n_classes()) as usize;
+                Some((a.to_vec(), b.to_vec(), k))
+            }
+            _ => None,
+        });
+    };
+    let Some(col) = train.feature_index(name) else {
+        let known = train
+            .feature_names()
+            .map(|n| n.to_vec())
+            .unwrap_or_default();
+        return Err(InspectError::UnknownFeature {
+            name: name.to_string(),
+            help: if known.is_empty() {
+                "This data has no named features; probe the labels (omit --feature), or name the features with the data block's `features: [...]`.".into()
+            } else {
+                format!(
+                    "Its features are: {}.{}",
+                    known.join(", "),
+                    nnc::diagnostics::did_you_mean(name, known.iter().map(String::as_str))
+                        .map_or(String::new(), |d| format!(" ({d})"))
+                )
+            },
+        });
+    };
+    let column =
+        |ds: &nnc_runtime::data::Dataset| -> Vec<f32> { ds.features().column(col).to_vec() };
+    let (a, b) = (column(train), column(test));
+    let mut distinct: Vec<f32> = a.clone();
+    distinct.sort_by(f32::total_cmp);
+    distinct.dedup();
+    let classes = |v: &[f32], f: &dyn Fn(f32) -> u32| v.iter().map(|x| f(*x)).collect::<Vec<u32>>();
+    if distinct.len() <= 10 {
+        let idx = |x: f32| distinct.iter().position(|d| *d == x).unwrap_or(0) as u32;
+        Ok(Some((
+            classes(&a, &idx),
+            classes(&b, &idx),
+            distinct.len().max(2),
+        )))
+    } else {
+        let mut sorted = a.clone();
+        sorted.sort_by(f32::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        let above = |x: f32| (x >= median) as u32;
+        Ok(Some((classes(&a, &above), classes(&b, &above), 2)))
+    }
+}
+
+pub fn diagnose(args: &DiagnoseArgs) -> Result<(), Failure> {
+    let out = common::out_dir(args.out.as_deref(), &args.file, "diagnose");
+    common::create_dir(&out)?;
+    let mut report =
+        json!({"spec": args.file.display().to_string(), "out": out.display().to_string()});
+    let mut notes: Vec<String> = Vec::new();
+    let t = ready(
+        args,
+        None,
+        args.seeds.as_ref().and_then(|s| s.first().copied()),
+    )?;
+    report["network"] = json!(t.net.name);
+    report["state"] = json!(if args.checkpoint.is_some() {
+        "checkpoint"
+    } else if args.trained {
+        "trained"
+    } else {
+        "initialisation"
+    });
+    let want_gradients = args.gradients || args.depths.is_some();
+    if want_gradients || args.all() {
+        match shatter::check_scalar(&t, args.output_unit) {
+            Ok(_) => report["gradients"] = gradients(args, &out)?,
+            Err(e) if want_gradients => return Err(common::inspect_error(e)),
+            Err(_) => notes.push(
+                "gradients: skipped, the network's input is not a scalar (`input x: [1]`)".into(),
+            ),
+        }
+    }
+    let relus: Vec<String> = t
+        .net
+        .layers
+        .iter()
+        .filter(|l| matches!(l.op, LayerOp::Relu | LayerOp::Crelu))
+        .map(|l| l.name.clone())
+        .collect();
+    if args.coactivation || args.all() {
+        if relus.is_empty() {
+            notes.push("co-activation: skipped, the network has no relu or crelu layer".into());
+        } else {
+            let values = activations::layer_values(&t, true, &relus)?;
+            let rows: Vec<Value> = relus
+                .iter()
+                .zip(&values)
+                .map(|(name, v)| {
+                    let c = coactivation(&units_matrix(v));
+                    json!({"layer": name, "active_fraction": c.active_fraction, "dead_units": c.dead_units, "pair_rate": c.pair_rate, "pair_rate_independent": c.pair_rate_independent})
+                })
+                .collect();
+            report["coactivation"] = Value::Array(rows);
+        }
+    }
+    if args.probe || args.all() || args.feature.is_some() {
+        match probe_targets(&t, args.feature.as_deref()).map_err(common::inspect_error)? {
+            None if args.probe => {
+                return Err(common::inspect_error(InspectError::UnknownFeature {
+                    name: "labels".into(),
+                    help: "The data has real-valued targets, not classes: probe a named feature with --feature NAME.".into(),
+                }))
+            }
+            None => notes.push("probe: skipped, the data has no class labels (use --feature NAME)".into()),
+            Some((train_y, test_y, k)) => {
+                let layers: Vec<String> = t
+                    .net
+                    .layers
+                    .iter()
+                    .filter(|l| {
+                        matches!(l.op, LayerOp::Input) || common::is_activation(&l.op)
+                            || t.net.outputs.iter().any(|o| t.net.layer(o.layer).name == l.name)
+                    })
+                    .map(|l| l.name.clone())
+                    .collect();
+                let train_v = activations::layer_values(&t, false, &layers)?;
+                let test_v = activations::layer_values(&t, true, &layers)?;
+                let mut rows = Vec::new();
+                for ((name, a), b) in layers.iter().zip(&train_v).zip(&test_v) {
+                    let (xa, xb) = (activations::flatten_examples(a), activations::flatten_examples(b));
+                    let probe = Probe::fit(&xa, &train_y, k);
+                    rows.push(json!({"layer": name, "features": xa.ncols(), "train_accuracy": probe.accuracy(&xa, &train_y), "test_accuracy": probe.accuracy(&xb, &test_y)}));
+                }
+                let points: Vec<(f64, f64)> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (i as f64, r["test_accuracy"].as_f64().unwrap_or(f64::NAN)))
+                    .collect();
+                let chart = Chart::new(format!(
+                    "Linear probe for {} (test accuracy)",
+                    args.feature.as_deref().unwrap_or("the labels")
+                ))
+                .x_label("layer (0 = input, in network order)")
+                .y_label("accuracy");
+                line_plot(&out.join("probe.png"), &chart, &[("probe", points.as_slice())])
+                    .map_err(common::plot_error)?;
+                report["probe"] = json!({"target": args.feature.as_deref().unwrap_or("labels"), "classes": k, "layers": rows});
+            }
+        }
+    }
+    report["notes"] = json!(notes);
+    if args.json {
+        outln!("{report}");
+        return Ok(());
+    }
+    print_report(&report);
+    Ok(())
+}
+
+fn f(v: &Value) -> String {
+    v.as_f64().map_or("-".into(), |x| format!("{x:.4}"))
+}
+
+fn print_report(r: &Value) {
+    outln!(
+        "{} (network `{}`; weights: {})",
+        r["spec"].as_str().unwrap_or(""),
+        r["network"].as_str().unwrap_or(""),
+        r["state"].as_str().unwrap_or("")
+    );
+    if let Some(runs) = r["gradients"].as_array() {
+        outln!("\ngradient shattering: lag-1 autocorrelation of d output / d x over the grid");
+        outln!(
+            "{:<8} {:>6} {:>12} {:>14}",
+            "depth",
+            "seeds",
+            "mean lag-1",
+            "max |g - g0|"
+        );
+        for run in runs {
+            outln!(
+                "{:<8} {:>6} {:>12} {:>14.3e}",
+                run["depth"]
+                    .as_u64()
+                    .map_or("spec".into(), |d| d.to_string()),
+                run["seeds"].as_array().map_or(0, Vec::len),
+                run["mean_lag1"]
+                    .as_f64()
+                    .map_or("constant".into(), |x| format!("{x:.4}")),
+                run["max_abs_deviation"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    if let Some(rows) = r["coactivation"].as_array() {
+        outln!("\nco-activation of ReLU units (test split)");
+        outln!(
+            "{:<20} {:>8} {:>6} {:>10} {:>12}",
+            "layer",
+            "active",
+            "dead",
+            "pairs",
+            "independent"
+        );
+        for row in rows {
+            outln!(
+                "{:<20} {:>8} {:>6} {:>10} {:>12}",
+                row["layer"].as_str().unwrap_or(""),
+                f(&row["active_fraction"]),
+                row["dead_units"].as_u64().unwrap_or(0),
+                f(&row["pair_rate"]),
+                f(&row["pair_rate_independent"])
+            );
+        }
+    }
+    if let Some(p) = r["probe"].as_object() {
+        outln!(
+            "\nlinear probe for {} ({} classes)",
+            p["target"].as_str().unwrap_or(""),
+            p["classes"].as_u64().unwrap_or(0)
+        );
+        outln!(
+            "{:<20} {:>9} {:>10} {:>10}",
+            "layer",
+            "features",
+            "train acc",
+            "test acc"
+        );
+        for row in p["layers"].as_array().into_iter().flatten() {
+            outln!(
+                "{:<20} {:>9} {:>10} {:>10}",
+                row["layer"].as_str().unwrap_or(""),
+                row["features"].as_u64().unwrap_or(0),
+                f(&row["train_accuracy"]),
+                f(&row["test_accuracy"])
+            );
+        }
+    }
+    for n in r["notes"].as_array().into_iter().flatten() {
+        outln!("note: {}", n.as_str().unwrap_or(""));
+    }
+    outln!("wrote {}", r["out"].as_str().unwrap_or(""));
+}
