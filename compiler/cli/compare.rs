@@ -156,6 +156,7 @@ fn nets(args: &CompareArgs) -> Result<(Trainer, Trainer), Failure> {
             t.data = nnc::train::data::Prepared {
                 train: first.data.train.clone(),
                 test: first.data.test.clone(),
+                scaler: first.data.scaler.clone(),
             };
         }
         common::bring_up(
