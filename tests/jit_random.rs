@@ -137,7 +137,7 @@ impl Gen {
                 let n: usize = shape.iter().product();
                 let new = match self.rng.random_range(0..3) {
                     0 => vec![n],
-                    1 if n % 2 == 0 => vec![2, n / 2],
+                    1 if n.is_multiple_of(2) => vec![2, n / 2],
                     _ => vec![1, n],
                 };
                 self.g.reshape(a, &new)

@@ -13,6 +13,7 @@
 //! - reshape of reshape, broadcast of broadcast and permute of permute collapse into one
 //!   view, and a view, `Sum` or `MaxReduce` that leaves the shape unchanged is `x` itself.
 //!   Views of constants are constants of the new shape.
+//!
 //! `Sum` of a constant is not folded: the interpreter's summation order would round
 //! differently from `n * c`.
 
@@ -133,7 +134,7 @@ fn fold_node(out: &mut Graph, node: &Node, ins: &[NodeId]) -> (NodeId, Option<&'
         (Op::Mul, &[a, b]) => {
             for (x, c) in [(a, b), (b, a)] {
                 match constant(out, c) {
-                    Some(v) if v == 1.0 => return (x, Some("x*1")),
+                    Some(1.0) => return (x, Some("x*1")),
                     Some(v) if v == 0.0 && finite(out, x) => {
                         return (out.constant(0.0, &node.shape), Some("x*0"));
                     }
