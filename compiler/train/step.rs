@@ -284,7 +284,9 @@ fn soft_cross_entropy(g: &mut Graph, target: NodeId, logits: NodeId) -> NodeId {
     let log_probs = g.log_softmax(logits, 1);
     let picked = g.mul(target, log_probs);
     let total = g.sum(picked, &[1]);
-    g.neg(total)
+    let per = g.neg(total);
+    let batch = g.shape(logits)[0];
+    g.reshape(per, &[batch])
 }
 
 /// `net`'s evaluation-mode logits `[batch, width]` on `x`, spliced into `g` with its
