@@ -6,7 +6,9 @@ use nnc::train::{Backend, RunError, Trainer};
 use std::path::{Path, PathBuf};
 
 fn spec(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("specs").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("specs")
+        .join(name)
 }
 
 fn check(path: &Path, overrides: &[&str]) -> nnc::Checked {
@@ -18,7 +20,11 @@ fn trainer(overrides: &[&str]) -> Result<Trainer, RunError> {
     let path = spec("imbalance.nn");
     let checked = check(&path, overrides);
     assert!(!checked.has_errors(), "{:?}", checked.diags);
-    Trainer::new(&checked.program, &checked.program.trains[0], path.parent().unwrap())
+    Trainer::new(
+        &checked.program,
+        &checked.program.trains[0],
+        path.parent().unwrap(),
+    )
 }
 
 /// Minority share of the rows of one epoch, through the trainer's sampler.
@@ -54,7 +60,10 @@ fn every_sampler_trains_on_both_backends() {
         }
         // Same batches on both backends: the losses agree to float rounding.
         for (r, j) in losses[..2].iter().zip(&losses[2..]) {
-            assert!((r - j).abs() < 1e-3 * r.abs().max(1.0), "{sampler}: {losses:?}");
+            assert!(
+                (r - j).abs() < 1e-3 * r.abs().max(1.0),
+                "{sampler}: {losses:?}"
+            );
         }
     }
 }
@@ -62,7 +71,10 @@ fn every_sampler_trains_on_both_backends() {
 #[test]
 fn the_trainer_draws_the_class_frequencies_of_its_policy() {
     let base = minority_share(&trainer(&["train.sampler=uniform"]).unwrap());
-    assert!((0.04..0.06).contains(&base), "1:20 data, minority share {base}");
+    assert!(
+        (0.04..0.06).contains(&base),
+        "1:20 data, minority share {base}"
+    );
     let balanced = minority_share(&trainer(&[]).unwrap());
     assert!((0.45..0.55).contains(&balanced), "balanced: {balanced}");
     let over = trainer(&["train.sampler=oversample"]).unwrap();
@@ -83,7 +95,10 @@ fn kmeans_larger_than_a_class_fails_before_training() {
         .err()
         .expect("K = 5000 is larger than the majority class");
     let text = format!("{err}");
-    assert!(text.contains("K = 5000") && text.contains("`other`"), "{text}");
+    assert!(
+        text.contains("K = 5000") && text.contains("`other`"),
+        "{text}"
+    );
     let code = miette::Diagnostic::code(&err).map(|c| c.to_string());
     assert_eq!(code.as_deref(), Some("nnc::sampling::kmeans_too_large"));
 }
@@ -165,4 +180,50 @@ fn class_weights_need_one_weight_per_class() {
         .err()
         .expect("3 weights for 2 classes");
     assert!(format!("{err}").contains("3 weights"), "{err}");
+}
+
+#[test]
+fn a_run_reports_imbalance_metrics_and_a_roc_curve() {
+    let out = std::env::temp_dir().join(format!("nnc-imbalance-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = |json: bool| {
+        let mut args = vec!["run", "imbalance.nn", "--quiet", "--set", "train.epochs=2"];
+        if json {
+            args.push("--json");
+        }
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_nnc"))
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .current_dir(spec(""))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let v: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    let test = &v["test"];
+    let per_class = test["per_class"].as_array().unwrap();
+    assert_eq!(per_class.len(), 2);
+    let f1: Vec<f64> = per_class
+        .iter()
+        .map(|c| c["f1"].as_f64().unwrap())
+        .collect();
+    let macro_f1 = test["macro_f1"].as_f64().unwrap();
+    assert!((macro_f1 - (f1[0] + f1[1]) / 2.0).abs() < 1e-12, "{test}");
+    assert!(per_class[1]["recall"].as_f64().is_some());
+    let auc = test["roc_auc"].as_f64().unwrap();
+    assert!((0.5..=1.0).contains(&auc), "{auc}");
+    let png = std::fs::read(out.join("roc.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let table = run(false);
+    assert!(
+        table.contains("three") && table.contains("macro avg"),
+        "{table}"
+    );
+    assert!(
+        table.contains("roc-auc (binary, class 1 positive)"),
+        "{table}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -93,9 +93,9 @@ pub fn kmeans(
         }
         // An empty cluster keeps its centre (it cannot stay empty for long: a point at
         // distance 0 of it exists only if it was seeded on a duplicate).
-        for j in 0..k {
-            if counts[j] > 0 {
-                let mean = sums.row(j).mapv(|s| s / counts[j] as f64);
+        for (j, &count) in counts.iter().enumerate() {
+            if count > 0 {
+                let mean = sums.row(j).mapv(|s| s / count as f64);
                 centres.row_mut(j).assign(&mean);
             }
         }

@@ -94,10 +94,9 @@ impl Sampler {
         }
     }
 
-    /// The epoch's batches of example indices, `batch` per batch (the last may be
-    /// shorter). Hard mining fills each batch from the losses recorded with
-    /// [`Sampler::record`] so far, so call this once per batch through [`Sampler::batch`]
-    /// instead when the policy is [`Policy::HardMining`].
+    /// The example indices of epoch `epoch`, in order, [`Sampler::epoch_len`] of them (for
+    /// hard mining: the uniform order its batches take their non-hard rows from). Cut it
+    /// into batches with [`Sampler::batch`].
     pub fn epoch(&self, epoch: u64) -> Vec<usize> {
         let mut rng = rng_for(self.seed, stream::SAMPLER + (epoch & ((1 << 55) - 1)));
         match &self.policy {
@@ -133,9 +132,10 @@ impl Sampler {
         }
     }
 
-    /// The rows of batch `step` (0-based) of an epoch whose order is `order` (from
-    /// [`Sampler::epoch`]), `batch` rows per batch. `cursor` is the position in `order`
-    /// (start each epoch at 0); it advances by the rows taken from `order`.
+    /// The next batch of `size` rows of an epoch whose order is `order` (from
+    /// [`Sampler::epoch`]). `cursor` is the position in `order` (0 at the start of each
+    /// epoch); it advances by the rows taken from `order`. Hard mining adds the examples
+    /// with the highest loss recorded so far by [`Sampler::record`].
     pub fn batch(&self, order: &[usize], cursor: &mut usize, size: usize) -> Vec<usize> {
         let hard = match self.policy {
             Policy::HardMining { fraction } => (fraction * size as f64).round() as usize,
