@@ -5,7 +5,7 @@
 #   cargo build --release && scripts/experiments.sh [shattered|init|norm|xnor|convergent]...
 #
 # NNC overrides the binary (default target/release/nnc); runs go to $RUNS (default
-# runs/experiments). Needs python3 to read nnc's --json output. About 10 minutes on 2 cores.
+# runs/experiments). Needs python3 to read nnc's --json output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NNC=${NNC:-target/release/nnc}
