@@ -178,12 +178,12 @@ fn gradients(args: &DiagnoseArgs, out: &std::path::Path) -> Result<Value, Failur
     Ok(Value::Array(runs))
 }
 
+/// Training labels, test labels and the number of classes of a probe.
+type Targets = (Vec<u32>, Vec<u32>, usize);
+
 /// Probe targets of a split: its labels, or classes of a named feature (its distinct
 /// values if there are at most 10, else below / above the training split's median).
-fn probe_targets(
-    t: &Trainer,
-    feature: Option<&str>,
-) -> Result<Option<(Vec<u32>, Vec<u32>, usize)>, InspectError> {
+fn probe_targets(t: &Trainer, feature: Option<&str>) -> Result<Option<Targets>, InspectError> {
     let (train, test) = (&t.data.train, &t.data.test);
     let Some(name) = feature else {
         return Ok(match (train.labels(), test.labels()) {
