@@ -5,7 +5,7 @@
 #   cargo build --release && scripts/experiments.sh [shattered|init|norm|xnor|convergent]...
 #
 # NNC overrides the binary (default target/release/nnc); runs go to $RUNS (default
-# runs/experiments). Needs python3 to read nnc's --json output. About 10 minutes on 2 cores.
+# runs/experiments). Needs python3 to read nnc's --json output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NNC=${NNC:-target/release/nnc}
@@ -36,10 +36,10 @@ run() {
 
 shattered() {
   for spec in feedforward resnet resnet_beta looks_linear; do
-    local seeds=0,1,2,3,4,5,6,7,8,9
+    local seeds=0,1,2
     echo "== shattered_$spec (lag-1 autocorrelation, mean over seeds $seeds)"
     "$NNC" diagnose "specs/experiments/shattered_$spec.nn" --gradients \
-      --depths 1,2,4,8,16,32,50 --seeds "$seeds" --out "$RUNS/shattered_$spec"
+      --depths 1,4,16,50 --seeds "$seeds" --out "$RUNS/shattered_$spec"
   done
 }
 

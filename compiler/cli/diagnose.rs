@@ -138,7 +138,13 @@ fn gradients(args: &DiagnoseArgs, out: &std::path::Path) -> Result<Value, Failur
                 .as_array()
                 .map(|a| a.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect())
                 .unwrap_or_default();
-            (label(r), xs.iter().copied().zip(g).collect())
+            // Gradients grow with depth by orders of magnitude: each is scaled to a
+            // largest magnitude of 1 so their shapes can be compared on one axis.
+            let top = g.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
+            (
+                label(r),
+                xs.iter().copied().zip(g.iter().map(|v| v / top)).collect(),
+            )
         })
         .collect();
     let series: Vec<(&str, &[(f64, f64)])> = seqs
@@ -147,7 +153,7 @@ fn gradients(args: &DiagnoseArgs, out: &std::path::Path) -> Result<Value, Failur
         .collect();
     let chart = Chart::new("Input gradient over the grid (first seed)")
         .x_label("input x")
-        .y_label("d output / d x");
+        .y_label("d output / d x, scaled to max |.| = 1");
     line_plot(&out.join("gradients.png"), &chart, &series).map_err(common::plot_error)?;
     if args.depths.is_some() {
         let points: Vec<(f64, f64)> = runs
@@ -172,12 +178,12 @@ fn gradients(args: &DiagnoseArgs, out: &std::path::Path) -> Result<Value, Failur
     Ok(Value::Array(runs))
 }
 
+/// Training labels, test labels and the number of classes of a probe.
+type Targets = (Vec<u32>, Vec<u32>, usize);
+
 /// Probe targets of a split: its labels, or classes of a named feature (its distinct
 /// values if there are at most 10, else below / above the training split's median).
-fn probe_targets(
-    t: &Trainer,
-    feature: Option<&str>,
-) -> Result<Option<(Vec<u32>, Vec<u32>, usize)>, InspectError> {
+fn probe_targets(t: &Trainer, feature: Option<&str>) -> Result<Option<Targets>, InspectError> {
     let (train, test) = (&t.data.train, &t.data.test);
     let Some(name) = feature else {
         return Ok(match (train.labels(), test.labels()) {

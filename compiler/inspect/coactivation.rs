@@ -26,11 +26,11 @@ pub fn coactivation(x: &Array2<f64>) -> Coactivation {
     // Pair counts from one product: (A^T A)[i][j] = samples where i and j are active.
     let together = active.t().dot(&active);
     let (mut pairs, mut both, mut independent) = (0usize, 0.0, 0.0);
-    for i in 0..units {
-        for j in i + 1..units {
+    for (i, &ri) in rate.iter().enumerate() {
+        for (j, &rj) in rate.iter().enumerate().skip(i + 1) {
             pairs += 1;
             both += together[[i, j]] / nf;
-            independent += rate[i] * rate[j];
+            independent += ri * rj;
         }
     }
     let p = pairs.max(1) as f64;

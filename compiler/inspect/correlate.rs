@@ -116,12 +116,12 @@ pub fn mutual_information(a: &Array2<f64>, b: &Array2<f64>, bins: usize) -> Vec<
                     }
                     let nf = n.max(1) as f64;
                     let mut mi = 0.0;
-                    for i in 0..k {
-                        for j in 0..k {
+                    for (i, &na) in pa.iter().enumerate() {
+                        for (j, &nb) in pb.iter().enumerate() {
                             let c = joint[i * k + j];
                             if c > 0 {
                                 let p = c as f64 / nf;
-                                mi += p * (p * nf * nf / (pa[i] as f64 * pb[j] as f64)).ln();
+                                mi += p * (p * nf * nf / (na as f64 * nb as f64)).ln();
                             }
                         }
                     }

@@ -66,7 +66,9 @@ pub fn bipartite_matching(m: &[Vec<f64>]) -> Matching {
 
 /// For each row, its column in the assignment maximising the sum (rows <= columns).
 /// The shortest-augmenting-path Hungarian algorithm on costs -m, 1-based internally
-/// (index 0 is the virtual start), as in the classic e-maxx formulation.
+/// (index 0 is the virtual start), as in the classic e-maxx formulation. Index loops
+/// keep it recognisably that algorithm.
+#[allow(clippy::needless_range_loop)]
 fn hungarian_max(m: &[Vec<f64>]) -> Vec<usize> {
     let n = m.len();
     let cols = m.first().map_or(0, Vec::len);
