@@ -35,7 +35,7 @@ const P: [f32; 6] = [
     8.333_452e-3,
     4.166_579_6e-2,
     1.666_666_5e-1,
-    5.000_000_1e-1,
+    0.5,
 ];
 
 fn splat(b: &mut FunctionBuilder, x: f32) -> Value {
@@ -112,8 +112,10 @@ mod tests {
     use cranelift_jit::{JITBuilder, JITModule};
     use cranelift_module::{default_libcall_names, Linkage, Module};
 
+    type Exp4 = unsafe extern "C" fn(*const f32, *mut f32);
+
     /// Compiles `fn(x: *const f32, y: *mut f32)` computing 4 lanes of exp.
-    fn compiled() -> (JITModule, unsafe extern "C" fn(*const f32, *mut f32)) {
+    fn compiled() -> (JITModule, Exp4) {
         let mut flags = settings::builder();
         flags.set("opt_level", "speed").unwrap();
         flags.set("enable_verifier", "true").unwrap();
@@ -150,10 +152,10 @@ mod tests {
         module.finalize_definitions().unwrap();
         let f = module.get_finalized_function(id);
         // SAFETY: compiled with this signature.
-        (module, unsafe { std::mem::transmute::<*const u8, _>(f) })
+        (module, unsafe { std::mem::transmute::<*const u8, Exp4>(f) })
     }
 
-    fn exp4(f: unsafe extern "C" fn(*const f32, *mut f32), x: [f32; 4]) -> [f32; 4] {
+    fn exp4(f: Exp4, x: [f32; 4]) -> [f32; 4] {
         let mut y = [0.0f32; 4];
         // SAFETY: both arrays hold 4 floats.
         unsafe { f(x.as_ptr(), y.as_mut_ptr()) };
