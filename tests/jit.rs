@@ -1,6 +1,7 @@
 //! Differential testing of the JIT against the reference interpreter: the training step of
 //! every spec (forward outputs, loss, gradients folded into the update, one optimizer step)
-//! and random graphs must agree within a documented tolerance (docs/performance.md).
+//! must agree within a documented tolerance (docs/testing.md); random graphs are in
+//! tests/jit_random.rs. Also the maximum error of the transcendental functions.
 
 use ndarray::{ArrayD, IxDyn};
 use nnc::lower::Mode;
