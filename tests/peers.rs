@@ -1,6 +1,6 @@
 //! nnc computes the same training steps as PyTorch and JAX: the peer workloads of
 //! specs/bench/, started from the peers' weights on their fixed batch, reproduce the losses
-//! the peers report (../shared/bench/peers/README.md) to 5 decimals.
+//! the peers report (bench/peers/README.md, a copy of the shared harness) to 5 decimals.
 
 use nnc::train::Trainer;
 use nnc_runtime::checkpoint::Checkpoint;
