@@ -290,7 +290,11 @@ fn diagnose_bad_input() {
     );
     dir.write(
         "wide.nn",
-        &feedforward().replace("dense(1, init: he)", "dense(3, init: he)"),
+        // Three classes of scalar inputs: a scalar input, but three outputs.
+        &feedforward()
+            .replace("dense(1, init: he)", "dense(3, init: he)")
+            .replace("\"grid1d\", n: 64", "\"blobs\", n: 60, centers: 3, dim: 1")
+            .replace("loss: mse", "loss: cross_entropy"),
     );
     fails_with(
         &nnc(&["diagnose", "wide.nn", "--depths", "1,2"], &dir.0),
