@@ -23,8 +23,7 @@ fn specs() -> Vec<PathBuf> {
 /// checkpoint exists only after its teacher ran has nothing to bench in a clean checkout.
 fn benchable(path: &Path) -> bool {
     let checked = nnc::check_path(path, &|p| std::fs::read(p));
-    !checked.program.trains.is_empty()
-        && checked.program.trains.iter().all(|t| t.teacher.is_none())
+    !checked.program.trains.is_empty() && checked.program.trains.iter().all(|t| t.teacher.is_none())
 }
 
 #[test]

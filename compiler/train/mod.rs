@@ -175,7 +175,7 @@ impl Trainer {
         data.train = sampler::prepare_split(train, data.train)?;
         let batch_sampler = sampler::sampler(train, &data.train)?;
         let class_weights = sampler::class_weights(train, &data.train)?;
-                let extras_need_ce = train.rules.is_some() || train.teacher.is_some();
+        let extras_need_ce = train.rules.is_some() || train.teacher.is_some();
         if extras_need_ce && !matches!(loss, Loss::CrossEntropy { .. }) {
             return Err(RunError::config(
                 "logic rules and distillation train on class probabilities and need `cross_entropy`",
