@@ -148,7 +148,7 @@ pub struct Plan {
 /// Matrix products (m·n·k, summed over the batch) at least this large run on two threads:
 /// whole batch entries per thread, or half the rows (columns) of one product each; below,
 /// waking the second thread costs more than it saves (measured: docs/performance.md).
-pub const GEMM_SPLIT_WORK: usize = 1 << 17;
+pub const GEMM_SPLIT_WORK: usize = 1 << 20;
 
 /// Convolution unfoldings of at least this many patch elements run on two threads.
 pub const SPLIT_UNFOLD: usize = 1 << 16;
@@ -161,6 +161,9 @@ pub struct Executor {
     plan: Plan,
     arena: Vec<f32>,
     threads: usize,
+    /// Whether any step is large enough to split (moving a run into the pool costs about
+    /// 15 us, which a batch-1 inference plan would pay for nothing).
+    splits: bool,
 }
 
 /// A raw pointer that may cross to the second worker thread: the two halves of a split
@@ -170,14 +173,29 @@ struct SendPtr(*const *mut f32);
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
+/// The executor, moved onto a pool worker for one run while its caller blocks.
+#[derive(Clone, Copy)]
+struct SendExec(*mut Executor);
+unsafe impl Send for SendExec {}
+unsafe impl Sync for SendExec {}
+
 impl Executor {
     /// `threads` is 1 or 2 (more is treated as 2).
     pub fn new(plan: Plan, threads: usize) -> Executor {
         let arena = vec![0.0; plan.arena_len];
+        let splits = plan.steps.iter().any(|s| match s {
+            Step::Kernel { split, .. } => *split,
+            Step::Gemm(g) => g.m * g.n * g.k * g.batch.iter().product::<usize>() >= GEMM_SPLIT_WORK,
+            Step::Im2Col { window, .. } | Step::Col2Im { window, .. } => {
+                unfold_work(window) >= SPLIT_UNFOLD
+            }
+            _ => false,
+        });
         Executor {
             plan,
             arena,
             threads: threads.clamp(1, 2),
+            splits,
         }
     }
 
@@ -191,6 +209,20 @@ impl Executor {
     /// `slots[i]` must point to `plan.slots[i]` valid, writable f32 elements, and the
     /// kernels' function pointers must still be alive (their JIT module not freed).
     pub unsafe fn run(&mut self, slots: &[*mut f32], seed: u64, step: u64) {
+        if self.threads > 1 && self.splits && rayon::current_thread_index().is_none() {
+            // Run the whole step on a pool worker: each split then pushes its second half
+            // to the worker's own deque for the other worker to steal, instead of injecting
+            // both halves from outside the pool and sleeping until they finish (measured:
+            // docs/performance.md, "Do the executor's two-thread splits help?").
+            let this = SendExec(self as *mut Executor);
+            let bound = SendPtr(slots.as_ptr());
+            let n = slots.len();
+            rayon::scope(move |_| {
+                let (this, bound) = (this, bound);
+                (*this.0).run(std::slice::from_raw_parts(bound.0, n), seed, step)
+            });
+            return;
+        }
         assert_eq!(
             slots.len(),
             self.plan.slots.len(),
@@ -259,9 +291,7 @@ impl Executor {
     /// threads and enough work.
     fn per_image(&self, w: &Window, f: impl Fn(std::ops::Range<usize>) + Sync) {
         let n = w.image[0];
-        let [oh, ow] = w.output();
-        let work = n * w.image[1] * w.kernel[0] * w.kernel[1] * oh * ow;
-        if self.threads > 1 && n >= 2 && work >= SPLIT_UNFOLD {
+        if self.threads > 1 && n >= 2 && unfold_work(w) >= SPLIT_UNFOLD {
             rayon::join(|| f(0..n / 2), || f(n / 2..n));
         } else {
             f(0..n);
@@ -316,6 +346,12 @@ impl Executor {
             );
         }
     }
+}
+
+/// Patch elements an unfolding of `w` reads or writes.
+fn unfold_work(w: &Window) -> usize {
+    let [oh, ow] = w.output();
+    w.image[0] * w.image[1] * w.kernel[0] * w.kernel[1] * oh * ow
 }
 
 /// A base pointer of a matrix operand that may cross to the second worker thread: the two
