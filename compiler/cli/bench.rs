@@ -134,13 +134,18 @@ fn measure(
     threads: usize,
 ) -> Result<Figures, Failure> {
     let t = Instant::now();
-    let train = step::training_step(&trainer.net, &trainer.decl, batch);
+    // The same programs `nnc run` trains with, logic rules and distillation included.
+    let (net, decl, extras) = (&trainer.net, &trainer.decl, &trainer.extras);
+    let train = step::training_step_with_extras(net, decl, batch, extras);
     let lower_ms = ms(t.elapsed());
-    let infer = |b: usize| step::forward_with_loss(&trainer.net, &trainer.decl, b, Mode::Eval);
+    let infer = |b: usize| step::forward_with_extras(net, decl, b, Mode::Eval, extras);
     let (infer1, infer_b) = (infer(1), infer(batch));
 
     let mut train_wanted = vec![train.loss];
     train_wanted.extend(train.updates.iter().map(|(_, id)| *id));
+    // Trained weights and the distillation teacher's fixed ones.
+    let mut weights = trainer.state.clone();
+    weights.extend(trainer.fixed.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut runners = Vec::new();
     let mut jit_ms = 0.0;
     for (k, (program, wanted)) in [
@@ -152,7 +157,7 @@ fn measure(
     .enumerate()
     {
         let t = Instant::now();
-        let runner = Runner::new(program, &wanted, backend, &trainer.state, threads)?;
+        let runner = Runner::new(program, &wanted, backend, &weights, threads)?;
         if k == 0 {
             jit_ms = ms(t.elapsed());
         }
