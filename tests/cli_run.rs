@@ -1,8 +1,11 @@
 //! `nnc run` and `nnc eval` end to end, through the binary: the files a run writes, its
 //! JSON, reproducibility of checkpoints, and bad input giving exit code 1 and a report.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "common/cli.rs"]
+mod cli;
+
+use cli::{json, nnc, Dir};
+use std::path::PathBuf;
 
 const SPEC: &str = r#"
 data digits {
@@ -24,48 +27,9 @@ train {
 }
 "#;
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("nnc-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn nnc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nnc"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("nnc runs")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
-}
-
 #[test]
 fn a_run_writes_its_files_and_reports_json() {
-    let dir = Dir::new("files");
+    let dir = Dir::new("cli-files");
     dir.write("mlp.nn", SPEC);
     let out = nnc(&["run", "mlp.nn", "--json"], &dir.0);
     let v = json(&out);
@@ -112,7 +76,7 @@ fn a_run_writes_its_files_and_reports_json() {
 
 #[test]
 fn same_seed_same_checkpoint_bytes_and_another_seed_differs() {
-    let dir = Dir::new("seeds");
+    let dir = Dir::new("cli-seeds");
     dir.write("mlp.nn", SPEC);
     let read = |name: &str| std::fs::read(dir.0.join(name).join("checkpoint.safetensors")).unwrap();
     for (out, seed) in [("a", "3"), ("b", "3"), ("c", "4")] {
@@ -128,7 +92,7 @@ fn same_seed_same_checkpoint_bytes_and_another_seed_differs() {
 
 #[test]
 fn set_overrides_and_their_mistakes() {
-    let dir = Dir::new("set");
+    let dir = Dir::new("cli-set");
     dir.write("mlp.nn", SPEC);
     let v = json(&nnc(
         &["run", "mlp.nn", "--json", "--set", "train.epochs=1"],
@@ -142,7 +106,7 @@ fn set_overrides_and_their_mistakes() {
 
 #[test]
 fn bad_input_is_exit_code_1_with_a_report() {
-    let dir = Dir::new("bad");
+    let dir = Dir::new("cli-bad");
     // A missing data file.
     dir.write(
         "csv.nn",

@@ -2,8 +2,12 @@
 //! tiny specs, the shattered-gradients acceptance shape of papers.md section 8 on the
 //! experiment specs, and bad input giving exit code 1 with the documented codes.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "common/cli.rs"]
+mod cli;
+
+use cli::{json, nnc, Dir};
+use std::path::Path;
+use std::process::Output;
 
 const MLP: &str = r#"
 data digits {
@@ -67,45 +71,6 @@ fn looks_linear() -> String {
         .replace("INIT", "looks_linear")
 }
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("nnc-inspect-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn nnc(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nnc"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("nnc runs")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
-}
-
 fn fails_with(out: &Output, code: &str, words: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
@@ -126,7 +91,7 @@ fn layer<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
 
 #[test]
 fn compare_two_seeds_of_one_spec() {
-    let dir = Dir::new("compare");
+    let dir = Dir::new("inspect-compare");
     dir.write("mlp.nn", MLP);
     let out = nnc(
         &[
@@ -177,7 +142,7 @@ fn compare_two_seeds_of_one_spec() {
 
 #[test]
 fn compare_refuses_layers_that_do_not_correspond() {
-    let dir = Dir::new("compare-bad");
+    let dir = Dir::new("inspect-compare-bad");
     dir.write("a.nn", MLP);
     dir.write("b.nn", &MLP.replacen("dense(16)", "dense(8)", 1));
     fails_with(
@@ -199,7 +164,7 @@ fn compare_refuses_layers_that_do_not_correspond() {
 
 #[test]
 fn diagnose_gradients_over_depth() {
-    let dir = Dir::new("diagnose");
+    let dir = Dir::new("inspect-diagnose");
     dir.write("ffn.nn", &feedforward());
     let v = json(&nnc(
         &[
@@ -246,7 +211,7 @@ fn diagnose_gradients_over_depth() {
 
 #[test]
 fn diagnose_coactivation_and_probes_of_a_trained_net() {
-    let dir = Dir::new("probe");
+    let dir = Dir::new("inspect-probe");
     dir.write("mlp.nn", MLP);
     let v = json(&nnc(
         &[
@@ -281,7 +246,7 @@ fn diagnose_coactivation_and_probes_of_a_trained_net() {
 
 #[test]
 fn diagnose_bad_input() {
-    let dir = Dir::new("diagnose-bad");
+    let dir = Dir::new("inspect-diagnose-bad");
     dir.write("mlp.nn", MLP);
     fails_with(
         &nnc(&["diagnose", "mlp.nn", "--gradients"], &dir.0),
