@@ -134,44 +134,7 @@ enum Command {
         threads: u16,
     },
     /// Do two networks learn the same units? Correlate and match them layer by layer.
-    Compare {
-        /// Network A's spec.
-        a: PathBuf,
-        /// Network B's spec (default: A's, with the second of --seeds).
-        b: Option<PathBuf>,
-        /// Train A with the first seed and B with the second: `--seeds 1,2`.
-        #[arg(long, value_delimiter = ',')]
-        seeds: Option<Vec<u64>>,
-        /// A's trained weights (default: train A's train block).
-        #[arg(long)]
-        checkpoint_a: Option<PathBuf>,
-        /// B's trained weights (default: train B's train block).
-        #[arg(long)]
-        checkpoint_b: Option<PathBuf>,
-        #[arg(long)]
-        train: Option<String>,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
-        /// The layers to compare (default: every activation layer both have).
-        #[arg(long, value_delimiter = ',')]
-        layers: Option<Vec<String>>,
-        /// The layer whose sorted correlation matrix is drawn (default: the first compared).
-        #[arg(long)]
-        heatmap: Option<String>,
-        /// Also match units by mutual information (percentile bins).
-        #[arg(long)]
-        mi: bool,
-        /// Folder for the plots (default: runs/<A's name>-compare).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-        /// No per-epoch lines while training.
-        #[arg(long)]
-        quiet: bool,
-        #[arg(long, value_enum, default_value_t = Backend::Jit)]
-        backend: Backend,
-    },
+    Compare(cli::compare::CompareArgs),
     /// Gradient shattering, ReLU co-activation and linear probes of a spec's network.
     Diagnose {
         file: PathBuf,
@@ -344,37 +307,7 @@ fn main() -> ExitCode {
             json,
             backend,
         )),
-        Command::Compare {
-            a,
-            b,
-            seeds,
-            checkpoint_a,
-            checkpoint_b,
-            train,
-            overrides,
-            layers,
-            heatmap,
-            mi,
-            out,
-            json,
-            quiet,
-            backend,
-        } => finish(cli::compare::compare(&cli::compare::CompareArgs {
-            a,
-            b,
-            seeds,
-            checkpoint_a,
-            checkpoint_b,
-            train,
-            overrides,
-            layers,
-            heatmap,
-            mi,
-            out,
-            json,
-            quiet,
-            backend,
-        })),
+        Command::Compare(args) => finish(cli::compare::compare(&args)),
         Command::Diagnose {
             file,
             train,

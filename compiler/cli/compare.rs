@@ -16,20 +16,43 @@ use std::path::{Path, PathBuf};
 /// Percentile bins of the mutual-information variant (papers.md: 10, plus one for zeros).
 const MI_BINS: usize = 10;
 
+#[derive(clap::Args)]
 pub struct CompareArgs {
+    /// Network A's spec.
     pub a: PathBuf,
+    /// Network B's spec (default: A's, with the second of --seeds).
     pub b: Option<PathBuf>,
+    /// Train A with the first seed and B with the second: `--seeds 1,2`.
+    #[arg(long, value_delimiter = ',')]
     pub seeds: Option<Vec<u64>>,
+    /// A's trained weights (default: train A's train block).
+    #[arg(long)]
     pub checkpoint_a: Option<PathBuf>,
+    /// B's trained weights (default: train B's train block).
+    #[arg(long)]
     pub checkpoint_b: Option<PathBuf>,
+    #[arg(long)]
     pub train: Option<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// The layers to compare (default: every activation layer both have).
+    #[arg(long, value_delimiter = ',')]
     pub layers: Option<Vec<String>>,
+    /// The layer whose sorted correlation matrix is drawn (default: the first compared).
+    #[arg(long)]
     pub heatmap: Option<String>,
+    /// Also match units by mutual information (percentile bins).
+    #[arg(long)]
     pub mi: bool,
+    /// Folder for the plots (default: runs/<A's name>-compare).
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    #[arg(long)]
     pub json: bool,
+    /// No per-epoch lines while training.
+    #[arg(long)]
     pub quiet: bool,
+    #[arg(long, value_enum, default_value_t = Backend::Jit)]
     pub backend: Backend,
 }
 
