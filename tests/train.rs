@@ -117,6 +117,31 @@ fn a_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
         "let h = x |> dense(64) |> relu",
         "let h = x |> dense(64) |> batch_norm |> relu |> dropout(0.2)",
     );
+    resume_after_two_epochs_matches(&spec, "plain");
+}
+
+#[test]
+fn a_resumed_hard_mining_run_draws_the_same_batches() {
+    let spec = MLP
+        .replace("epochs: 3", "epochs: 4")
+        .replace("batch: 64", "batch: 64\n  sampler: hard_mining(0.5)");
+    let mut t = trainer(&spec);
+    t.init().unwrap();
+    t.train_epoch(&mut |_| {}).unwrap();
+    let ck = t.to_checkpoint().unwrap();
+    let memory = ck
+        .values::<f32>(nnc::train::checkpoint::SAMPLER_LOSSES)
+        .unwrap();
+    assert!(memory.iter().any(|l| l.is_finite()), "no loss recorded");
+    resume_after_two_epochs_matches(&spec, "hard");
+    // Evaluation and --init-from take the weights and leave the sampler memory alone.
+    let mut plain = trainer(&MLP);
+    plain.load_weights(&ck).unwrap();
+    plain.init_from(&ck).unwrap();
+}
+
+fn resume_after_two_epochs_matches(spec: &str, tag: &str) {
+    let spec = spec.to_string();
     let mut whole = trainer(&spec);
     train(&mut whole);
 
@@ -129,7 +154,7 @@ fn a_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
     drop(first);
 
     let mut second = trainer(&spec);
-    let dir = std::env::temp_dir().join(format!("nnc-resume-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("nnc-resume-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("ck.safetensors");
     std::fs::write(&path, &bytes).unwrap();

@@ -9,6 +9,10 @@ use nnc_runtime::checkpoint::{keys, Checkpoint, Tensor};
 /// Metadata key of the train block's seed.
 pub const SEED: &str = "seed";
 
+/// The hard-mining sampler's loss memory (one loss per training example, NaN if not seen
+/// yet): not a weight, but a resumed run draws different batches without it.
+pub const SAMPLER_LOSSES: &str = "sampler.losses";
+
 /// What `layout` says in every checkpoint nnc writes.
 pub const LAYOUT: &str = "f32, row-major; dense weights [out, in] and conv weights [filters, channels/groups, kh, kw] as in PyTorch; optimizer state opt.<param>.<slot>";
 
@@ -19,6 +23,10 @@ impl Trainer {
         for (name, value) in &self.state {
             let data: Vec<f32> = value.iter().copied().collect();
             ck.insert(name.clone(), Tensor::new(value.shape(), &data)?);
+        }
+        if self.sampler.wants_losses() {
+            let losses = self.sampler.memory().losses();
+            ck.insert(SAMPLER_LOSSES, Tensor::new(&[losses.len()], losses)?);
         }
         ck.metadata
             .insert(keys::NNC_VERSION.into(), env!("CARGO_PKG_VERSION").into());
@@ -42,6 +50,10 @@ impl Trainer {
                 .iter()
                 .map(|b| (b.name.clone(), b.shape.clone())),
         );
+        if self.sampler.wants_losses() {
+            let n = self.sampler.memory().losses().len();
+            out.push((SAMPLER_LOSSES.to_string(), vec![n]));
+        }
         out
     }
 
@@ -52,6 +64,14 @@ impl Trainer {
         shape: &[usize],
     ) -> Result<(), RunError> {
         let values = ck.values::<f32>(name)?;
+        if name == SAMPLER_LOSSES {
+            // check_against has already matched the length to the training split.
+            return self
+                .sampler
+                .memory_mut()
+                .restore(values)
+                .ok_or_else(|| RunError::internal("loss memory length"));
+        }
         let array = ArrayD::from_shape_vec(IxDyn(shape), values).map_err(RunError::internal)?;
         self.state.insert(name.to_string(), array);
         Ok(())
@@ -99,22 +119,14 @@ impl Trainer {
         let expected: Vec<(String, Vec<usize>)> = self
             .expected()
             .into_iter()
-            .filter(|(n, _)| !n.starts_with("opt."))
+            .filter(|(n, _)| !is_run_state(n))
             .collect();
         let refs: Vec<(&str, &[usize])> = expected
             .iter()
             .map(|(n, s)| (n.as_str(), s.as_slice()))
             .collect();
-        let optimizer_state: Vec<&str> = ck
-            .tensors
-            .keys()
-            .map(String::as_str)
-            .filter(|n| n.starts_with("opt."))
-            .collect();
         let mut trimmed = ck.clone();
-        for name in optimizer_state {
-            trimmed.tensors.remove(name);
-        }
+        trimmed.tensors.retain(|n, _| !is_run_state(n));
         trimmed.check_against(&refs)?;
         for (name, shape) in &expected {
             self.load_tensor(ck, name, shape)?;
@@ -129,14 +141,22 @@ impl Trainer {
         let expected = self.expected();
         let present: Vec<(&str, &[usize])> = expected
             .iter()
-            .filter(|(n, _)| ck.tensors.contains_key(n))
+            .filter(|(n, _)| ck.tensors.contains_key(n) && n != SAMPLER_LOSSES)
             .map(|(n, s)| (n.as_str(), s.as_slice()))
             .collect();
-        ck.check_against(&present)?;
+        // Another run's sampler memory is no starting point: only weights carry over.
+        let mut weights = ck.clone();
+        weights.tensors.remove(SAMPLER_LOSSES);
+        weights.check_against(&present)?;
         let names: Vec<String> = present.iter().map(|(n, _)| n.to_string()).collect();
         for (name, shape) in present {
             self.load_tensor(ck, name, shape)?;
         }
         Ok(names)
     }
+}
+
+/// Optimizer moments and sampler memory: what resuming needs and evaluating does not.
+fn is_run_state(name: &str) -> bool {
+    name.starts_with("opt.") || name == SAMPLER_LOSSES
 }

@@ -13,6 +13,17 @@ impl LossMemory {
         }
     }
 
+    /// The recorded losses, one per example (NaN: not seen yet).
+    pub fn losses(&self) -> &[f32] {
+        &self.last
+    }
+
+    /// Replaces the recorded losses (from a checkpoint); `None` if the length is not the
+    /// number of examples.
+    pub fn restore(&mut self, losses: Vec<f32>) -> Option<()> {
+        (losses.len() == self.last.len()).then(|| self.last = losses)
+    }
+
     pub fn record(&mut self, rows: &[usize], losses: &[f32]) {
         for (&r, &l) in rows.iter().zip(losses) {
             self.last[r] = l;

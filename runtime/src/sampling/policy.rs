@@ -161,6 +161,16 @@ impl Sampler {
         self.memory.record(rows, losses);
     }
 
+    /// The hard-mining loss memory, one loss per training example: run state that a
+    /// checkpoint must carry for a resumed run to draw the same batches.
+    pub fn memory(&self) -> &LossMemory {
+        &self.memory
+    }
+
+    pub fn memory_mut(&mut self) -> &mut LossMemory {
+        &mut self.memory
+    }
+
     /// Whether the trainer must report per-example losses.
     pub fn wants_losses(&self) -> bool {
         matches!(self.policy, Policy::HardMining { .. })
