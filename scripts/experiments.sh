@@ -36,7 +36,7 @@ run() {
 
 shattered() {
   for spec in feedforward resnet resnet_beta looks_linear; do
-    local seeds=0,1,2
+    local seeds=0,1,2,3,4,5,6,7,8,9
     echo "== shattered_$spec (lag-1 autocorrelation, mean over seeds $seeds)"
     "$NNC" diagnose "specs/experiments/shattered_$spec.nn" --gradients \
       --depths 1,4,16,50 --seeds "$seeds" --out "$RUNS/shattered_$spec"
@@ -52,6 +52,7 @@ init() {
 
 norm() {
   echo "== norm_batch_size"
+  local SEEDS=(0 1 2 3 4)
   run gn-batch2 gn specs/experiments/norm_batch_size.nn
   run bn-batch2 bn specs/experiments/norm_batch_size.nn
   run gn-batch32 gn specs/experiments/norm_batch_size.nn --set train.gn.batch=32 \
