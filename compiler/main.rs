@@ -136,55 +136,7 @@ enum Command {
     /// Do two networks learn the same units? Correlate and match them layer by layer.
     Compare(cli::compare::CompareArgs),
     /// Gradient shattering, ReLU co-activation and linear probes of a spec's network.
-    Diagnose {
-        file: PathBuf,
-        #[arg(long)]
-        train: Option<String>,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
-        /// Diagnose these weights (default: the network at its initialisation).
-        #[arg(long)]
-        checkpoint: Option<PathBuf>,
-        /// Train the train block first.
-        #[arg(long)]
-        trained: bool,
-        /// Only the input-gradient analysis (with the others flags: those sections).
-        #[arg(long)]
-        gradients: bool,
-        /// Only the co-activation of ReLU units.
-        #[arg(long)]
-        coactivation: bool,
-        /// Only the linear probes.
-        #[arg(long)]
-        probe: bool,
-        /// Gradients for each count of the network's `repeat`: `--depths 1,2,4,8,16,32`.
-        #[arg(long, value_delimiter = ',')]
-        depths: Option<Vec<u64>>,
-        /// Average gradient statistics over these seeds: `--seeds 0,1,2`.
-        #[arg(long, value_delimiter = ',')]
-        seeds: Option<Vec<u64>>,
-        /// Points of the input grid.
-        #[arg(long, default_value_t = 256)]
-        grid: usize,
-        /// The grid's ends: `--range=-2,2`.
-        #[arg(long, value_delimiter = ',', default_values_t = [-2.0, 2.0], allow_hyphen_values = true)]
-        range: Vec<f64>,
-        /// Differentiate this output unit of a network with several outputs.
-        #[arg(long)]
-        output_unit: Option<usize>,
-        /// Probe this named feature of the data instead of the labels.
-        #[arg(long)]
-        feature: Option<String>,
-        /// Folder for the plots (default: runs/<name>-diagnose).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-        #[arg(long)]
-        quiet: bool,
-        #[arg(long, value_enum, default_value_t = Backend::Jit)]
-        backend: Backend,
-    },
+    Diagnose(cli::diagnose::DiagnoseArgs),
     /// Print a compilation stage as text.
     Ir {
         file: PathBuf,
@@ -308,58 +260,7 @@ fn main() -> ExitCode {
             backend,
         )),
         Command::Compare(args) => finish(cli::compare::compare(&args)),
-        Command::Diagnose {
-            file,
-            train,
-            overrides,
-            checkpoint,
-            trained,
-            gradients,
-            coactivation,
-            probe,
-            depths,
-            seeds,
-            grid,
-            range,
-            output_unit,
-            feature,
-            out,
-            json,
-            quiet,
-            backend,
-        } => {
-            let range = match range.as_slice() {
-                [lo, hi] if lo < hi && grid >= 3 => (*lo, *hi),
-                _ => {
-                    return finish(Err(cli::run::Failure::Report(miette::Report::new(
-                        nnc::inspect::InspectError::invalid(
-                            format!("--range {range:?} with --grid {grid} is not a grid"),
-                            "Give two increasing ends and at least 3 points: `--range=-2,2 --grid 256`.",
-                        ),
-                    ))))
-                }
-            };
-            finish(cli::diagnose::diagnose(&cli::diagnose::DiagnoseArgs {
-                file,
-                train,
-                overrides,
-                checkpoint,
-                trained,
-                gradients,
-                coactivation,
-                probe,
-                depths,
-                seeds,
-                grid,
-                range,
-                output_unit,
-                feature,
-                out,
-                json,
-                quiet,
-                backend,
-            }))
-        }
+        Command::Diagnose(args) => finish(cli::diagnose::diagnose(&args)),
         Command::Fmt { files, check } => fmt(&files, check),
         Command::Bench {
             file,

@@ -283,6 +283,11 @@ fn diagnose_bad_input() {
     ));
     assert_eq!(ok["gradients"].as_array().unwrap().len(), 1);
     fails_with(
+        &nnc(&["diagnose", "wide.nn", "--range=2,-2"], &dir.0),
+        "nnc::inspect::invalid",
+        &["--range"],
+    );
+    fails_with(
         &nnc(&["diagnose", "mlp.nn", "--feature", "color"], &dir.0),
         "nnc::inspect::unknown_feature",
         &["color"],

@@ -135,7 +135,7 @@ fn a_resumed_hard_mining_run_draws_the_same_batches() {
     assert!(memory.iter().any(|l| l.is_finite()), "no loss recorded");
     resume_after_two_epochs_matches(&spec, "hard");
     // Evaluation and --init-from take the weights and leave the sampler memory alone.
-    let mut plain = trainer(&MLP);
+    let mut plain = trainer(MLP);
     plain.load_weights(&ck).unwrap();
     plain.init_from(&ck).unwrap();
 }

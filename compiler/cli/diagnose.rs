@@ -21,25 +21,55 @@ use nnc_runtime::plot::{line_plot, Chart};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
+#[derive(clap::Args)]
 pub struct DiagnoseArgs {
+    /// The spec.
     pub file: PathBuf,
+    #[arg(long)]
     pub train: Option<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// Diagnose these weights (default: the network at its initialisation).
+    #[arg(long)]
     pub checkpoint: Option<PathBuf>,
-    /// Train the train block first (else: the network at its initialisation).
+    /// Train the train block first.
+    #[arg(long)]
     pub trained: bool,
+    /// Only the input-gradient analysis (with the others flags: those sections).
+    #[arg(long)]
     pub gradients: bool,
+    /// Only the co-activation of ReLU units.
+    #[arg(long)]
     pub coactivation: bool,
+    /// Only the linear probes.
+    #[arg(long)]
     pub probe: bool,
+    /// Gradients for each count of the network's `repeat`: `--depths 1,2,4,8,16,32`.
+    #[arg(long, value_delimiter = ',')]
     pub depths: Option<Vec<u64>>,
+    /// Average gradient statistics over these seeds: `--seeds 0,1,2`.
+    #[arg(long, value_delimiter = ',')]
     pub seeds: Option<Vec<u64>>,
+    /// Points of the input grid.
+    #[arg(long, default_value_t = 256)]
     pub grid: usize,
-    pub range: (f64, f64),
+    /// The grid's ends: `--range=-2,2` (checked by `grid_range`).
+    #[arg(long, value_delimiter = ',', default_values_t = [-2.0, 2.0], allow_hyphen_values = true)]
+    pub range: Vec<f64>,
+    /// Differentiate this output unit of a network with several outputs.
+    #[arg(long)]
     pub output_unit: Option<usize>,
+    /// Probe this named feature of the data instead of the labels.
+    #[arg(long)]
     pub feature: Option<String>,
+    /// Folder for the plots (default: runs/<name>-diagnose).
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    #[arg(long)]
     pub json: bool,
+    #[arg(long)]
     pub quiet: bool,
+    #[arg(long, value_enum, default_value_t = Backend::Jit)]
     pub backend: Backend,
 }
 
@@ -47,6 +77,20 @@ impl DiagnoseArgs {
     /// No section chosen: all that apply to the network.
     fn all(&self) -> bool {
         !self.gradients && !self.coactivation && !self.probe
+    }
+
+    /// `--range` as two increasing ends of a grid of at least 3 points.
+    fn grid_range(&self) -> Result<(f64, f64), Failure> {
+        match self.range.as_slice() {
+            [lo, hi] if lo < hi && self.grid >= 3 => Ok((*lo, *hi)),
+            _ => Err(common::inspect_error(InspectError::invalid(
+                format!(
+                    "--range {:?} with --grid {} is not a grid",
+                    self.range, self.grid
+                ),
+                "Give two increasing ends and at least 3 points: `--range=-2,2 --grid 256`.",
+            ))),
+        }
     }
 }
 
@@ -83,7 +127,8 @@ fn gradients_at(
         Some(s) => s.iter().map(|s| Some(*s)).collect(),
         None => vec![None],
     };
-    let xs = grid(args.range.0, args.range.1, args.grid);
+    let (lo, hi) = args.grid_range()?;
+    let xs = grid(lo, hi, args.grid);
     let (mut lag1, mut sequences, mut used_seeds, mut deviation) =
         (Vec::new(), Vec::new(), Vec::new(), 0.0f64);
     for seed in seeds {
@@ -108,7 +153,8 @@ fn gradients_at(
 }
 
 fn gradients(args: &DiagnoseArgs, out: &std::path::Path) -> Result<Value, Failure> {
-    let xs = grid(args.range.0, args.range.1, args.grid);
+    let (lo, hi) = args.grid_range()?;
+    let xs = grid(lo, hi, args.grid);
     let runs: Vec<Value> = match &args.depths {
         None => vec![gradients_at(args, None, None)?],
         Some(depths) => {
@@ -237,6 +283,7 @@ fn probe_targets(t: &Trainer, feature: Option<&str>) -> Result<Option<Targets>, 
 }
 
 pub fn diagnose(args: &DiagnoseArgs) -> Result<(), Failure> {
+    args.grid_range()?;
     let out = common::out_dir(args.out.as_deref(), &args.file, "diagnose");
     common::create_dir(&out)?;
     let mut report =
