@@ -142,6 +142,38 @@ fn bad_input_is_exit_code_1_with_a_report() {
         err.contains("nnc::run::non_finite") && err.contains("epoch 1"),
         "{err}"
     );
+    // A rule naming a feature the data does not have: rendered with the spec's source.
+    dir.write(
+        "rule.nn",
+        r#"
+data sentences {
+  source: synthetic("but_sentiment", n: 100, dim: 4, but_fraction: 0.1)
+  classes: ["negative", "positive"]
+}
+network net {
+  input x: [9]
+  output logits = x |> dense(2)
+}
+rules r {
+  rule a (weight: 1.0):
+    feature("has_buut") => class == positive
+}
+train {
+  network: net
+  data: sentences
+  rules: r
+}
+"#,
+    );
+    let o = nnc(&["run", "rule.nn", "--quiet"], &dir.0);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nnc::run::config")
+            && err.contains("rule.nn:12:13")
+            && err.contains("Did you mean `has_but`?"),
+        "{err}"
+    );
     dir.write(
         "broken.nn",
         "network n { input x: [4] output y = x |> dense(0) }",

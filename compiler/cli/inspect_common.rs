@@ -1,7 +1,7 @@
 //! What `nnc compare` and `nnc diagnose` share: preparing a trainer for a spec (at a seed,
 //! possibly with its text rewritten), and bringing it to the state to inspect.
 
-use super::run::{select_train, Failure};
+use super::run::{trainer_for, Failure};
 use nnc::train::{Backend, Trainer};
 use std::path::{Path, PathBuf};
 
@@ -44,13 +44,7 @@ pub fn prepare(spec: &SpecRun) -> Result<(nnc::Checked, Trainer), Failure> {
         }
     };
     let checked = nnc::check_path_with(spec.file, &read, &overrides);
-    if crate::report(&checked) {
-        return Err(Failure::Reported);
-    }
-    let decl = select_train(&checked.program, spec.train, spec.file)?.clone();
-    let base = spec.file.parent().unwrap_or(Path::new("."));
-    let mut trainer = Trainer::new(&checked.program, &decl, base)?;
-    trainer.backend = spec.backend;
+    let trainer = trainer_for(&checked, spec.train, spec.file, spec.backend)?;
     Ok((checked, trainer))
 }
 

@@ -99,14 +99,37 @@ pub fn prepare(
     backend: Backend,
 ) -> Result<(nnc::Checked, Trainer), Failure> {
     let checked = nnc::check_path_with(file, &|p| std::fs::read(p), overrides);
-    if crate::report(&checked) {
+    let trainer = trainer_for(&checked, train, file, backend)?;
+    Ok((checked, trainer))
+}
+
+/// Reports the checked spec's diagnostics, then builds the trainer of its train block
+/// `train`. Errors that point into the spec (a rule naming an unknown feature...) are
+/// rendered with its source, as `nnc check` renders its own.
+pub fn trainer_for(
+    checked: &nnc::Checked,
+    train: Option<&str>,
+    file: &Path,
+    backend: Backend,
+) -> Result<Trainer, Failure> {
+    if crate::report(checked) {
         return Err(Failure::Reported);
     }
-    let decl = select_train(&checked.program, train, file)?.clone();
+    let decl = select_train(&checked.program, train, file)?;
     let base = file.parent().unwrap_or(Path::new("."));
-    let mut trainer = Trainer::new(&checked.program, &decl, base)?;
+    let mut trainer =
+        Trainer::new(&checked.program, decl, base).map_err(|e| match e.spec_diagnostic() {
+            Some(d) => {
+                eprint!(
+                    "{}",
+                    nnc::diagnostics::render(&[d], &checked.sources, crate::render_options())
+                );
+                Failure::Reported
+            }
+            None => e.into(),
+        })?;
     trainer.backend = backend;
-    Ok((checked, trainer))
+    Ok(trainer)
 }
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> Failure {

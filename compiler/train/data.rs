@@ -104,12 +104,10 @@ pub fn prepare(
     if let Some(k) = classes {
         let have = train.n_classes().max(test.n_classes()) as usize;
         if have > k {
-            return Err(RunError::Config {
-                message: format!("the data has {have} classes but the network predicts {k}"),
-                help: format!(
-                    "Give the network's last layer {have} outputs, e.g. `dense({have})`."
-                ),
-            });
+            return Err(RunError::config(
+                format!("the data has {have} classes but the network predicts {k}"),
+                format!("Give the network's last layer {have} outputs, e.g. `dense({have})`."),
+            ));
         }
     }
     Ok(Prepared {

@@ -1,10 +1,15 @@
 //! What can go wrong once a spec checks: its data, its numbers, its checkpoints.
 
+use crate::diagnostics::Diagnostic as SpecDiagnostic;
+use crate::source::Span;
 use miette::Diagnostic;
 use nnc_runtime::checkpoint::CheckpointError;
 use nnc_runtime::data::DataError;
 use nnc_runtime::sampling_weights::SamplingError;
 use thiserror::Error;
+
+/// The code of [`RunError::Config`], also when it is rendered as a spec diagnostic.
+pub const CONFIG: &str = "nnc::run::config";
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum RunError {
@@ -21,10 +26,15 @@ pub enum RunError {
     #[diagnostic(transparent)]
     Sampling(#[from] SamplingError),
 
-    /// The spec checks, but cannot be trained as written.
+    /// The spec checks, but cannot be trained as written. `at` is the part of the spec to
+    /// blame when there is one: the command line renders it with the source, like `nnc check`.
     #[error("{message}")]
     #[diagnostic(code(nnc::run::config), help("{help}"))]
-    Config { message: String, help: String },
+    Config {
+        message: String,
+        help: String,
+        at: Option<Span>,
+    },
 
     #[error(
         "training diverged at epoch {epoch}, step {step}: the output of `{layer}` is not finite"
@@ -52,6 +62,32 @@ impl RunError {
         RunError::Config {
             message: message.into(),
             help: help.into(),
+            at: None,
+        }
+    }
+
+    /// A [`RunError::config`] that points at `at` in the spec.
+    pub fn config_at(at: Span, message: impl Into<String>, help: impl Into<String>) -> RunError {
+        RunError::Config {
+            message: message.into(),
+            help: help.into(),
+            at: Some(at),
+        }
+    }
+
+    /// The error as a diagnostic of the spec, if it points at a part of it.
+    pub fn spec_diagnostic(&self) -> Option<SpecDiagnostic> {
+        match self {
+            RunError::Config {
+                message,
+                help,
+                at: Some(at),
+            } => Some(
+                SpecDiagnostic::error(CONFIG, message.clone())
+                    .with_label(*at, "here")
+                    .with_help(help.clone()),
+            ),
+            _ => None,
         }
     }
 

@@ -11,6 +11,7 @@ use super::RunError;
 use crate::diagnostics::did_you_mean;
 use crate::hir::RulesDecl;
 use crate::prim::{Graph, NodeId};
+use crate::source::Span;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use nnc_runtime::data::Dataset;
 use std::ops::Range;
@@ -67,11 +68,8 @@ pub struct Rules {
     imitation: Option<Expr>,
 }
 
-fn err(rules: &str, message: String, help: String) -> RunError {
-    RunError::Config {
-        message: format!("rules block `{rules}`: {message}"),
-        help,
-    }
+fn err(rules: &str, at: Span, message: String, help: String) -> RunError {
+    RunError::config_at(at, format!("rules block `{rules}`: {message}"), help)
 }
 
 fn listing(what: &str, names: &[&str], wrong: &str) -> String {
@@ -94,10 +92,11 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    fn class(&self, name: &str) -> Result<usize, RunError> {
+    fn class(&self, name: &str, at: Span) -> Result<usize, RunError> {
         self.classes.iter().position(|c| *c == name).ok_or_else(|| {
             err(
                 self.rules,
+                at,
                 format!("unknown class `{name}`"),
                 listing("classes", &self.classes, name),
             )
@@ -115,6 +114,7 @@ impl Resolver<'_> {
             _ => {
                 return Err(err(
                     self.rules,
+                    e.span,
                     "`predict` reads a field: `predict(field(\"name\"))`".into(),
                     "Name a field of the data, e.g. `predict(field(\"clause_b\"))`.".into(),
                 ))
@@ -125,6 +125,7 @@ impl Resolver<'_> {
             let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
             return Err(err(
                 self.rules,
+                e.span,
                 format!("unknown field `{name}`"),
                 listing("fields", &names, &name),
             ));
@@ -146,6 +147,7 @@ impl Resolver<'_> {
                 Some(i) if i >= 0 && (i as usize) < n => Ok(i as usize),
                 _ => Err(err(
                     self.rules,
+                    e.span,
                     format!("feature index {} is not in 0..{n}", num.text),
                     format!("The data has {n} features, numbered from 0."),
                 )),
@@ -160,12 +162,14 @@ impl Resolver<'_> {
                     .collect();
                 err(
                     self.rules,
+                    e.span,
                     format!("unknown feature `{s}`"),
                     listing("features", &names, s),
                 )
             }),
             _ => Err(err(
                 self.rules,
+                e.span,
                 "`feature` takes a feature name or index".into(),
                 "Write `feature(\"name\")` or `feature(3)`.".into(),
             )),
@@ -190,12 +194,12 @@ impl Resolver<'_> {
                 continue;
             }
             if Self::is_class_word(a) {
-                return Ok(Some(Term::ClassIs(self.class(class)?)));
+                return Ok(Some(Term::ClassIs(self.class(class, b.span)?)));
             }
             if let ExprKind::Call { args, .. } = &a.kind {
                 if Self::is_predict(a) {
                     let view = self.view(&args[0].value)?;
-                    return Ok(Some(Term::PredictClass(view, self.class(class)?)));
+                    return Ok(Some(Term::PredictClass(view, self.class(class, b.span)?)));
                 }
             }
         }
@@ -209,6 +213,7 @@ impl Resolver<'_> {
             ExprKind::Name(n) if n == "class" => {
                 return Err(err(
                     self.rules,
+                    e.span,
                     "`class` is compared with a class name".into(),
                     format!(
                         "Write `class == {}`.",
@@ -217,9 +222,10 @@ impl Resolver<'_> {
                 ))
             }
             ExprKind::Name(n) => {
-                self.class(n)?;
+                self.class(n, e.span)?;
                 return Err(err(
                     self.rules,
+                    e.span,
                     format!("the class name `{n}` stands alone"),
                     format!("Compare it: `class == {n}` or `predict(field(\"...\")) == {n}`."),
                 ));
@@ -244,6 +250,7 @@ impl Resolver<'_> {
                 if *op == BinaryOp::Pow && !matches!(rhs.kind, ExprKind::Number(_)) {
                     return Err(err(
                         self.rules,
+                        e.span,
                         "the exponent of `^` in a rule must be a number".into(),
                         "Write e.g. `feature(\"x\")^2`.".into(),
                     ));
@@ -265,6 +272,7 @@ impl Resolver<'_> {
                 _ => {
                     return Err(err(
                         self.rules,
+                        e.span,
                         "`field(...)` is read through `predict`".into(),
                         "Write `predict(field(\"name\"))`.".into(),
                     ))
@@ -273,6 +281,7 @@ impl Resolver<'_> {
             _ => {
                 return Err(err(
                     self.rules,
+                    e.span,
                     "this expression is not allowed in a rule".into(),
                     "See docs/language.md, section Rules blocks.".into(),
                 ))
@@ -305,9 +314,10 @@ impl Rules {
         let mut rules = Vec::new();
         for rule in &decl.rules {
             let term = r.term(&rule.formula).map_err(|e| match e {
-                RunError::Config { message, help } => RunError::Config {
+                RunError::Config { message, help, at } => RunError::Config {
                     message: message.replacen(": ", &format!(", rule `{}`: ", rule.name), 1),
                     help,
+                    at,
                 },
                 other => other,
             })?;
@@ -332,6 +342,7 @@ impl Rules {
             if !(0.0..=1.0).contains(&pi) {
                 return Err(err(
                     &decl.name,
+                    decl.imitation.as_ref().map_or(decl.span, |e| e.span),
                     format!("the imitation schedule gives pi = {pi} at epoch {epoch}, outside [0, 1]"),
                     "pi weighs the teacher's targets against the labels; clamp it, e.g. `min(0.95, 1 - 0.9^epoch)`.".into(),
                 ));
@@ -697,7 +708,9 @@ mod tests {
                 Err(RunError::Config {
                     message: m,
                     help: h,
+                    at,
                 }) => {
+                    assert!(at.is_some(), "{message}: no span");
                     assert!(m.contains(message), "{m}");
                     assert!(h.contains(help) || m.contains(help), "{h}");
                 }
