@@ -186,7 +186,7 @@ fn a_student_distills_from_its_teacher_checkpoint() {
         .replace("WIDTH", "32")
         .replace("CHECKPOINT", "no/such/teacher.safetensors");
     match trainer(&missing, 1) {
-        Err(RunError::Config { message, help }) => {
+        Err(RunError::Config { message, help, .. }) => {
             assert!(
                 message.contains("cannot read the teacher checkpoint"),
                 "{message}"
