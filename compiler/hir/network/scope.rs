@@ -1,0 +1,86 @@
+//! Names in scope while a network is evaluated, and what evaluation yields.
+
+use crate::hir::args::{Lookup, Names};
+use crate::hir::value::{LayerId, Value};
+use std::collections::HashMap;
+
+#[derive(Clone)]
+pub(super) enum Binding {
+    Tensor(LayerId),
+    Value(Value),
+    /// Its definition failed; uses stay silent instead of cascading.
+    Poisoned,
+}
+
+/// The result of evaluating an expression in a network.
+#[derive(Clone)]
+pub(super) enum Val {
+    Tensor(LayerId),
+    Value(Value),
+    /// A diagnostic was already reported.
+    Error,
+}
+
+pub(super) struct Frame {
+    pub(super) vars: HashMap<String, Binding>,
+    /// A block instance: lookups stop here (blocks see only their parameters).
+    pub(super) barrier: bool,
+}
+
+#[derive(Default)]
+pub(super) struct Scope {
+    pub(super) frames: Vec<Frame>,
+}
+
+impl Scope {
+    pub(super) fn get(&self, name: &str) -> Option<&Binding> {
+        for frame in self.frames.iter().rev() {
+            if let Some(b) = frame.vars.get(name) {
+                return Some(b);
+            }
+            if frame.barrier {
+                break;
+            }
+        }
+        None
+    }
+
+    pub(super) fn bind(&mut self, name: &str, b: Binding) {
+        if let Some(frame) = self.frames.last_mut() {
+            frame.vars.insert(name.to_string(), b);
+        }
+    }
+
+    pub(super) fn visible(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for frame in self.frames.iter().rev() {
+            out.extend(frame.vars.keys().cloned());
+            if frame.barrier {
+                break;
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+impl Names for Scope {
+    fn lookup(&self, name: &str) -> Lookup {
+        match self.get(name) {
+            Some(Binding::Value(v)) => Lookup::Value(v.clone()),
+            Some(Binding::Tensor(_)) => Lookup::Tensor,
+            // Poisoned names evaluate like unbound ones, but the binder's error for them
+            // would be a cascade; callers check `is_poisoned` first where it matters.
+            Some(Binding::Poisoned) | None => Lookup::Unbound,
+        }
+    }
+    fn all(&self) -> Vec<String> {
+        self.visible()
+    }
+}
+
+/// Automatic layer names: one counter per op (or block) in each block instance.
+pub(super) struct Namer {
+    pub(super) prefix: String,
+    pub(super) counters: HashMap<String, u32>,
+}
