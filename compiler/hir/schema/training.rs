@@ -1,0 +1,213 @@
+//! Optimizers, learning-rate schedules, losses and samplers.
+
+use super::*;
+
+pub static OPTIMIZER: CtorSet = CtorSet {
+    what: "an optimizer",
+    unknown_code: crate::diagnostics::codes::ARG_TYPE,
+    sigs: &[
+        sig(
+            "sgd",
+            1,
+            &[&[
+                p("lr", POS_FLOAT, Default::Float(0.01), "Learning rate."),
+                p(
+                    "momentum",
+                    Ty::Float {
+                        min: 0.0,
+                        max: 0.999_999,
+                        open_min: false,
+                    },
+                    Default::Float(0.0),
+                    "Heavy-ball momentum (PyTorch form: v = m v + g).",
+                ),
+                p(
+                    "nesterov",
+                    Ty::Bool,
+                    Default::Bool(false),
+                    "Nesterov momentum.",
+                ),
+                p(
+                    "weight_decay",
+                    NONNEG_FLOAT,
+                    Default::Float(0.0),
+                    "L2 penalty added to the gradient.",
+                ),
+            ]],
+            "Stochastic gradient descent, with optional (Nesterov) momentum.",
+        ),
+        sig(
+            "adam",
+            1,
+            &[&[
+                p("lr", POS_FLOAT, Default::Float(0.001), "Learning rate."),
+                p(
+                    "beta1",
+                    Ty::Float {
+                        min: 0.0,
+                        max: 0.999_999,
+                        open_min: false,
+                    },
+                    Default::Float(0.9),
+                    "First-moment decay.",
+                ),
+                p(
+                    "beta2",
+                    Ty::Float {
+                        min: 0.0,
+                        max: 0.999_999_9,
+                        open_min: false,
+                    },
+                    Default::Float(0.999),
+                    "Second-moment decay.",
+                ),
+                p(
+                    "eps",
+                    POS_FLOAT,
+                    Default::Float(1e-8),
+                    "Added to the denominator.",
+                ),
+                p(
+                    "weight_decay",
+                    NONNEG_FLOAT,
+                    Default::Float(0.0),
+                    "L2 penalty added to the gradient.",
+                ),
+            ]],
+            "Kingma & Ba (2015).",
+        ),
+        sig(
+            "adamw",
+            1,
+            &[&[
+                p("lr", POS_FLOAT, Default::Float(0.001), "Learning rate."),
+                p(
+                    "beta1",
+                    Ty::Float {
+                        min: 0.0,
+                        max: 0.999_999,
+                        open_min: false,
+                    },
+                    Default::Float(0.9),
+                    "First-moment decay.",
+                ),
+                p(
+                    "beta2",
+                    Ty::Float {
+                        min: 0.0,
+                        max: 0.999_999_9,
+                        open_min: false,
+                    },
+                    Default::Float(0.999),
+                    "Second-moment decay.",
+                ),
+                p(
+                    "eps",
+                    POS_FLOAT,
+                    Default::Float(1e-8),
+                    "Added to the denominator.",
+                ),
+                p(
+                    "weight_decay",
+                    NONNEG_FLOAT,
+                    Default::Float(0.01),
+                    "Decoupled weight decay (Loshchilov & Hutter 2019).",
+                ),
+            ]],
+            "Adam with decoupled weight decay.",
+        ),
+    ],
+};
+
+pub static SCHEDULE: CtorSet = CtorSet {
+    what: "a learning-rate schedule",
+    unknown_code: crate::diagnostics::codes::ARG_TYPE,
+    sigs: &[
+        sig("constant", 0, &[], "The optimizer's lr throughout."),
+        sig(
+            "step",
+            1,
+            &[&[
+                p(
+                    "every",
+                    POS_INT,
+                    Default::Required,
+                    "Epochs between decays.",
+                ),
+                p(
+                    "gamma",
+                    UNIT_OPEN,
+                    Default::Float(0.1),
+                    "Factor applied at each decay.",
+                ),
+            ]],
+            "lr · gamma^floor(epoch / every).",
+        ),
+        sig(
+            "cosine",
+            0,
+            &[&[p(
+                "min_lr",
+                NONNEG_FLOAT,
+                Default::Float(0.0),
+                "Final learning rate.",
+            )]],
+            "Cosine annealing from lr to min_lr over the run, per step.",
+        ),
+    ],
+};
+
+pub static LOSS: CtorSet = CtorSet {
+    what: "a loss",
+    unknown_code: crate::diagnostics::codes::ARG_TYPE,
+    sigs: &[
+        sig(
+            "cross_entropy",
+            0,
+            &[&[p(
+                "label_smoothing",
+                Ty::Float {
+                    min: 0.0,
+                    max: 0.999,
+                    open_min: false,
+                },
+                Default::Float(0.0),
+                "Mixes the one-hot target with the uniform distribution.",
+            ), p(
+                "class_weights",
+                Ty::ClassWeights,
+                Default::Optional,
+                "Weights each example's loss by its class: `balanced` (N / (C n_c)) or one weight per class.",
+            )]],
+            "Softmax cross-entropy from logits (numerically stable).",
+        ),
+        sig(
+            "mse",
+            0,
+            &[],
+            "Mean squared error against real-valued targets.",
+        ),
+        sig(
+            "binary_cross_entropy",
+            0,
+            &[],
+            "Sigmoid cross-entropy from one logit per sample (labels 0 or 1).",
+        ),
+    ],
+};
+
+pub static SAMPLER: CtorSet = CtorSet {
+    what: "a sampler",
+    unknown_code: crate::diagnostics::codes::ARG_TYPE,
+    sigs: &[
+        sig("uniform", 0, &[], "Every example once per epoch, in a seeded random order."),
+        sig("balanced", 0, &[], "Each class equally likely in every batch."),
+        sig("weighted", 1, &[&[p("weights", Ty::FloatList, Default::Required, "One weight per class.")]],
+            "Classes drawn with probability proportional to weight × count."),
+        sig("oversample", 0, &[], "Minority classes repeated until every class has as many examples as the largest."),
+        sig("hard_mining", 1, &[&[p("fraction", UNIT_CLOSED, Default::Float(0.5), "Share of each batch drawn from the highest-loss examples.")]],
+            "That fraction of each batch comes from the examples with the highest loss at their last visit."),
+        sig("undersample", 0, &[&[p("kmeans", POS_INT, Default::Required, "Centroids per majority class.")]],
+            "Each majority class replaced by that many seeded k-means centroids before training."),
+    ],
+};
