@@ -85,7 +85,7 @@ fn compare(label: &str, g: &Graph, wanted: &[NodeId], seed: u64) {
     let jit = compiled
         .run(&input_slices, &[&params], seed, 3)
         .unwrap_or_else(|e| panic!("{label}: {e}"));
-    for (k, (r, j)) in reference.iter().zip(&jit).enumerate() {
+    for (k, (r, j)) in reference.iter().zip(jit).enumerate() {
         assert_eq!(r.shape(), j.shape(), "{label}: output {k}");
         for (i, (a, b)) in r.iter().zip(j.iter()).enumerate() {
             let ok = (a - b).abs() <= ABS + REL * a.abs() || (a.is_nan() && b.is_nan()) || a == b;
@@ -115,7 +115,7 @@ fn compare_finite(label: &str, g: &Graph, wanted: &[NodeId], seed: u64) {
     let jit = compiled
         .run(&input_slices, &[&params], seed, 3)
         .unwrap_or_else(|e| panic!("{label}: {e}"));
-    for (k, (w, j)) in wanted.iter().zip(&jit).enumerate() {
+    for (k, (w, j)) in wanted.iter().zip(jit).enumerate() {
         assert_eq!(j.shape(), g.shape(*w), "{label}: output {k}");
         assert!(
             j.iter().all(|x| x.is_finite()),
@@ -205,7 +205,7 @@ fn transcendentals_max_error_against_std() {
         ((f64::INFINITY, 3e-7), "tanh"),
         ((f64::INFINITY, 2e-7), "sigmoid"),
     ];
-    for (k, ((f, (bound, name)), got)) in exact.iter().zip(bounds).zip(&out).enumerate() {
+    for (k, ((f, (bound, name)), got)) in exact.iter().zip(bounds).zip(out).enumerate() {
         let args = if k == 1 { &pos } else { &xs };
         let (mut max_abs, mut max_rel) = (0.0f64, 0.0f64);
         for (a, y) in args.iter().zip(got.iter()) {

@@ -1,9 +1,12 @@
-//! The steady-state JIT step reuses its arena: the arena is allocated once, with the
-//! compiled program, and every call allocates the same small amount, less than the arena.
-//! Besides the returned arrays that is a few pointer tables and, measured with this test's
-//! `--nocapture` output, about 450 KB per digits step at batch 32 that the GEMM calls
-//! allocate (runtime/src/exec; the library's packing buffers). Counted with a global
-//! allocator, so this binary holds one test; one thread, so the count is deterministic.
+//! The steady-state JIT step allocates nothing of its own: the arena, the output arrays and
+//! the pointer tables are allocated once, with the compiled program, and reused by every
+//! run. What remains is inside the `gemm` crate (0.19 has no workspace parameter): each
+//! product allocates its index of packed row blocks and, when it packs, its packing
+//! buffers, at most two blocks a call; measured with this test's `--nocapture` output, 14
+//! blocks and 442,921 bytes per digits step at batch 32 (docs/performance.md). The bounds
+//! below are those, so any allocation nnc adds to the step fails the test. Counted with a
+//! global allocator, so this binary holds one test; one thread, so the count is
+//! deterministic.
 
 use nnc::prim::{NodeId, Op};
 use nnc::train::step;
@@ -35,6 +38,10 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// What the `gemm` crate's packing allocates in one digits step at batch 32 (measured
+/// 442,921 bytes), with 1% slack.
+const GEMM_BYTES: usize = 447_000;
 
 #[test]
 fn steady_state_step_reuses_its_arena() {
@@ -69,10 +76,6 @@ fn steady_state_step_reuses_its_arena() {
         clif: false,
     };
     let mut compiled = nnc::jit::compile(&p.graph, &wanted, options).unwrap();
-    let output_bytes: usize = wanted
-        .iter()
-        .map(|w| p.graph.shape(*w).iter().product::<usize>() * 4)
-        .sum();
     let arena_line = compiled.listing.lines().next().unwrap().to_string();
     // Warm up: thread pools and GEMM packing buffers are created on first use.
     for step in 0..3 {
@@ -81,13 +84,12 @@ fn steady_state_step_reuses_its_arena() {
     let mut per_run = Vec::new();
     for step in 3..8 {
         let (a0, b0) = (ALLOCS.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst));
-        let out = compiled.run(&slices, &[&params], 1, step).unwrap();
+        compiled.run(&slices, &[&params], 1, step).unwrap();
         let (a1, b1) = (ALLOCS.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst));
-        drop(out);
         per_run.push((a1 - a0, b1 - b0));
     }
     eprintln!(
-        "{per_run:?} outputs {output_bytes} bytes in {} arrays; {arena_line}",
+        "{per_run:?} (blocks, bytes) per step, {} outputs; {arena_line}",
         wanted.len()
     );
     assert!(
@@ -95,11 +97,31 @@ fn steady_state_step_reuses_its_arena() {
         "allocations differ between steady-state steps: {per_run:?}"
     );
     let (count, bytes) = per_run[0];
-    let arena_bytes = compiled.arena_len() * 4;
-    assert!(arena_bytes > 0);
+    // One `gemm::gemm` call per product and batch entry.
+    let gemm_calls: usize = compiled
+        .listing
+        .lines()
+        .filter_map(|l| l.split(": gemm ").nth(1))
+        .map(|rest| {
+            let batch = rest
+                .split("batch [")
+                .nth(1)
+                .unwrap()
+                .split(']')
+                .next()
+                .unwrap();
+            batch
+                .split(", ")
+                .filter(|d| !d.is_empty())
+                .map(|d| d.parse::<usize>().unwrap())
+                .product::<usize>()
+        })
+        .sum();
+    assert!(gemm_calls > 0);
     assert!(
-        bytes - output_bytes < arena_bytes,
-        "a step allocated {count} blocks, {bytes} bytes for {output_bytes} bytes of outputs \
-         ({arena_line})"
+        count <= 2 * gemm_calls && bytes <= GEMM_BYTES,
+        "a step allocated {count} blocks, {bytes} bytes; the {gemm_calls} gemm calls account \
+         for at most {} blocks and {GEMM_BYTES} bytes ({arena_line})",
+        2 * gemm_calls
     );
 }

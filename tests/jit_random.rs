@@ -256,7 +256,7 @@ fn check(seed: u64) -> Result<(), TestCaseError> {
     let jit = compiled
         .run(&slices, &[&params], seed, 1)
         .map_err(|e| TestCaseError::fail(format!("seed {seed}: run: {e}")))?;
-    for (k, (r, j)) in reference.iter().zip(&jit).enumerate() {
+    for (k, (r, j)) in reference.iter().zip(jit).enumerate() {
         prop_assert_eq!(r.shape(), j.shape(), "seed {}: output {}", seed, k);
         let scale = r.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         for (i, (a, b)) in r.iter().zip(j.iter()).enumerate() {

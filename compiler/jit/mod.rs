@@ -36,7 +36,11 @@ pub struct Compiled {
     /// Kept alive while `exec` holds pointers into its code; freed on drop.
     module: Option<cranelift_jit::JITModule>,
     slots: Vec<SlotKind>,
-    output_shapes: Vec<Vec<usize>>,
+    /// The wanted nodes' values, allocated once and overwritten by every run, so a
+    /// steady-state run allocates nothing.
+    outputs: Vec<ArrayD<f32>>,
+    /// Each slot's base pointer for the current run (reused, for the same reason).
+    bound: Bound,
     /// The plan as text (`nnc ir --stage plan`), and the kernels' CLIF if asked for.
     pub listing: String,
     pub clif: String,
@@ -205,8 +209,12 @@ pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compile
     Ok(Compiled {
         exec: Executor::new(plan, options.threads.max(1)),
         module: Some(cg.module),
+        bound: Bound(Vec::with_capacity(slots.len())),
         slots,
-        output_shapes: wanted.iter().map(|w| g.shape(*w).to_vec()).collect(),
+        outputs: wanted
+            .iter()
+            .map(|w| ArrayD::zeros(IxDyn(g.shape(*w))))
+            .collect(),
         listing,
         clif: clif_text,
         trace: optimized.trace,
@@ -256,22 +264,17 @@ impl Compiled {
 
     /// Runs the program: `inputs` and `params` by name (each as long as the graph says; a
     /// parameter is looked up in each map of `params` in turn), returning the wanted nodes
-    /// in order.
+    /// in order. The returned arrays are the program's own and are overwritten by the next
+    /// run; a caller that keeps a value swaps it out (see [`Compiled::outputs_mut`]).
     pub fn run(
         &mut self,
         inputs: &BTreeMap<&str, &[f32]>,
         params: &[&BTreeMap<String, ArrayD<f32>>],
         seed: u64,
         step: u64,
-    ) -> Result<Vec<ArrayD<f32>>, String> {
-        let mut outputs: Vec<Vec<f32>> = self
-            .output_shapes
-            .iter()
-            .map(|s| vec![0.0; s.iter().product()])
-            .collect();
-        let lens = self.exec.plan().slots.clone();
-        let mut ptrs: Vec<*mut f32> = Vec::with_capacity(self.slots.len());
-        for (slot, len) in self.slots.iter().zip(&lens) {
+    ) -> Result<&[ArrayD<f32>], String> {
+        self.bound.0.clear();
+        for (slot, len) in self.slots.iter().zip(&self.exec.plan().slots) {
             let (ptr, have) = match slot {
                 SlotKind::Input(name) => {
                     let data = inputs
@@ -289,25 +292,37 @@ impl Compiled {
                         .ok_or_else(|| format!("parameter `{name}` is not contiguous"))?;
                     (data.as_ptr() as *mut f32, data.len())
                 }
-                SlotKind::Output(k) => (outputs[*k].as_mut_ptr(), outputs[*k].len()),
+                SlotKind::Output(k) => {
+                    let data = self.outputs[*k]
+                        .as_slice_mut()
+                        .ok_or_else(|| format!("output {k} is not contiguous"))?;
+                    (data.as_mut_ptr(), data.len())
+                }
             };
             if have != *len {
                 return Err(format!(
                     "{slot:?} holds {have} values, the program needs {len}"
                 ));
             }
-            ptrs.push(ptr);
+            self.bound.0.push(ptr);
         }
         // SAFETY: every slot points at a buffer of the planned length (checked above);
         // inputs and parameters are only read (the plan writes only outputs and its arena);
         // the kernels' module lives in `self.module`.
-        unsafe { self.exec.run(&ptrs, seed, step) };
-        Ok(outputs
-            .into_iter()
-            .zip(&self.output_shapes)
-            .map(|(data, shape)| {
-                ArrayD::from_shape_vec(IxDyn(shape), data).expect("output length matches")
-            })
-            .collect())
+        unsafe { self.exec.run(&self.bound.0, seed, step) };
+        Ok(&self.outputs)
+    }
+
+    /// The wanted nodes' values of the last run, for a caller that swaps them with its own
+    /// arrays of the same shapes (the trainer's new parameters) instead of copying: the
+    /// next run writes into whatever arrays are here.
+    pub fn outputs_mut(&mut self) -> &mut [ArrayD<f32>] {
+        &mut self.outputs
     }
 }
+
+/// Slot pointers, kept between runs only as reusable capacity (dereferenced only inside
+/// [`Compiled::run`], while the bound buffers are borrowed).
+struct Bound(Vec<*mut f32>);
+// SAFETY: the pointers are never dereferenced outside `Compiled::run`.
+unsafe impl Send for Bound {}

@@ -350,6 +350,7 @@ impl Trainer {
                     .collect();
                 compiled
                     .run(&slices, &[&self.state, &self.fixed], self.decl.seed, step)
+                    .map(<[ArrayD<f32>]>::to_vec)
                     .map_err(RunError::internal)
             }
         }
@@ -519,7 +520,7 @@ impl Trainer {
                 .map(|(n, v)| (n.as_str(), v.clone()))
                 .collect();
             let program = self.program(Mode::Train, rows.len());
-            let values = self.execute(Mode::Train, rows.len(), &inputs, self.step)?;
+            let mut values = self.execute(Mode::Train, rows.len(), &inputs, self.step)?;
             let loss = values[0].iter().next().copied().unwrap_or(f32::NAN) as f64;
             let bad_update = program
                 .updates
@@ -536,8 +537,14 @@ impl Trainer {
                     bad_update.map(|((n, _), _)| n.clone()),
                 ));
             }
-            for ((name, _), value) in program.updates.iter().zip(values.iter().skip(2)) {
-                self.state.insert(name.clone(), value.clone());
+            for ((name, _), value) in program.updates.iter().zip(values.iter_mut().skip(2)) {
+                match self.state.get_mut(name) {
+                    // A swap, not a copy: `values` is dropped after the step.
+                    Some(old) => std::mem::swap(old, value),
+                    None => {
+                        self.state.insert(name.clone(), value.clone());
+                    }
+                }
             }
             if self.sampler.wants_losses() {
                 let losses: Vec<f32> = values

@@ -164,7 +164,14 @@ pub struct Executor {
     /// Whether any step is large enough to split (moving a run into the pool costs about
     /// 15 us, which a batch-1 inference plan would pay for nothing).
     splits: bool,
+    /// A kernel step's pointer table, reused so that a run allocates nothing.
+    table: KernelTable,
 }
+
+/// Kernel argument pointers, kept between runs only as reusable capacity.
+struct KernelTable(Vec<*mut f32>);
+// SAFETY: the pointers are only dereferenced by the step that filled them, during a run.
+unsafe impl Send for KernelTable {}
 
 /// A raw pointer that may cross to the second worker thread: the two halves of a split
 /// kernel write disjoint elements.
@@ -196,6 +203,7 @@ impl Executor {
             arena,
             threads: threads.clamp(1, 2),
             splits,
+            table: KernelTable(Vec::with_capacity(16)),
         }
     }
 
@@ -228,6 +236,7 @@ impl Executor {
             self.plan.slots.len(),
             "every slot must be bound"
         );
+        let mut ptrs = std::mem::take(&mut self.table.0);
         let arena = self.arena.as_mut_ptr();
         let base = |buf: BufId| -> *mut f32 {
             match self.plan.bufs[buf].loc {
@@ -235,7 +244,6 @@ impl Executor {
                 Loc::Slot(i) => slots[i],
             }
         };
-        let mut ptrs: Vec<*mut f32> = Vec::with_capacity(16);
         for s in &self.plan.steps {
             match s {
                 Step::Kernel {
@@ -285,6 +293,7 @@ impl Executor {
                 }
             }
         }
+        self.table.0 = ptrs;
     }
 
     /// Runs `f` over the images of `w`: half of them on each thread when there are two
