@@ -172,6 +172,7 @@ impl Trainer {
             ));
         }
         let mut data = data::prepare(decl_data, train.seed, base, &input_shape, classes)?;
+        check_unlabelled(train, &data.train, loss)?;
         data.train = sampler::prepare_split(train, data.train)?;
         let batch_sampler = sampler::sampler(train, &data.train)?;
         let class_weights = sampler::class_weights(train, &data.train)?;
@@ -421,7 +422,8 @@ impl Trainer {
         let mut y = ArrayD::zeros(IxDyn(&[rows.len(), width]));
         match ds.targets() {
             Targets::Classes { labels, .. } => {
-                for (i, &r) in rows.iter().enumerate() {
+                // An unlabelled example keeps an all-zero target: its CE(y, p) is exactly 0.
+                for (i, &r) in rows.iter().enumerate().filter(|(_, &r)| ds.is_labelled(r)) {
                     let label = labels[r] as usize;
                     if self.loss == Loss::BinaryCrossEntropy {
                         y[[i, 0]] = label as f32;
@@ -469,7 +471,7 @@ impl Trainer {
         let batch = self.batch();
         let width = self.width();
         let steps = self.steps_per_epoch();
-        let (mut loss_sum, mut right, mut seen) = (0.0f64, 0usize, 0usize);
+        let (mut loss_sum, mut right, mut seen, mut total) = (0.0f64, 0usize, 0usize, 0usize);
         let mut cursor = 0;
         let sizes: Vec<usize> = (0..self.sampler.epoch_len())
             .step_by(batch)
@@ -485,6 +487,7 @@ impl Trainer {
                 .labels()
                 .map(|l| rows.iter().map(|&r| l[r]).collect())
                 .unwrap_or_default();
+            let labelled: Vec<bool> = rows.iter().map(|&r| self.data.train.is_labelled(r)).collect();
             let lr = self.schedule.lr(self.step);
             let t = (self.step + 1) as i32;
             let scalar = |v: f64| ArrayD::from_elem(IxDyn(&[]), v as f32);
@@ -547,8 +550,13 @@ impl Trainer {
                 self.sampler.record(rows, &losses);
             }
             loss_sum += loss * rows.len() as f64;
-            seen += rows.len();
-            right += count_right(&values[1], &labels, self.loss);
+            total += rows.len();
+            if !labels.is_empty() {
+                seen += labelled.iter().filter(|&&l| l).count();
+                right += count_right(&values[1], &labels, &labelled, self.loss);
+            } else {
+                seen += rows.len();
+            }
             self.step += 1;
             report(StepReport {
                 epoch,
@@ -558,14 +566,14 @@ impl Trainer {
                 accuracy: if labels.is_empty() {
                     0.0
                 } else {
-                    right as f64 / seen as f64
+                    right as f64 / seen.max(1) as f64
                 },
                 samples: rows.len(),
             });
         }
         self.epoch += 1;
         Ok((
-            loss_sum / seen.max(1) as f64,
+            loss_sum / total.max(1) as f64,
             right as f64 / seen.max(1) as f64,
         ))
     }
@@ -606,7 +614,16 @@ impl Trainer {
         };
         let batch = self.batch();
         let width = self.width();
-        let rows: Vec<usize> = (0..n).collect();
+        // Unlabelled training examples cannot be scored.
+        let rows: Vec<usize> = {
+            let ds = if test {
+                &self.data.test
+            } else {
+                &self.data.train
+            };
+            (0..n).filter(|&r| ds.is_labelled(r)).collect()
+        };
+        let n = rows.len();
         let mut out = Evaluation {
             loss: 0.0,
             predicted: Vec::with_capacity(n),
@@ -736,7 +753,8 @@ fn argmax(row: &[f32]) -> u32 {
         .0 as u32
 }
 
-fn count_right(pred: &ArrayD<f32>, labels: &[u32], loss: Loss) -> usize {
+/// Correct predictions among the labelled examples of a batch.
+fn count_right(pred: &ArrayD<f32>, labels: &[u32], labelled: &[bool], loss: Loss) -> usize {
     if labels.is_empty() {
         return 0;
     }
@@ -744,8 +762,34 @@ fn count_right(pred: &ArrayD<f32>, labels: &[u32], loss: Loss) -> usize {
     pred.rows_iter(labels.len(), width)
         .iter()
         .zip(labels)
-        .filter(|(row, &l)| classify(row, loss).0 == l)
+        .zip(labelled)
+        .filter(|((row, &l), &has)| has && classify(row, loss).0 == l)
         .count()
+}
+
+/// Unlabelled training examples train only through the rules' or the teacher's term: the
+/// label-free target must make CE(y, p) vanish, and no sampler or weight may read labels.
+fn check_unlabelled(train: &TrainDecl, split: &Dataset, loss: Loss) -> Result<(), RunError> {
+    let n = split.n_unlabelled();
+    if n == 0 {
+        return Ok(());
+    }
+    let problem = if !matches!(loss, Loss::CrossEntropy { label_smoothing } if label_smoothing == 0.0) {
+        Some(("the loss", "Use `loss: cross_entropy` without label smoothing."))
+    } else if train.sampler.name != "uniform" {
+        Some(("the sampler", "Use the default `sampler: uniform`."))
+    } else if step::has_example_weights(train) {
+        Some(("`class_weights`", "Leave out `class_weights`."))
+    } else {
+        None
+    };
+    match problem {
+        Some((what, help)) => Err(RunError::config(
+            format!("the training split has {n} unlabelled examples, but {what} needs a label for every example"),
+            help,
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The runtime's init scheme for a spec's; LSUV starts from orthonormal weights.
