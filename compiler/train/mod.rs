@@ -461,6 +461,88 @@ impl Trainer {
             .product::<u64>() as usize
     }
 
+    /// The training step's inputs for the training-split rows `rows` at `epoch` (the
+    /// optimizer step count is `self.step`), with the rows' labels and whether each has one.
+    #[allow(clippy::type_complexity)]
+    fn step_inputs(
+        &self,
+        rows: &[usize],
+        epoch: u64,
+    ) -> (Vec<(String, ArrayD<f32>)>, Vec<u32>, Vec<bool>) {
+        let width = self.width();
+        let (x, y) = self.batch_arrays(&self.data.train, rows, width);
+        let labels: Vec<u32> = self
+            .data
+            .train
+            .labels()
+            .map(|l| rows.iter().map(|&r| l[r]).collect())
+            .unwrap_or_default();
+        let labelled: Vec<bool> = rows.iter().map(|&r| self.data.train.is_labelled(r)).collect();
+        let lr = self.schedule.lr(self.step);
+        let t = (self.step + 1) as i32;
+        let scalar = |v: f64| ArrayD::from_elem(IxDyn(&[]), v as f32);
+        let mut inputs = vec![
+            (self.input.clone(), x),
+            (step::TARGETS.to_string(), y),
+            (step::LR.to_string(), scalar(lr)),
+        ];
+        if let Some(rules) = &self.extras.rules {
+            let raw = self.raw_features(&self.data.train, rows);
+            inputs.push((rules::RAW_FEATURES.to_string(), raw));
+            inputs.push((rules::PI.to_string(), scalar(rules.pi(epoch))));
+        }
+        if let Optimizer::Adam { beta1, beta2, .. } = self.optimizer {
+            inputs.push((
+                step::ADAM_C1.to_string(),
+                scalar(1.0 / (1.0 - beta1.powi(t))),
+            ));
+            inputs.push((
+                step::ADAM_C2.to_string(),
+                scalar(1.0 / (1.0 - beta2.powi(t)).sqrt()),
+            ));
+        }
+        if let Some(w) = &self.class_weights {
+            inputs.push((
+                step::EXAMPLE_WEIGHTS.to_string(),
+                sampler::example_weights(w, &labels),
+            ));
+        }
+        (inputs, labels, labelled)
+    }
+
+    /// The per-example losses the training step computes on the training-split rows `rows`
+    /// at the current epoch, on the trainer's backend, without updating anything.
+    pub fn step_losses(&mut self, rows: &[usize]) -> Result<Vec<f32>, RunError> {
+        let (inputs, _, _) = self.step_inputs(rows, self.epoch);
+        let inputs: Vec<(&str, ArrayD<f32>)> = inputs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.clone()))
+            .collect();
+        let program = self.program(Mode::Train, rows.len());
+        let wanted = [program.per_example];
+        let values = match self.backend {
+            Backend::Reference => {
+                let bindings = self.bindings_with(&inputs, self.step);
+                interp::evaluate(&program.graph, &bindings, &wanted).map_err(RunError::internal)?
+            }
+            Backend::Jit => {
+                let options = crate::jit::Options {
+                    threads: 2,
+                    clif: false,
+                };
+                let slices: std::collections::BTreeMap<&str, &[f32]> = inputs
+                    .iter()
+                    .map(|(n, v)| (*n, v.as_slice().expect("inputs are built contiguous")))
+                    .collect();
+                crate::jit::compile(&program.graph, &wanted, options)
+                    .map_err(RunError::internal)?
+                    .run(&slices, &[&self.state, &self.fixed], self.decl.seed, self.step)
+                    .map_err(RunError::internal)?
+            }
+        };
+        Ok(values[0].iter().copied().collect())
+    }
+
     /// One epoch over the training split. `report` is called after every step.
     pub fn train_epoch(
         &mut self,
@@ -469,7 +551,6 @@ impl Trainer {
         let epoch = self.epoch;
         let order = self.sampler.epoch(epoch);
         let batch = self.batch();
-        let width = self.width();
         let steps = self.steps_per_epoch();
         let (mut loss_sum, mut right, mut seen, mut total) = (0.0f64, 0usize, 0usize, 0usize);
         let mut cursor = 0;
@@ -480,43 +561,7 @@ impl Trainer {
         for (i, size) in sizes.into_iter().enumerate() {
             let rows = self.sampler.batch(&order, &mut cursor, size);
             let rows = rows.as_slice();
-            let (x, y) = self.batch_arrays(&self.data.train, rows, width);
-            let labels: Vec<u32> = self
-                .data
-                .train
-                .labels()
-                .map(|l| rows.iter().map(|&r| l[r]).collect())
-                .unwrap_or_default();
-            let labelled: Vec<bool> = rows.iter().map(|&r| self.data.train.is_labelled(r)).collect();
-            let lr = self.schedule.lr(self.step);
-            let t = (self.step + 1) as i32;
-            let scalar = |v: f64| ArrayD::from_elem(IxDyn(&[]), v as f32);
-            let mut inputs = vec![
-                (self.input.clone(), x),
-                (step::TARGETS.to_string(), y),
-                (step::LR.to_string(), scalar(lr)),
-            ];
-            if let Some(rules) = &self.extras.rules {
-                let raw = self.raw_features(&self.data.train, rows);
-                inputs.push((rules::RAW_FEATURES.to_string(), raw));
-                inputs.push((rules::PI.to_string(), scalar(rules.pi(epoch))));
-            }
-            if let Optimizer::Adam { beta1, beta2, .. } = self.optimizer {
-                inputs.push((
-                    step::ADAM_C1.to_string(),
-                    scalar(1.0 / (1.0 - beta1.powi(t))),
-                ));
-                inputs.push((
-                    step::ADAM_C2.to_string(),
-                    scalar(1.0 / (1.0 - beta2.powi(t)).sqrt()),
-                ));
-            }
-            if let Some(w) = &self.class_weights {
-                inputs.push((
-                    step::EXAMPLE_WEIGHTS.to_string(),
-                    sampler::example_weights(w, &labels),
-                ));
-            }
+            let (inputs, labels, labelled) = self.step_inputs(rows, epoch);
             let inputs: Vec<(&str, ArrayD<f32>)> = inputs
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.clone()))
