@@ -210,10 +210,7 @@ fn unlabelled_examples_refuse_what_needs_their_labels() {
 fn the_a_but_b_rule_lifts_the_student_on_but_examples() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(root.join("specs/logic_rules.nn")).unwrap();
-    let plain_text = text.replace(
-        "imitation: min(0.5, 1 - 0.9^epoch)",
-        "imitation: 0 * epoch",
-    );
+    let plain_text = text.replace("imitation: min(0.5, 1 - 0.9^epoch)", "imitation: 0 * epoch");
     assert_ne!(text, plain_text, "the spec's schedule moved");
     let mut scores = Vec::new();
     for spec in [&text, &plain_text] {

@@ -477,7 +477,10 @@ impl Trainer {
             .labels()
             .map(|l| rows.iter().map(|&r| l[r]).collect())
             .unwrap_or_default();
-        let labelled: Vec<bool> = rows.iter().map(|&r| self.data.train.is_labelled(r)).collect();
+        let labelled: Vec<bool> = rows
+            .iter()
+            .map(|&r| self.data.train.is_labelled(r))
+            .collect();
         let lr = self.schedule.lr(self.step);
         let t = (self.step + 1) as i32;
         let scalar = |v: f64| ArrayD::from_elem(IxDyn(&[]), v as f32);
@@ -536,7 +539,12 @@ impl Trainer {
                     .collect();
                 crate::jit::compile(&program.graph, &wanted, options)
                     .map_err(RunError::internal)?
-                    .run(&slices, &[&self.state, &self.fixed], self.decl.seed, self.step)
+                    .run(
+                        &slices,
+                        &[&self.state, &self.fixed],
+                        self.decl.seed,
+                        self.step,
+                    )
                     .map_err(RunError::internal)?
             }
         };
@@ -819,8 +827,12 @@ fn check_unlabelled(train: &TrainDecl, split: &Dataset, loss: Loss) -> Result<()
     if n == 0 {
         return Ok(());
     }
-    let problem = if !matches!(loss, Loss::CrossEntropy { label_smoothing } if label_smoothing == 0.0) {
-        Some(("the loss", "Use `loss: cross_entropy` without label smoothing."))
+    let problem = if !matches!(loss, Loss::CrossEntropy { label_smoothing } if label_smoothing == 0.0)
+    {
+        Some((
+            "the loss",
+            "Use `loss: cross_entropy` without label smoothing.",
+        ))
     } else if train.sampler.name != "uniform" {
         Some(("the sampler", "Use the default `sampler: uniform`."))
     } else if step::has_example_weights(train) {

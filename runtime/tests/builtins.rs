@@ -125,10 +125,18 @@ fn grid1d_is_256_points_in_minus_2_2() {
 fn unlabelled_but_withholds_labels_and_changes_nothing_else() {
     let params = [("n", 400.0), ("but_fraction", 0.25)];
     let plain = builtin_with("but_sentiment", 3, &params).unwrap();
-    let zero = [("n", 400.0), ("but_fraction", 0.25), ("unlabelled_but", 0.0)];
+    let zero = [
+        ("n", 400.0),
+        ("but_fraction", 0.25),
+        ("unlabelled_but", 0.0),
+    ];
     assert_eq!(plain, builtin_with("but_sentiment", 3, &zero).unwrap());
     assert_eq!(plain.n_unlabelled(), 0);
-    let half = [("n", 400.0), ("but_fraction", 0.25), ("unlabelled_but", 0.5)];
+    let half = [
+        ("n", 400.0),
+        ("but_fraction", 0.25),
+        ("unlabelled_but", 0.5),
+    ];
     let semi = builtin_with("but_sentiment", 3, &half).unwrap();
     assert_eq!(semi.features(), plain.features());
     assert_eq!(semi.n_unlabelled(), 50, "round(0.5 * 100) 'but' samples");
@@ -138,7 +146,11 @@ fn unlabelled_but_withholds_labels_and_changes_nothing_else() {
         if semi.is_labelled(i) {
             assert_eq!(old[i], new[i], "sample {i} keeps its label");
         } else {
-            assert_eq!(semi.features()[[i, has_but]], 1.0, "only 'but' samples are hidden");
+            assert_eq!(
+                semi.features()[[i, has_but]],
+                1.0,
+                "only 'but' samples are hidden"
+            );
             assert_eq!(new[i], 0, "a withheld label is not kept");
         }
     }
@@ -247,11 +259,19 @@ fn builtin_errors() {
     assert_error(err, "bad_parameter", &["`hi`"]);
     let err = expect_err(builtin_with("but_sentiment", 0, &[("but_fraction", 1.5)]));
     assert_error(err, "bad_parameter", &["[0, 1]"]);
-    let err = expect_err(builtin_with("but_sentiment", 0, &[("unlabelled_but", -0.1)]));
+    let err = expect_err(builtin_with(
+        "but_sentiment",
+        0,
+        &[("unlabelled_but", -0.1)],
+    ));
     assert_error(err, "bad_parameter", &["`unlabelled_but`", "[0, 1]"]);
     let all_hidden = [("n", 10.0), ("but_fraction", 1.0), ("unlabelled_but", 1.0)];
     let err = expect_err(builtin_with("but_sentiment", 0, &all_hidden));
-    assert_error(err, "bad_parameter", &["`unlabelled_but`", "none of the 10"]);
+    assert_error(
+        err,
+        "bad_parameter",
+        &["`unlabelled_but`", "none of the 10"],
+    );
     let err = expect_err(builtin_with("imbalanced_digits", 0, &[("digit", 10.0)]));
     assert_error(err, "bad_parameter", &["0..=9"]);
     let err = expect_err(builtin_with("xor", 0, &[("noise", f64::NAN)]));
