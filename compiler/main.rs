@@ -435,11 +435,29 @@ fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>) -> ExitCode 
             let Some(net) = program.network(&decl.network) else {
                 return exit(false);
             };
-            let p = match stage {
-                Stage::Prim => {
-                    nnc::train::step::forward_with_loss(net, decl, batch, nnc::lower::Mode::Train)
+            // Logic rules and distillation resolve against the data and the teacher's
+            // checkpoint: their terms are in the step only when those load, as in `nnc run`.
+            let extras = if decl.rules.is_some() || decl.teacher.is_some() {
+                let base = file.parent().unwrap_or(Path::new("."));
+                match nnc::train::Trainer::new(program, decl, base) {
+                    Ok(t) => t.extras,
+                    Err(e) => {
+                        eprintln!("{:?}", miette::Report::new(e));
+                        return exit(false);
+                    }
                 }
-                _ => nnc::train::step::training_step(net, decl, batch),
+            } else {
+                nnc::train::step::Extras::default()
+            };
+            let p = match stage {
+                Stage::Prim => nnc::train::step::forward_with_extras(
+                    net,
+                    decl,
+                    batch,
+                    nnc::lower::Mode::Train,
+                    &extras,
+                ),
+                _ => nnc::train::step::training_step_with_extras(net, decl, batch, &extras),
             };
             outln!("// network {} at batch {batch}", net.name);
             if matches!(stage, Stage::Opt | Stage::Plan | Stage::Clif) {

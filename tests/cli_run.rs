@@ -182,3 +182,18 @@ train {
     assert_eq!(o.status.code(), Some(1));
     assert!(!o.stderr.is_empty());
 }
+
+/// `nnc ir` shows the step `nnc run` trains: with a rules block, its teacher q and pi are
+/// in the training step (they need the data, which `nnc ir` then loads).
+#[test]
+fn ir_stages_include_the_rules_terms() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let spec = root.join("specs/logic_rules.nn");
+    for stage in ["prim", "grad"] {
+        let out = nnc(&["ir", spec.to_str().unwrap(), "--stage", stage], &root);
+        assert!(out.status.success(), "{stage}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Input{name=\"rules.pi\"}"), "{stage}");
+        assert!(text.contains("// rules sentiment_rules"), "{stage}");
+    }
+}

@@ -232,6 +232,16 @@ type Targets = (Vec<u32>, Vec<u32>, usize);
 fn probe_targets(t: &Trainer, feature: Option<&str>) -> Result<Option<Targets>, InspectError> {
     let (train, test) = (&t.data.train, &t.data.test);
     let Some(name) = feature else {
+        // A withheld label is stored as 0; probing it would fit noise.
+        if train.n_unlabelled() > 0 {
+            return Err(InspectError::invalid(
+                format!(
+                    "the training split has {} unlabelled examples, which a label probe cannot use",
+                    train.n_unlabelled()
+                ),
+                "Probe a feature with --feature, or train on labelled data (no `unlabelled_but`).",
+            ));
+        }
         return Ok(match (train.labels(), test.labels()) {
             (Some(a), Some(b)) => {
                 let k = train.n_classes().max(test.n_classes()) as usize;

@@ -72,7 +72,19 @@ pub fn prepare(
 ) -> Result<Prepared, RunError> {
     let all = load(&decl.source, seed, base)?;
     let (mut train, mut test) = match &decl.test {
-        Some(test_source) => (all, load(test_source, seed, base)?),
+        Some(test_source) => {
+            let test = load(test_source, seed, base)?;
+            if test.n_unlabelled() > 0 {
+                return Err(RunError::Config {
+                    message: format!(
+                        "the test data has {} unlabelled examples, which cannot be scored",
+                        test.n_unlabelled()
+                    ),
+                    help: "Give the `test` source labels for every example (unlabelled examples belong in `source`).".into(),
+                });
+            }
+            (all, test)
+        }
         None => {
             let split = data::stratified_split(&all, decl.split, seed)?;
             (all.subset(&split.train), all.subset(&split.test))

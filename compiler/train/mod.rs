@@ -172,6 +172,7 @@ impl Trainer {
             ));
         }
         let mut data = data::prepare(decl_data, train.seed, base, &input_shape, classes)?;
+        check_unlabelled(train, &data.train, loss)?;
         data.train = sampler::prepare_split(train, data.train)?;
         let batch_sampler = sampler::sampler(train, &data.train)?;
         let class_weights = sampler::class_weights(train, &data.train)?;
@@ -422,7 +423,8 @@ impl Trainer {
         let mut y = ArrayD::zeros(IxDyn(&[rows.len(), width]));
         match ds.targets() {
             Targets::Classes { labels, .. } => {
-                for (i, &r) in rows.iter().enumerate() {
+                // An unlabelled example keeps an all-zero target: its CE(y, p) is exactly 0.
+                for (i, &r) in rows.iter().enumerate().filter(|(_, &r)| ds.is_labelled(r)) {
                     let label = labels[r] as usize;
                     if self.loss == Loss::BinaryCrossEntropy {
                         y[[i, 0]] = label as f32;
@@ -460,6 +462,96 @@ impl Trainer {
             .product::<u64>() as usize
     }
 
+    /// The training step's inputs for the training-split rows `rows` at `epoch` (the
+    /// optimizer step count is `self.step`), with the rows' labels and whether each has one.
+    #[allow(clippy::type_complexity)]
+    fn step_inputs(
+        &self,
+        rows: &[usize],
+        epoch: u64,
+    ) -> (Vec<(String, ArrayD<f32>)>, Vec<u32>, Vec<bool>) {
+        let width = self.width();
+        let (x, y) = self.batch_arrays(&self.data.train, rows, width);
+        let labels: Vec<u32> = self
+            .data
+            .train
+            .labels()
+            .map(|l| rows.iter().map(|&r| l[r]).collect())
+            .unwrap_or_default();
+        let labelled: Vec<bool> = rows
+            .iter()
+            .map(|&r| self.data.train.is_labelled(r))
+            .collect();
+        let lr = self.schedule.lr(self.step);
+        let t = (self.step + 1) as i32;
+        let scalar = |v: f64| ArrayD::from_elem(IxDyn(&[]), v as f32);
+        let mut inputs = vec![
+            (self.input.clone(), x),
+            (step::TARGETS.to_string(), y),
+            (step::LR.to_string(), scalar(lr)),
+        ];
+        if let Some(rules) = &self.extras.rules {
+            let raw = self.raw_features(&self.data.train, rows);
+            inputs.push((rules::RAW_FEATURES.to_string(), raw));
+            inputs.push((rules::PI.to_string(), scalar(rules.pi(epoch))));
+        }
+        if let Optimizer::Adam { beta1, beta2, .. } = self.optimizer {
+            inputs.push((
+                step::ADAM_C1.to_string(),
+                scalar(1.0 / (1.0 - beta1.powi(t))),
+            ));
+            inputs.push((
+                step::ADAM_C2.to_string(),
+                scalar(1.0 / (1.0 - beta2.powi(t)).sqrt()),
+            ));
+        }
+        if let Some(w) = &self.class_weights {
+            inputs.push((
+                step::EXAMPLE_WEIGHTS.to_string(),
+                sampler::example_weights(w, &labels),
+            ));
+        }
+        (inputs, labels, labelled)
+    }
+
+    /// The per-example losses the training step computes on the training-split rows `rows`
+    /// at the current epoch, on the trainer's backend, without updating anything.
+    pub fn step_losses(&mut self, rows: &[usize]) -> Result<Vec<f32>, RunError> {
+        let (inputs, _, _) = self.step_inputs(rows, self.epoch);
+        let inputs: Vec<(&str, ArrayD<f32>)> = inputs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.clone()))
+            .collect();
+        let program = self.program(Mode::Train, rows.len());
+        let wanted = [program.per_example];
+        let values = match self.backend {
+            Backend::Reference => {
+                let bindings = self.bindings_with(&inputs, self.step);
+                interp::evaluate(&program.graph, &bindings, &wanted).map_err(RunError::internal)?
+            }
+            Backend::Jit => {
+                let options = crate::jit::Options {
+                    threads: 2,
+                    clif: false,
+                };
+                let slices: std::collections::BTreeMap<&str, &[f32]> = inputs
+                    .iter()
+                    .map(|(n, v)| (*n, v.as_slice().expect("inputs are built contiguous")))
+                    .collect();
+                crate::jit::compile(&program.graph, &wanted, options)
+                    .map_err(RunError::internal)?
+                    .run(
+                        &slices,
+                        &[&self.state, &self.fixed],
+                        self.decl.seed,
+                        self.step,
+                    )
+                    .map_err(RunError::internal)?
+            }
+        };
+        Ok(values[0].iter().copied().collect())
+    }
+
     /// One epoch over the training split. `report` is called after every step.
     pub fn train_epoch(
         &mut self,
@@ -468,9 +560,8 @@ impl Trainer {
         let epoch = self.epoch;
         let order = self.sampler.epoch(epoch);
         let batch = self.batch();
-        let width = self.width();
         let steps = self.steps_per_epoch();
-        let (mut loss_sum, mut right, mut seen) = (0.0f64, 0usize, 0usize);
+        let (mut loss_sum, mut right, mut seen, mut total) = (0.0f64, 0usize, 0usize, 0usize);
         let mut cursor = 0;
         let sizes: Vec<usize> = (0..self.sampler.epoch_len())
             .step_by(batch)
@@ -479,42 +570,7 @@ impl Trainer {
         for (i, size) in sizes.into_iter().enumerate() {
             let rows = self.sampler.batch(&order, &mut cursor, size);
             let rows = rows.as_slice();
-            let (x, y) = self.batch_arrays(&self.data.train, rows, width);
-            let labels: Vec<u32> = self
-                .data
-                .train
-                .labels()
-                .map(|l| rows.iter().map(|&r| l[r]).collect())
-                .unwrap_or_default();
-            let lr = self.schedule.lr(self.step);
-            let t = (self.step + 1) as i32;
-            let scalar = |v: f64| ArrayD::from_elem(IxDyn(&[]), v as f32);
-            let mut inputs = vec![
-                (self.input.clone(), x),
-                (step::TARGETS.to_string(), y),
-                (step::LR.to_string(), scalar(lr)),
-            ];
-            if let Some(rules) = &self.extras.rules {
-                let raw = self.raw_features(&self.data.train, rows);
-                inputs.push((rules::RAW_FEATURES.to_string(), raw));
-                inputs.push((rules::PI.to_string(), scalar(rules.pi(epoch))));
-            }
-            if let Optimizer::Adam { beta1, beta2, .. } = self.optimizer {
-                inputs.push((
-                    step::ADAM_C1.to_string(),
-                    scalar(1.0 / (1.0 - beta1.powi(t))),
-                ));
-                inputs.push((
-                    step::ADAM_C2.to_string(),
-                    scalar(1.0 / (1.0 - beta2.powi(t)).sqrt()),
-                ));
-            }
-            if let Some(w) = &self.class_weights {
-                inputs.push((
-                    step::EXAMPLE_WEIGHTS.to_string(),
-                    sampler::example_weights(w, &labels),
-                ));
-            }
+            let (inputs, labels, labelled) = self.step_inputs(rows, epoch);
             let inputs: Vec<(&str, ArrayD<f32>)> = inputs
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.clone()))
@@ -554,8 +610,13 @@ impl Trainer {
                 self.sampler.record(rows, &losses);
             }
             loss_sum += loss * rows.len() as f64;
-            seen += rows.len();
-            right += count_right(&values[1], &labels, self.loss);
+            total += rows.len();
+            if !labels.is_empty() {
+                seen += labelled.iter().filter(|&&l| l).count();
+                right += count_right(&values[1], &labels, &labelled, self.loss);
+            } else {
+                seen += rows.len();
+            }
             self.step += 1;
             report(StepReport {
                 epoch,
@@ -565,14 +626,14 @@ impl Trainer {
                 accuracy: if labels.is_empty() {
                     0.0
                 } else {
-                    right as f64 / seen as f64
+                    right as f64 / seen.max(1) as f64
                 },
                 samples: rows.len(),
             });
         }
         self.epoch += 1;
         Ok((
-            loss_sum / seen.max(1) as f64,
+            loss_sum / total.max(1) as f64,
             right as f64 / seen.max(1) as f64,
         ))
     }
@@ -613,7 +674,16 @@ impl Trainer {
         };
         let batch = self.batch();
         let width = self.width();
-        let rows: Vec<usize> = (0..n).collect();
+        // Unlabelled training examples cannot be scored.
+        let rows: Vec<usize> = {
+            let ds = if test {
+                &self.data.test
+            } else {
+                &self.data.train
+            };
+            (0..n).filter(|&r| ds.is_labelled(r)).collect()
+        };
+        let n = rows.len();
         let mut out = Evaluation {
             loss: 0.0,
             predicted: Vec::with_capacity(n),
@@ -743,7 +813,8 @@ fn argmax(row: &[f32]) -> u32 {
         .0 as u32
 }
 
-fn count_right(pred: &ArrayD<f32>, labels: &[u32], loss: Loss) -> usize {
+/// Correct predictions among the labelled examples of a batch.
+fn count_right(pred: &ArrayD<f32>, labels: &[u32], labelled: &[bool], loss: Loss) -> usize {
     if labels.is_empty() {
         return 0;
     }
@@ -751,8 +822,38 @@ fn count_right(pred: &ArrayD<f32>, labels: &[u32], loss: Loss) -> usize {
     pred.rows_iter(labels.len(), width)
         .iter()
         .zip(labels)
-        .filter(|(row, &l)| classify(row, loss).0 == l)
+        .zip(labelled)
+        .filter(|((row, &l), &has)| has && classify(row, loss).0 == l)
         .count()
+}
+
+/// Unlabelled training examples train only through the rules' or the teacher's term: the
+/// label-free target must make CE(y, p) vanish, and no sampler or weight may read labels.
+fn check_unlabelled(train: &TrainDecl, split: &Dataset, loss: Loss) -> Result<(), RunError> {
+    let n = split.n_unlabelled();
+    if n == 0 {
+        return Ok(());
+    }
+    let problem = if !matches!(loss, Loss::CrossEntropy { label_smoothing } if label_smoothing == 0.0)
+    {
+        Some((
+            "the loss",
+            "Use `loss: cross_entropy` without label smoothing.",
+        ))
+    } else if train.sampler.name != "uniform" {
+        Some(("the sampler", "Use the default `sampler: uniform`."))
+    } else if step::has_example_weights(train) {
+        Some(("`class_weights`", "Leave out `class_weights`."))
+    } else {
+        None
+    };
+    match problem {
+        Some((what, help)) => Err(RunError::config(
+            format!("the training split has {n} unlabelled examples, but {what} needs a label for every example"),
+            help,
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The runtime's init scheme for a spec's; LSUV starts from orthonormal weights.

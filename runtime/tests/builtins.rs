@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use ndarray::{array, s, Array2};
-use nnc_runtime::data::{builtin, builtin_with, Dataset, Targets, BUILTINS};
+use nnc_runtime::data::{builtin, builtin_with, stratified_split, Dataset, Targets, BUILTINS};
 
 #[test]
 fn digits_has_the_documented_shape_and_class_counts() {
@@ -122,6 +122,54 @@ fn grid1d_is_256_points_in_minus_2_2() {
 }
 
 #[test]
+fn unlabelled_but_withholds_labels_and_changes_nothing_else() {
+    let params = [("n", 400.0), ("but_fraction", 0.25)];
+    let plain = builtin_with("but_sentiment", 3, &params).unwrap();
+    let zero = [
+        ("n", 400.0),
+        ("but_fraction", 0.25),
+        ("unlabelled_but", 0.0),
+    ];
+    assert_eq!(plain, builtin_with("but_sentiment", 3, &zero).unwrap());
+    assert_eq!(plain.n_unlabelled(), 0);
+    let half = [
+        ("n", 400.0),
+        ("but_fraction", 0.25),
+        ("unlabelled_but", 0.5),
+    ];
+    let semi = builtin_with("but_sentiment", 3, &half).unwrap();
+    assert_eq!(semi.features(), plain.features());
+    assert_eq!(semi.n_unlabelled(), 50, "round(0.5 * 100) 'but' samples");
+    let has_but = semi.feature_index("has_but").unwrap();
+    let (old, new) = (plain.labels().unwrap(), semi.labels().unwrap());
+    for i in 0..400 {
+        if semi.is_labelled(i) {
+            assert_eq!(old[i], new[i], "sample {i} keeps its label");
+        } else {
+            assert_eq!(
+                semi.features()[[i, has_but]],
+                1.0,
+                "only 'but' samples are hidden"
+            );
+            assert_eq!(new[i], 0, "a withheld label is not kept");
+        }
+    }
+    assert_eq!(semi.class_counts().iter().sum::<usize>(), 350);
+    // Unlabelled samples all train; the fraction divides the labelled ones.
+    let split = stratified_split(&semi, 0.5, 1).unwrap();
+    assert_eq!((split.train.len(), split.test.len()), (175 + 50, 175));
+    assert!(split.test.iter().all(|&i| semi.is_labelled(i)));
+    let train = semi.subset(&split.train);
+    assert_eq!(train.n_unlabelled(), 50);
+    assert_eq!(semi.subset(&split.test).n_unlabelled(), 0);
+    // Data without unlabelled samples splits as before.
+    assert_eq!(
+        stratified_split(&plain, 0.5, 1).unwrap(),
+        stratified_split(&builtin_with("but_sentiment", 3, &zero).unwrap(), 0.5, 1).unwrap()
+    );
+}
+
+#[test]
 fn but_sentiment_structure() {
     let data = builtin_with(
         "but_sentiment",
@@ -211,6 +259,19 @@ fn builtin_errors() {
     assert_error(err, "bad_parameter", &["`hi`"]);
     let err = expect_err(builtin_with("but_sentiment", 0, &[("but_fraction", 1.5)]));
     assert_error(err, "bad_parameter", &["[0, 1]"]);
+    let err = expect_err(builtin_with(
+        "but_sentiment",
+        0,
+        &[("unlabelled_but", -0.1)],
+    ));
+    assert_error(err, "bad_parameter", &["`unlabelled_but`", "[0, 1]"]);
+    let all_hidden = [("n", 10.0), ("but_fraction", 1.0), ("unlabelled_but", 1.0)];
+    let err = expect_err(builtin_with("but_sentiment", 0, &all_hidden));
+    assert_error(
+        err,
+        "bad_parameter",
+        &["`unlabelled_but`", "none of the 10"],
+    );
     let err = expect_err(builtin_with("imbalanced_digits", 0, &[("digit", 10.0)]));
     assert_error(err, "bad_parameter", &["0..=9"]);
     let err = expect_err(builtin_with("xor", 0, &[("noise", f64::NAN)]));

@@ -94,6 +94,7 @@ pub const BUILTINS: &[BuiltinInfo] = &[
             param("but_fraction", 0.05, "fraction of samples with 'but' (exact count, rounded)"),
             param("signal", 1.0, "length of the sentiment direction in each clause"),
             param("noise", 1.0, "standard deviation of per-feature Gaussian noise"),
+            param("unlabelled_but", 0.0, "fraction of the 'but' samples without a label (they train only through rules)"),
         ],
     },
     BuiltinInfo {
@@ -236,7 +237,7 @@ impl Params {
         })
     }
 
-    fn error(&self, name: &str, reason: String) -> DataError {
+    pub(crate) fn error(&self, name: &str, reason: String) -> DataError {
         DataError::BadParameter {
             context: format!("builtin \"{}\"", self.builtin),
             param: name.to_string(),

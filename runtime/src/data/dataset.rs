@@ -44,6 +44,9 @@ pub struct Dataset {
     class_names: Option<Vec<String>>,
     feature_names: Option<Vec<String>>,
     fields: Vec<Field>,
+    /// `Some(mask)` when some samples carry no label (true = unlabelled); their entry in
+    /// `labels` is 0 and means nothing. Only class targets can be unlabelled.
+    unlabelled: Option<Vec<bool>>,
 }
 
 impl Dataset {
@@ -111,7 +114,44 @@ impl Dataset {
             class_names: None,
             feature_names: None,
             fields: Vec::new(),
+            unlabelled: None,
         })
+    }
+
+    /// Marks the samples where `mask` is true as unlabelled (semi-supervised training: they
+    /// train only through terms that need no label, such as a logic rule's teacher). Their
+    /// labels are set to 0 so that no code can read the withheld label.
+    pub fn with_unlabelled(mut self, mask: Vec<bool>) -> Result<Self, DataError> {
+        let Targets::Classes { labels, .. } = &mut self.targets else {
+            return Err(DataError::BadParameter {
+                context: self.origin.clone(),
+                param: "unlabelled samples".to_string(),
+                reason: "real-valued targets cannot be withheld".to_string(),
+                hint: "Only class labels can be left out.".to_string(),
+            });
+        };
+        if mask.len() != labels.len() {
+            return Err(empty(&self.origin, "an unlabelled mask of another length"));
+        }
+        for (label, &hidden) in labels.iter_mut().zip(&mask) {
+            if hidden {
+                *label = 0;
+            }
+        }
+        self.unlabelled = mask.iter().any(|&h| h).then_some(mask);
+        Ok(self)
+    }
+
+    /// Whether sample `i` has a label (always, unless [`Self::with_unlabelled`] said not).
+    pub fn is_labelled(&self, i: usize) -> bool {
+        self.unlabelled.as_ref().is_none_or(|mask| !mask[i])
+    }
+
+    /// Number of samples without a label.
+    pub fn n_unlabelled(&self) -> usize {
+        self.unlabelled
+            .as_ref()
+            .map_or(0, |mask| mask.iter().filter(|&&h| h).count())
     }
 
     /// Sets the per-sample shape (e.g. `[1, 8, 8]`); its product must equal the column count.
@@ -240,11 +280,13 @@ impl Dataset {
         }
     }
 
-    /// Samples per class, indexed by class.
+    /// Labelled samples per class, indexed by class.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.n_classes() as usize];
-        for &label in self.labels().unwrap_or_default() {
-            counts[label as usize] += 1;
+        for (i, &label) in self.labels().unwrap_or_default().iter().enumerate() {
+            if self.is_labelled(i) {
+                counts[label as usize] += 1;
+            }
         }
         counts
     }
@@ -316,6 +358,11 @@ impl Dataset {
             class_names: self.class_names.clone(),
             feature_names: self.feature_names.clone(),
             fields: self.fields.clone(),
+            unlabelled: self
+                .unlabelled
+                .as_ref()
+                .map(|mask| indices.iter().map(|&i| mask[i]).collect::<Vec<_>>())
+                .filter(|mask| mask.contains(&true)),
         }
     }
 

@@ -14,9 +14,14 @@
 //! plain classifier mostly learns "A and B agree" and gets "but" samples wrong, which is what
 //! the rule `has_but => (positive <=> predict(clause_b) positive)` fixes.
 //!
+//! `unlabelled_but` withholds the label of that share of the "but" samples (rounded, the
+//! first ones in sample order): semi-supervised data where few labelled examples contain
+//! "but", as in the paper's use of rules on unlabelled text. Unlabelled samples always train
+//! (see `split`) and are never scored.
+//!
 //! Draw order for a seed: `w` (dim normals, normalised), the "but" sample indices (a sample
 //! without replacement), then per sample its label (fair coin), clause A noise, clause B
-//! noise.
+//! noise. `unlabelled_but` draws nothing, so it changes no feature or label.
 
 use ndarray::Array2;
 use rand::Rng;
@@ -33,6 +38,7 @@ pub(crate) fn but_sentiment(seed: u64, params: &Params) -> Result<Dataset, DataE
     let but_fraction = params.fraction("but_fraction")?;
     let signal = params.non_negative("signal")?;
     let noise = params.non_negative("noise")?;
+    let unlabelled_but = params.fraction("unlabelled_but")?;
     let mut rng = rng_for(seed, stream::GENERATOR);
 
     let mut direction: Vec<f64> = (0..dim).map(|_| normal(&mut rng)).collect();
@@ -45,6 +51,13 @@ pub(crate) fn but_sentiment(seed: u64, params: &Params) -> Result<Dataset, DataE
     direction.iter_mut().for_each(|v| *v /= norm);
 
     let n_but = ((but_fraction * n as f64).round() as usize).min(n);
+    let n_hidden = (unlabelled_but * n_but as f64).round() as usize;
+    if n_hidden > 0 && n_hidden == n {
+        return Err(params.error(
+            "unlabelled_but",
+            format!("{unlabelled_but} would leave none of the {n} samples labelled"),
+        ));
+    }
     let mut has_but = vec![false; n];
     for i in rand::seq::index::sample(&mut rng, n, n_but) {
         has_but[i] = true;
@@ -66,6 +79,11 @@ pub(crate) fn but_sentiment(seed: u64, params: &Params) -> Result<Dataset, DataE
         labels.push(u32::from(label));
     }
 
+    let mut hidden = vec![false; n];
+    for i in (0..n).filter(|&i| has_but[i]).take(n_hidden) {
+        hidden[i] = true;
+    }
+
     let names = (0..dim)
         .map(|j| format!("a{j}"))
         .chain((0..dim).map(|j| format!("b{j}")))
@@ -83,5 +101,6 @@ pub(crate) fn but_sentiment(seed: u64, params: &Params) -> Result<Dataset, DataE
     .with_feature_names(names)?
     .with_field("clause_a", 0..dim)?
     .with_field("clause_b", dim..2 * dim)?
-    .with_field("has_but", 2 * dim..2 * dim + 1)
+    .with_field("has_but", 2 * dim..2 * dim + 1)?
+    .with_unlabelled(hidden)
 }

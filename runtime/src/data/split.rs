@@ -9,6 +9,9 @@
 //! different across seeds. The exact sample choice differs from scikit-learn's.
 //!
 //! Real-valued targets have no classes; they are split at random with the same counts.
+//!
+//! Unlabelled samples (semi-supervised data) cannot be scored, so they all train: the
+//! fraction divides the labelled samples, and the unlabelled ones join the train side.
 
 use rand::seq::SliceRandom;
 
@@ -42,13 +45,24 @@ pub fn stratified_split(
             hint: "Give the share of samples used for training, e.g. 0.8.".to_string(),
         });
     }
-    let n = dataset.n_samples();
+    let unlabelled: Vec<usize> = (0..dataset.n_samples())
+        .filter(|&i| !dataset.is_labelled(i))
+        .collect();
+    let n = dataset.n_samples() - unlabelled.len();
+    if n == 0 {
+        return Err(DataError::Empty {
+            file: dataset.origin().to_string(),
+            what: "no labelled samples to split".to_string(),
+        });
+    }
     let n_train = (train_fraction * n as f64).floor() as usize;
     let classes: Vec<Vec<usize>> = match dataset.targets() {
         Targets::Classes { labels, n_classes } => {
             let mut classes = vec![Vec::new(); *n_classes as usize];
             for (i, &label) in labels.iter().enumerate() {
-                classes[label as usize].push(i);
+                if dataset.is_labelled(i) {
+                    classes[label as usize].push(i);
+                }
             }
             classes
         }
@@ -77,7 +91,7 @@ pub fn stratified_split(
 
     let mut rng = rng_for(seed, stream::SPLIT);
     let mut split = Split {
-        train: Vec::with_capacity(n_train),
+        train: Vec::with_capacity(n_train + unlabelled.len()),
         test: Vec::with_capacity(n - n_train),
     };
     for (mut members, n_class_train) in classes.into_iter().zip(quotas) {
@@ -85,6 +99,7 @@ pub fn stratified_split(
         split.train.extend_from_slice(&members[..n_class_train]);
         split.test.extend_from_slice(&members[n_class_train..]);
     }
+    split.train.extend(unlabelled);
     // Without this the sides would be grouped by class.
     split.train.shuffle(&mut rng);
     split.test.shuffle(&mut rng);
