@@ -100,7 +100,7 @@ pub enum CheckpointError {
     #[error("packed binary tensor `{name}` in checkpoint `{}` is damaged: {reason}", path.display())]
     #[diagnostic(
         code(nnc::checkpoint::bad_packing),
-        help("A packed tensor needs `<name>.bits` (U64, filters x ceil(n / 64) words), `<name>.scale` (F32, one per filter) and its shape in the metadata `packed.<name>`; re-save the model with `nnc run`, or use the run's checkpoint.safetensors, which holds the real-valued weights.")
+        help("A packed tensor needs `<name>.bits` (U8, filters x ceil(n / 8) bytes), `<name>.scale` (F32, one per filter) and its shape in the metadata `packed.<name>`; re-save the model with `nnc run`, or use the run's checkpoint.safetensors, which holds the real-valued weights.")
     )]
     BadPacking {
         path: PathBuf,

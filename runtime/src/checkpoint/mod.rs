@@ -29,7 +29,7 @@
 //!
 //! Parameters are named `<layer>.<parameter>` (`fc1.weight`, `fc1.bias`,
 //! `bn1.running_mean`), optimizer state `opt.<parameter name>.<slot>`
-//! (`opt.fc1.weight.momentum`). Bit-packed binary weights are a `U64` tensor
+//! (`opt.fc1.weight.momentum`). Bit-packed binary weights are a `U8` tensor
 //! `<name>.bits` next to an `F32` tensor `<name>.scale`, with the logical shape in the
 //! metadata entry `packed.<name>` (`packed.rs`: [`Checkpoint::pack_binary`],
 //! [`Checkpoint::unpacked`]). Conventional metadata keys are in [`keys`].

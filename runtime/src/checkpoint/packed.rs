@@ -1,5 +1,6 @@
-//! Binary weights stored as bits: `<name>.bits` (`U64`, one row of `ceil(n / 64)` words per
-//! filter, bit `j` of word `w` is element `64w + j`, set for a positive weight) and
+//! Binary weights stored as bits: `<name>.bits` (`U8`, one row of `ceil(n / 8)` bytes per
+//! filter, bit `j` of byte `b` is element `8b + j`, set for a positive weight; bytes rather
+//! than the kernel's `u64` words so a row wastes at most 7 bits, not 63) and
 //! `<name>.scale` (`F32`, one alpha per filter, the mean absolute weight), with the logical
 //! shape in the metadata entry `packed.<name>` (e.g. `[32,32,3,3]`). A binary layer computes
 //! with `alpha · sign(w)` only, so this is all a deployed model needs: 1 bit a weight
@@ -37,12 +38,14 @@ impl Checkpoint {
                 .chunks_exact(n)
                 .map(|row| (row.iter().map(|v| f64::from(v.abs())).sum::<f64>() / n as f64) as f32)
                 .collect();
-            let bits = pack_signs(&values, filters, n);
+            // The little-endian bytes of each row's words, cut to the row's own length.
+            let (words, bytes) = (n.div_ceil(64), n.div_ceil(8));
+            let bits: Vec<u8> = pack_signs(&values, filters, n)
+                .chunks_exact(words)
+                .flat_map(|row| row.iter().flat_map(|w| w.to_le_bytes()).take(bytes))
+                .collect();
             self.tensors.remove(name);
-            self.insert(
-                format!("{name}.bits"),
-                Tensor::new(&[filters, n.div_ceil(64)], &bits)?,
-            );
+            self.insert(format!("{name}.bits"), Tensor::new(&[filters, bytes], &bits)?);
             self.insert(format!("{name}.scale"), Tensor::new(&[filters], &scale)?);
             self.metadata
                 .insert(format!("{PACKED_PREFIX}{name}"), shape_text(&shape));
@@ -76,12 +79,12 @@ impl Checkpoint {
             let n = n
                 .filter(|n| *n > 0 && filters > 0)
                 .ok_or_else(|| bad(format!("its logical shape {shape:?} is empty")))?;
-            let words = n.div_ceil(64);
-            let bits = self.values::<u64>(&format!("{name}.bits"))?;
+            let words = n.div_ceil(8);
+            let bits = self.values::<u8>(&format!("{name}.bits"))?;
             let scale = self.values::<f32>(&format!("{name}.scale"))?;
             if Some(bits.len()) != filters.checked_mul(words) {
                 return Err(bad(format!(
-                    "`{name}.bits` has {} words, {filters} filters of {n} signs need {filters} x {words}",
+                    "`{name}.bits` has {} bytes, {filters} filters of {n} signs need {filters} x {words}",
                     bits.len()
                 )));
             }
@@ -94,7 +97,7 @@ impl Checkpoint {
             let mut values = Vec::with_capacity(filters * n);
             for (row, alpha) in bits.chunks_exact(words).zip(&scale) {
                 values.extend((0..n).map(|j| {
-                    if row[j / 64] >> (j % 64) & 1 == 1 {
+                    if row[j / 8] >> (j % 8) & 1 == 1 {
                         *alpha
                     } else {
                         -*alpha

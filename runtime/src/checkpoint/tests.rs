@@ -404,7 +404,7 @@ fn packed_binary_weights_round_trip_signs_and_scales() {
     ck.insert("bin.weight", Tensor::new(&[filters, 7, 10], &values).unwrap());
     ck.insert("fc.bias", Tensor::new(&[2], &[0.5f32, -1.0]).unwrap());
     assert_eq!(ck.pack_binary(&["bin.weight"]).unwrap(), ["bin.weight"]);
-    assert_eq!(ck.tensors["bin.weight.bits"].shape(), [filters, 2]);
+    assert_eq!(ck.tensors["bin.weight.bits"].shape(), [filters, 9]);
     assert_eq!(ck.metadata["packed.bin.weight"], "[3,7,10]");
 
     let dir = tempfile::tempdir().unwrap();
@@ -444,7 +444,7 @@ fn damaged_packing_is_a_clear_error() {
     ck.insert("bin.weight", Tensor::new(&[2, 3], &[1.0f32; 6]).unwrap());
     ck.pack_binary(&["bin.weight"]).unwrap();
     let mut short = ck.clone();
-    short.insert("bin.weight.bits", Tensor::new(&[1, 1], &[0u64]).unwrap());
+    short.insert("bin.weight.bits", Tensor::new(&[1, 1], &[0u8]).unwrap());
     let err = short.unpacked().unwrap_err();
     assert_eq!(code(&err), "nnc::checkpoint::bad_packing");
     assert!(err.to_string().contains("bin.weight"), "{err}");
@@ -455,6 +455,6 @@ fn damaged_packing_is_a_clear_error() {
     shape.metadata.insert("packed.bin.weight".into(), "[2,x]".into());
     assert_eq!(code(&shape.unpacked().unwrap_err()), "nnc::checkpoint::bad_packing");
     let mut dtype = ck;
-    dtype.insert("bin.weight.bits", Tensor::new(&[2, 1], &[1.0f32; 2]).unwrap());
+    dtype.insert("bin.weight.bits", Tensor::new(&[2, 1], &[1u64; 2]).unwrap());
     assert_eq!(code(&dtype.unpacked().unwrap_err()), "nnc::checkpoint::wrong_dtype");
 }
