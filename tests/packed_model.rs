@@ -43,7 +43,10 @@ fn binary_layers_are_stored_in_a_32nd_of_f32_plus_scales() {
         let bits = &model.tensors[&format!("{name}.bits")];
         let scale = &model.tensors[&format!("{name}.scale")];
         assert_eq!(bits.dtype(), DType::U8);
-        assert!(!model.tensors.contains_key(name), "{name} is also stored as f32");
+        assert!(
+            !model.tensors.contains_key(name),
+            "{name} is also stored as f32"
+        );
         // Each filter's row is padded to whole bytes: at most 1 byte a filter.
         assert!(
             bits.le_bytes().len() <= f32_bytes / 32 + filters,
@@ -58,7 +61,10 @@ fn binary_layers_are_stored_in_a_32nd_of_f32_plus_scales() {
         model.to_bytes().unwrap().len(),
         full.to_bytes().unwrap().len(),
     );
-    assert!(model_bytes * 10 < full_bytes, "{model_bytes} vs {full_bytes}");
+    assert!(
+        model_bytes * 10 < full_bytes,
+        "{model_bytes} vs {full_bytes}"
+    );
 }
 
 #[test]
@@ -75,7 +81,10 @@ fn evaluating_the_packed_model_gives_the_same_accuracy() {
     // The weights come back as ±alpha, the signs exactly.
     for name in t.binary_weights() {
         let (a, b) = (&t.state[&name], &fresh.state[&name]);
-        assert!(a.iter().zip(b).all(|(x, y)| x.signum() == y.signum()), "{name}");
+        assert!(
+            a.iter().zip(b).all(|(x, y)| x.signum() == y.signum()),
+            "{name}"
+        );
     }
 }
 

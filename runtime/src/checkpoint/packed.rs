@@ -45,7 +45,10 @@ impl Checkpoint {
                 .flat_map(|row| row.iter().flat_map(|w| w.to_le_bytes()).take(bytes))
                 .collect();
             self.tensors.remove(name);
-            self.insert(format!("{name}.bits"), Tensor::new(&[filters, bytes], &bits)?);
+            self.insert(
+                format!("{name}.bits"),
+                Tensor::new(&[filters, bytes], &bits)?,
+            );
             self.insert(format!("{name}.scale"), Tensor::new(&[filters], &scale)?);
             self.metadata
                 .insert(format!("{PACKED_PREFIX}{name}"), shape_text(&shape));

@@ -401,7 +401,10 @@ fn packed_binary_weights_round_trip_signs_and_scales() {
         .map(|i| ((i * 37 % 101) as f32 - 50.5) / 17.0)
         .collect();
     let mut ck = Checkpoint::new();
-    ck.insert("bin.weight", Tensor::new(&[filters, 7, 10], &values).unwrap());
+    ck.insert(
+        "bin.weight",
+        Tensor::new(&[filters, 7, 10], &values).unwrap(),
+    );
     ck.insert("fc.bias", Tensor::new(&[2], &[0.5f32, -1.0]).unwrap());
     assert_eq!(ck.pack_binary(&["bin.weight"]).unwrap(), ["bin.weight"]);
     assert_eq!(ck.tensors["bin.weight.bits"].shape(), [filters, 9]);
@@ -450,11 +453,22 @@ fn damaged_packing_is_a_clear_error() {
     assert!(err.to_string().contains("bin.weight"), "{err}");
     let mut scales = ck.clone();
     scales.insert("bin.weight.scale", Tensor::new(&[3], &[1.0f32; 3]).unwrap());
-    assert_eq!(code(&scales.unpacked().unwrap_err()), "nnc::checkpoint::bad_packing");
+    assert_eq!(
+        code(&scales.unpacked().unwrap_err()),
+        "nnc::checkpoint::bad_packing"
+    );
     let mut shape = ck.clone();
-    shape.metadata.insert("packed.bin.weight".into(), "[2,x]".into());
-    assert_eq!(code(&shape.unpacked().unwrap_err()), "nnc::checkpoint::bad_packing");
+    shape
+        .metadata
+        .insert("packed.bin.weight".into(), "[2,x]".into());
+    assert_eq!(
+        code(&shape.unpacked().unwrap_err()),
+        "nnc::checkpoint::bad_packing"
+    );
     let mut dtype = ck;
     dtype.insert("bin.weight.bits", Tensor::new(&[2, 1], &[1u64; 2]).unwrap());
-    assert_eq!(code(&dtype.unpacked().unwrap_err()), "nnc::checkpoint::wrong_dtype");
+    assert_eq!(
+        code(&dtype.unpacked().unwrap_err()),
+        "nnc::checkpoint::wrong_dtype"
+    );
 }
