@@ -13,7 +13,7 @@ RUNS=${RUNS:-runs/experiments}
 SEEDS=(0 1 2)
 mkdir -p "$RUNS"
 
-# Test accuracy from `nnc run --json`, and the checkpoint's size in bytes.
+# Test accuracy from `nnc run --json`; the sizes of the run's model and checkpoint files.
 accuracy() { python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["test"]["accuracy"])'; }
 
 # run NAME TRAIN_BLOCK(or -) SPEC [--set ...]: one run per seed, then the mean.
@@ -29,7 +29,7 @@ run() {
     local acc
     acc=$("$NNC" run "$spec" "${select[@]}" "$@" --set "$key=$s" --quiet --json --out "$out" | accuracy)
     accs+=("$acc")
-    echo "$name seed $s: test accuracy $acc, checkpoint $(wc -c < "$out/checkpoint.safetensors") bytes"
+    echo "$name seed $s: test accuracy $acc, model $(wc -c < "$out/model.safetensors") bytes, checkpoint $(wc -c < "$out/checkpoint.safetensors") bytes"
   done
   python3 -c 'import sys; v=[float(x) for x in sys.argv[1:]]; print("%s: mean test accuracy %.4f over %d seeds" % ("'"$name"'", sum(v)/len(v), len(v)))' "${accs[@]}"
 }

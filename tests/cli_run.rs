@@ -72,6 +72,19 @@ fn a_run_writes_its_files_and_reports_json() {
         &dir.0,
     ));
     assert_eq!(eval["test"]["accuracy"], v["test"]["accuracy"]);
+    // So does the deployed model, which has no optimizer state.
+    assert!(dir.0.join(v["model"].as_str().unwrap()).is_file());
+    let eval = json(&nnc(
+        &[
+            "eval",
+            "mlp.nn",
+            "--checkpoint",
+            "runs/mlp/model.safetensors",
+            "--json",
+        ],
+        &dir.0,
+    ));
+    assert_eq!(eval["test"]["accuracy"], v["test"]["accuracy"]);
 }
 
 #[test]

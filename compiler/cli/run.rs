@@ -2,7 +2,11 @@
 //! evaluate, and write the run's files under `runs/<spec name>/` (or `--out`):
 //!
 //! - `metrics.jsonl`: one JSON object per epoch;
-//! - `checkpoint.safetensors`: parameters, running statistics and optimizer state;
+//! - `checkpoint.safetensors`: parameters, running statistics and optimizer state (what
+//!   `--resume` continues from);
+//! - `model.safetensors`: the deployed model, without optimizer state and with binary
+//!   layers' weights packed 1 bit a weight plus their scales (what `nnc eval` and
+//!   `--init-from` read; they read checkpoint.safetensors too);
 //! - `spec.nn`: the spec as run (with the `--set` overrides noted), `resolved.txt`: every
 //!   block with its defaults filled in;
 //! - `loss.png`, `accuracy.png`: train and test curves per epoch;
@@ -336,6 +340,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let out = out_dir(args);
     std::fs::create_dir_all(&out).map_err(|e| io_error("the run folder", &out, e))?;
     let checkpoint_path = out.join("checkpoint.safetensors");
+    let model_path = out.join("model.safetensors");
     let show = !args.quiet && !args.json;
 
     let mut lines: Vec<String> = Vec::new();
@@ -432,6 +437,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         )
         .map_err(|e| io_error("metrics", &out, e))?;
         trainer.to_checkpoint()?.save(&checkpoint_path)?;
+        trainer.to_model()?.save(&model_path)?;
         plot_curves(&out, &lines)?;
         if show {
             // `suspend` prints whether or not stderr is a terminal (`println` would not).
@@ -471,6 +477,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             "test": split_json(&test, report.as_ref(), true),
             "train": split_json(&train_eval, train_report.as_ref(), false),
             "checkpoint": checkpoint_path.display().to_string(),
+            "model": model_path.display().to_string(),
             "out": out.display().to_string(),
             "init": {"lsuv": lsuv},
             "history": history.iter().map(|h| json!({"train_loss": h.0, "test_loss": h.1, "train_accuracy": h.2, "test_accuracy": h.3})).collect::<Vec<_>>(),

@@ -3,6 +3,7 @@
 //! statistics and optimizer state, plus the epoch, the step and the seed.
 
 use super::{RunError, Trainer};
+use crate::hir::{ConvKind, LayerOp};
 use ndarray::{ArrayD, IxDyn};
 use nnc_runtime::checkpoint::{keys, Checkpoint, Tensor};
 
@@ -36,6 +37,41 @@ impl Trainer {
         ck.metadata.insert(SEED.into(), self.decl.seed.to_string());
         ck.metadata.insert(keys::LAYOUT.into(), LAYOUT.into());
         Ok(ck)
+    }
+
+    /// The deployed model: parameters and running statistics without optimizer state,
+    /// binary layers' weights packed 1 bit a weight plus one scale per filter
+    /// (`nnc_runtime::checkpoint` packed.rs). `nnc eval` and `--init-from` read it; resuming
+    /// needs the real-valued weights and moments of `to_checkpoint`.
+    pub fn to_model(&self) -> Result<Checkpoint, RunError> {
+        let mut ck = self.to_checkpoint()?;
+        ck.tensors.retain(|name, _| !name.starts_with("opt."));
+        ck.metadata.remove(keys::STEP);
+        let binary = self.binary_weights();
+        let names: Vec<&str> = binary.iter().map(String::as_str).collect();
+        ck.pack_binary(&names)?;
+        Ok(ck)
+    }
+
+    /// Checkpoint names of the weights binary layers use only through `alpha · sign(w)`.
+    pub fn binary_weights(&self) -> Vec<String> {
+        self.net
+            .layers
+            .iter()
+            .filter(|l| {
+                matches!(
+                    l.op,
+                    LayerOp::Dense {
+                        binary: Some(_),
+                        ..
+                    } | LayerOp::Conv {
+                        kind: ConvKind::Binary { .. },
+                        ..
+                    }
+                )
+            })
+            .map(|l| format!("{}.weight", l.name))
+            .collect()
     }
 
     /// Every name and shape a full checkpoint of this run holds.
@@ -115,7 +151,9 @@ impl Trainer {
 
     /// Loads the network's parameters and running statistics only (no optimizer state):
     /// for `nnc eval`. Every parameter must be present.
+    /// Packed binary weights (`to_model`) are expanded to `±alpha` first.
     pub fn load_weights(&mut self, ck: &Checkpoint) -> Result<(), RunError> {
+        let ck = &ck.unpacked()?;
         let expected: Vec<(String, Vec<usize>)> = self
             .expected()
             .into_iter()
@@ -138,6 +176,7 @@ impl Trainer {
     /// the file must be a parameter or running statistic of this network with its shape;
     /// parameters the file does not have keep their init. Returns the names loaded.
     pub fn init_from(&mut self, ck: &Checkpoint) -> Result<Vec<String>, RunError> {
+        let ck = &ck.unpacked()?;
         let expected = self.expected();
         let present: Vec<(&str, &[usize])> = expected
             .iter()

@@ -75,13 +75,13 @@ pub fn prepare(
         Some(test_source) => {
             let test = load(test_source, seed, base)?;
             if test.n_unlabelled() > 0 {
-                return Err(RunError::Config {
-                    message: format!(
+                return Err(RunError::config(
+                    format!(
                         "the test data has {} unlabelled examples, which cannot be scored",
                         test.n_unlabelled()
                     ),
-                    help: "Give the `test` source labels for every example (unlabelled examples belong in `source`).".into(),
-                });
+                    "Give the `test` source labels for every example (unlabelled examples belong in `source`).",
+                ));
             }
             (all, test)
         }

@@ -547,6 +547,7 @@ impl Trainer {
                         self.step,
                     )
                     .map_err(RunError::internal)?
+                    .to_vec()
             }
         };
         Ok(values[0].iter().copied().collect())

@@ -97,6 +97,17 @@ pub enum CheckpointError {
         shape_mismatches: Vec<ShapeMismatch>,
     },
 
+    #[error("packed binary tensor `{name}` in checkpoint `{}` is damaged: {reason}", path.display())]
+    #[diagnostic(
+        code(nnc::checkpoint::bad_packing),
+        help("A packed tensor needs `<name>.bits` (U8, filters x ceil(n / 8) bytes), `<name>.scale` (F32, one per filter) and its shape in the metadata `packed.<name>`; re-save the model with `nnc run`, or use the run's checkpoint.safetensors, which holds the real-valued weights.")
+    )]
+    BadPacking {
+        path: PathBuf,
+        name: String,
+        reason: String,
+    },
+
     #[error("invalid tensor: {reason}")]
     #[diagnostic(
         code(nnc::checkpoint::invalid_tensor),

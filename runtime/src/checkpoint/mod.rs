@@ -29,9 +29,10 @@
 //!
 //! Parameters are named `<layer>.<parameter>` (`fc1.weight`, `fc1.bias`,
 //! `bn1.running_mean`), optimizer state `opt.<parameter name>.<slot>`
-//! (`opt.fc1.weight.momentum`). Bit-packed binary weights are stored as a `U64` (or `U8`)
-//! tensor of raw words next to an `F32` tensor of scales; the writer records the packing
-//! in the [`keys::LAYOUT`] metadata entry. Conventional metadata keys are in [`keys`].
+//! (`opt.fc1.weight.momentum`). Bit-packed binary weights are a `U8` tensor
+//! `<name>.bits` next to an `F32` tensor `<name>.scale`, with the logical shape in the
+//! metadata entry `packed.<name>` (`packed.rs`: [`Checkpoint::pack_binary`],
+//! [`Checkpoint::unpacked`]). Conventional metadata keys are in [`keys`].
 //!
 //! ```
 //! use nnc_runtime::checkpoint::{keys, Checkpoint, Tensor};
@@ -49,12 +50,14 @@
 //! ```
 
 mod error;
+mod packed;
 mod read;
 mod tensor;
 #[cfg(test)]
 mod tests;
 
 pub use error::{CheckpointError, ShapeMismatch};
+pub use packed::PACKED_PREFIX;
 pub use tensor::{DType, Element, Tensor};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};

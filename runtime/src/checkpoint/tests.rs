@@ -393,3 +393,82 @@ fn code(err: &CheckpointError) -> String {
         .map(|c| c.to_string())
         .unwrap_or_default()
 }
+
+#[test]
+fn packed_binary_weights_round_trip_signs_and_scales() {
+    let (filters, n) = (3, 70);
+    let values: Vec<f32> = (0..filters * n)
+        .map(|i| ((i * 37 % 101) as f32 - 50.5) / 17.0)
+        .collect();
+    let mut ck = Checkpoint::new();
+    ck.insert(
+        "bin.weight",
+        Tensor::new(&[filters, 7, 10], &values).unwrap(),
+    );
+    ck.insert("fc.bias", Tensor::new(&[2], &[0.5f32, -1.0]).unwrap());
+    assert_eq!(ck.pack_binary(&["bin.weight"]).unwrap(), ["bin.weight"]);
+    assert_eq!(ck.tensors["bin.weight.bits"].shape(), [filters, 9]);
+    assert_eq!(ck.metadata["packed.bin.weight"], "[3,7,10]");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    ck.save(&path).unwrap();
+    let back = Checkpoint::load(&path).unwrap().unpacked().unwrap();
+    back.check_against(&[("bin.weight", &[3, 7, 10]), ("fc.bias", &[2])])
+        .unwrap();
+    let restored = back.values::<f32>("bin.weight").unwrap();
+    for (row, (orig, got)) in values.chunks(n).zip(restored.chunks(n)).enumerate() {
+        let alpha = orig.iter().map(|v| f64::from(v.abs())).sum::<f64>() / n as f64;
+        for (o, g) in orig.iter().zip(got) {
+            assert_eq!(o.signum(), g.signum(), "row {row}");
+            assert_eq!(g.abs(), alpha as f32, "row {row}");
+        }
+    }
+    assert!(back.metadata.keys().all(|k| !k.starts_with("packed.")));
+}
+
+#[test]
+fn weights_with_an_exact_zero_stay_f32() {
+    let mut ck = Checkpoint::new();
+    ck.insert(
+        "bin.weight",
+        Tensor::new(&[2, 2], &[0.5f32, 0.0, -1.0, 2.0]).unwrap(),
+    );
+    assert!(ck.pack_binary(&["bin.weight"]).unwrap().is_empty());
+    assert_eq!(
+        ck.unpacked().unwrap().values::<f32>("bin.weight").unwrap(),
+        [0.5, 0.0, -1.0, 2.0]
+    );
+}
+
+#[test]
+fn damaged_packing_is_a_clear_error() {
+    let mut ck = Checkpoint::new();
+    ck.insert("bin.weight", Tensor::new(&[2, 3], &[1.0f32; 6]).unwrap());
+    ck.pack_binary(&["bin.weight"]).unwrap();
+    let mut short = ck.clone();
+    short.insert("bin.weight.bits", Tensor::new(&[1, 1], &[0u8]).unwrap());
+    let err = short.unpacked().unwrap_err();
+    assert_eq!(code(&err), "nnc::checkpoint::bad_packing");
+    assert!(err.to_string().contains("bin.weight"), "{err}");
+    let mut scales = ck.clone();
+    scales.insert("bin.weight.scale", Tensor::new(&[3], &[1.0f32; 3]).unwrap());
+    assert_eq!(
+        code(&scales.unpacked().unwrap_err()),
+        "nnc::checkpoint::bad_packing"
+    );
+    let mut shape = ck.clone();
+    shape
+        .metadata
+        .insert("packed.bin.weight".into(), "[2,x]".into());
+    assert_eq!(
+        code(&shape.unpacked().unwrap_err()),
+        "nnc::checkpoint::bad_packing"
+    );
+    let mut dtype = ck;
+    dtype.insert("bin.weight.bits", Tensor::new(&[2, 1], &[1u64; 2]).unwrap());
+    assert_eq!(
+        code(&dtype.unpacked().unwrap_err()),
+        "nnc::checkpoint::wrong_dtype"
+    );
+}
