@@ -334,23 +334,18 @@ impl Trainer {
             Backend::Jit => {
                 let compiled = match self.compiled.entry((mode, batch)) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        let options = crate::jit::Options {
-                            threads: 2,
-                            clif: false,
-                        };
-                        e.insert(
-                            crate::jit::compile(&program.graph, &wanted, options)
-                                .map_err(RunError::internal)?,
-                        )
-                    }
+                    std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                        crate::jit::compile(&program.graph, &wanted, JIT_OPTIONS)
+                            .map_err(RunError::internal)?,
+                    ),
                 };
-                let slices: std::collections::BTreeMap<&str, &[f32]> = inputs
-                    .iter()
-                    .map(|(n, v)| (*n, v.as_slice().expect("inputs are built contiguous")))
-                    .collect();
                 compiled
-                    .run(&slices, &[&self.state, &self.fixed], self.decl.seed, step)
+                    .run(
+                        &input_slices(inputs),
+                        &[&self.state, &self.fixed],
+                        self.decl.seed,
+                        step,
+                    )
                     .map(<[ArrayD<f32>]>::to_vec)
                     .map_err(RunError::internal)
             }
@@ -529,26 +524,17 @@ impl Trainer {
                 let bindings = self.bindings_with(&inputs, self.step);
                 interp::evaluate(&program.graph, &bindings, &wanted).map_err(RunError::internal)?
             }
-            Backend::Jit => {
-                let options = crate::jit::Options {
-                    threads: 2,
-                    clif: false,
-                };
-                let slices: std::collections::BTreeMap<&str, &[f32]> = inputs
-                    .iter()
-                    .map(|(n, v)| (*n, v.as_slice().expect("inputs are built contiguous")))
-                    .collect();
-                crate::jit::compile(&program.graph, &wanted, options)
-                    .map_err(RunError::internal)?
-                    .run(
-                        &slices,
-                        &[&self.state, &self.fixed],
-                        self.decl.seed,
-                        self.step,
-                    )
-                    .map_err(RunError::internal)?
-                    .to_vec()
-            }
+            // Not cached: a test-time query, not the training loop's program.
+            Backend::Jit => crate::jit::compile(&program.graph, &wanted, JIT_OPTIONS)
+                .map_err(RunError::internal)?
+                .run(
+                    &input_slices(&inputs),
+                    &[&self.state, &self.fixed],
+                    self.decl.seed,
+                    self.step,
+                )
+                .map_err(RunError::internal)?
+                .to_vec(),
         };
         Ok(values[0].iter().copied().collect())
     }
@@ -870,4 +856,20 @@ pub fn scheme_of(init: &Init) -> Scheme {
         Init::Lsuv { .. } => Scheme::Orthogonal { gain: 1.0 },
         Init::LooksLinear => Scheme::LooksLinear,
     }
+}
+
+/// How the trainer compiles its programs: the runtime's two worker threads, no CLIF text.
+const JIT_OPTIONS: crate::jit::Options = crate::jit::Options {
+    threads: 2,
+    clif: false,
+};
+
+/// The JIT's view of a step's inputs.
+fn input_slices<'a>(
+    inputs: &'a [(&'a str, ArrayD<f32>)],
+) -> std::collections::BTreeMap<&'a str, &'a [f32]> {
+    inputs
+        .iter()
+        .map(|(n, v)| (*n, v.as_slice().expect("inputs are built contiguous")))
+        .collect()
 }
