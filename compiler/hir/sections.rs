@@ -457,17 +457,7 @@ fn rules_decl(rules: &ast::Rules, diags: &mut Diagnostics) -> Option<RulesDecl> 
             continue;
         }
         seen.push((&rule.name.name, rule.name.span));
-        let positional: Vec<&Expr> = rule
-            .args
-            .iter()
-            .filter(|a| a.name.is_none())
-            .map(|a| &a.value)
-            .collect();
-        let named: Vec<(&Ident, &Expr)> = rule
-            .args
-            .iter()
-            .filter_map(|a| a.name.as_ref().map(|n| (n, &a.value)))
-            .collect();
+        let (positional, named) = super::args::split_args(&rule.args);
         let mut binder = Binder {
             names: &NoNames,
             diags,

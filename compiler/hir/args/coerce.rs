@@ -407,15 +407,7 @@ impl<N: Names + ?Sized> Binder<'_, N> {
             );
             return None;
         };
-        let positional: Vec<&Expr> = args
-            .iter()
-            .filter(|a| a.name.is_none())
-            .map(|a| &a.value)
-            .collect();
-        let named: Vec<(&Ident, &Expr)> = args
-            .iter()
-            .filter_map(|a| a.name.as_ref().map(|n| (n, &a.value)))
-            .collect();
+        let (positional, named) = super::split_args(args);
         let bound = self.bind(sig, &positional, &named, span, &format!("`{}`", sig.name))?;
         let extra = bound.extra.into_iter().map(|(n, v, _)| (n, v));
         Some(Value::Ctor(Ctor {

@@ -9,7 +9,7 @@ use super::schema::{self, CtorSet, Default, Param, Sig, Ty};
 use super::value::{Ctor, Value};
 use crate::diagnostics::{codes, did_you_mean, Diagnostic, Diagnostics};
 use crate::source::Span;
-use crate::syntax::ast::{Expr, ExprKind, Ident};
+use crate::syntax::ast::{Arg, Expr, ExprKind, Ident};
 
 /// What a name means where a value is expected.
 pub enum Lookup {
@@ -382,6 +382,20 @@ pub(super) fn list(params: &[&Param]) -> String {
         .map(|p| format!("`{}`", p.name))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A call's arguments as the binder takes them: positional ones in order, then named ones.
+pub fn split_args(args: &[Arg]) -> (Vec<&Expr>, Vec<(&Ident, &Expr)>) {
+    let positional = args
+        .iter()
+        .filter(|a| a.name.is_none())
+        .map(|a| &a.value)
+        .collect();
+    let named = args
+        .iter()
+        .filter_map(|a| a.name.as_ref().map(|n| (n, &a.value)))
+        .collect();
+    (positional, named)
 }
 
 pub fn capitalize(s: &str) -> String {

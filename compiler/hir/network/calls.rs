@@ -136,15 +136,7 @@ impl<'a, 'd> Eval<'a, 'd> {
         if sig.name == "concat" {
             return;
         }
-        let positional: Vec<&Expr> = args
-            .iter()
-            .filter(|a| a.name.is_none())
-            .map(|a| &a.value)
-            .collect();
-        let named: Vec<(&Ident, &Expr)> = args
-            .iter()
-            .filter_map(|a| a.name.as_ref().map(|n| (n, &a.value)))
-            .collect();
+        let (positional, named) = crate::hir::args::split_args(args);
         let what = format!("layer `{}`", sig.name);
         self.binder()
             .bind(sig, &positional, &named, stage.span, &what);
