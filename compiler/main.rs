@@ -148,6 +148,10 @@ enum Command {
         /// The train block (`prim`, `grad`) when the spec has several.
         #[arg(long)]
         train: Option<String>,
+        /// `prim`, `opt`, `plan`, `clif`: the inference program (forward pass in evaluation
+        /// mode, as `eval` and `bench` latency run it) instead of the training step.
+        #[arg(long)]
+        eval: bool,
     },
 }
 
@@ -215,7 +219,8 @@ fn main() -> ExitCode {
             stage,
             batch,
             train,
-        } => ir(&file, stage, batch.max(1), train.as_deref()),
+            eval,
+        } => ir(&file, stage, batch.max(1), train.as_deref(), eval),
         Command::Run {
             file,
             train,
@@ -387,7 +392,7 @@ fn summary(file: &Path, network: Option<&str>, json: bool) -> ExitCode {
     exit(true)
 }
 
-fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>) -> ExitCode {
+fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>, eval: bool) -> ExitCode {
     match stage {
         Stage::Ast => {
             let bytes = match read(file) {
@@ -425,6 +430,10 @@ fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>) -> ExitCode 
                 return exit(false);
             }
             let program = &checked.program;
+            if eval && matches!(stage, Stage::Grad) {
+                eprintln!("error: `--eval` shows the inference program; it has no `grad` stage (use `prim`, `opt`, `plan` or `clif`)");
+                return exit(false);
+            }
             let decl = match cli::run::select_train(program, train, file) {
                 Ok(d) => d,
                 Err(e) => {
@@ -450,6 +459,13 @@ fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>) -> ExitCode 
                 nnc::train::step::Extras::default()
             };
             let p = match stage {
+                _ if eval => nnc::train::step::forward_with_extras(
+                    net,
+                    decl,
+                    batch,
+                    nnc::lower::Mode::Eval,
+                    &extras,
+                ),
                 Stage::Prim => nnc::train::step::forward_with_extras(
                     net,
                     decl,
@@ -459,9 +475,10 @@ fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>) -> ExitCode 
                 ),
                 _ => nnc::train::step::training_step_with_extras(net, decl, batch, &extras),
             };
-            outln!("// network {} at batch {batch}", net.name);
+            let what = if eval { " (inference)" } else { "" };
+            outln!("// network {} at batch {batch}{what}", net.name);
             if matches!(stage, Stage::Opt | Stage::Plan | Stage::Clif) {
-                return match nnc::jit::stage_text(&p.graph, stage_name(stage)) {
+                return match nnc::jit::stage_text(&p.graph, stage_name(stage), eval) {
                     Ok(text) => {
                         out!("{text}");
                         exit(true)

@@ -58,7 +58,7 @@ fn random_bindings(
     (inputs, params)
 }
 
-fn compare(label: &str, g: &Graph, wanted: &[NodeId], seed: u64) {
+fn compare(label: &str, g: &Graph, wanted: &[NodeId], seed: u64, inference: bool) {
     let (inputs, params) = random_bindings(g, seed);
     let mut bindings = Bindings::new().seed(seed, 3);
     for (n, v) in &inputs {
@@ -75,6 +75,7 @@ fn compare(label: &str, g: &Graph, wanted: &[NodeId], seed: u64) {
         nnc::jit::Options {
             threads: 2,
             clif: false,
+            inference,
         },
     )
     .unwrap_or_else(|e| panic!("{label}: {e}"));
@@ -105,6 +106,7 @@ fn compare_finite(label: &str, g: &Graph, wanted: &[NodeId], seed: u64) {
         nnc::jit::Options {
             threads: 2,
             clif: false,
+            inference: false,
         },
     )
     .unwrap_or_else(|e| panic!("{label}: {e}"));
@@ -163,7 +165,12 @@ fn every_spec_training_step_matches_the_interpreter() {
                 compare_finite(&format!("{label} ({mode:?})"), &p.graph, &wanted, 11);
                 continue;
             }
-            compare(&format!("{label} ({mode:?})"), &p.graph, &wanted, 11);
+            compare(&format!("{label} ({mode:?})"), &p.graph, &wanted, 11, false);
+            if mode == Mode::Eval {
+                // As `eval` and `bench` compile it: batch norms folded, parameter-only
+                // part hoisted.
+                compare(&format!("{label} (inference)"), &p.graph, &wanted, 11, true);
+            }
         }
     }
 }
@@ -190,6 +197,7 @@ fn transcendentals_max_error_against_std() {
         nnc::jit::Options {
             threads: 1,
             clif: false,
+            inference: false,
         },
     )
     .unwrap();
@@ -269,6 +277,7 @@ fn compare_with_extras(label: &str, checked: &nnc::Checked, extras: &step::Extra
             &p.graph,
             &wanted,
             11,
+            false,
         );
     }
 }

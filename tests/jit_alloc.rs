@@ -74,6 +74,7 @@ fn steady_state_step_reuses_its_arena() {
     let options = nnc::jit::Options {
         threads: 1,
         clif: false,
+        inference: false,
     };
     let mut compiled = nnc::jit::compile(&p.graph, &wanted, options).unwrap();
     let arena_line = compiled.listing.lines().next().unwrap().to_string();

@@ -4,7 +4,8 @@
 //! slice, pad, concat) and matrix products, with their gradients from autodiff.
 //!
 //! proptest draws one u64 per case and the graph is built from it, so a failure prints the
-//! seed that rebuilds the graph. `PROPTEST_CASES` sets the number of graphs (default 500).
+//! seed that rebuilds the graph. `PROPTEST_CASES` sets the number of graphs (default 500);
+//! odd seeds compile as inference programs (batch-norm folding, hoisting).
 //! Tolerance (docs/testing.md): |jit - reference| <= 1e-4 * (1 + max|reference|) +
 //! 1e-3 * |reference| per element of each output.
 
@@ -243,9 +244,12 @@ fn check(seed: u64) -> Result<(), TestCaseError> {
     }
     let reference = interp::evaluate::<f32>(&g, &bindings, &wanted)
         .map_err(|e| TestCaseError::fail(format!("seed {seed}: interpreter: {e}")))?;
+    // Every other graph as an inference program (batch-norm folding, hoisting of the
+    // parameter-only part), the rest as a training step would be compiled.
     let options = nnc::jit::Options {
         threads: 2,
         clif: false,
+        inference: seed % 2 == 1,
     };
     let mut compiled = nnc::jit::compile(&g, &wanted, options)
         .map_err(|e| TestCaseError::fail(format!("seed {seed}: compile: {e}")))?;

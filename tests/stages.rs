@@ -1,7 +1,8 @@
 //! Snapshots of the compilation stages in their text forms: the resolved program (`nnc ir
 //! --stage ir`) of every spec, the syntax tree of one, and the primitive program and the
 //! whole training step of two small ones (`--stage prim`, `--stage grad`), and the
-//! optimized step and its plan for two and its CLIF for one (`--stage opt|plan|clif`).
+//! optimized step and its plan for two and its CLIF for one (`--stage opt|plan|clif`), and
+//! the inference program of one with batch norms folded (`--stage opt|plan --eval`).
 
 use nnc::lower::Mode;
 use nnc::train::step;
@@ -96,13 +97,18 @@ fn training_steps() {
     );
 }
 
-/// `nnc ir --stage opt|plan|clif` of a spec's training step at batch 2.
-fn compiled_stage(rel: &str, stage: &str) -> String {
+/// `nnc ir --stage opt|plan|clif` of a spec's training step at batch 2 (or with `--eval`,
+/// of its inference program).
+fn compiled_stage(rel: &str, stage: &str, eval: bool) -> String {
     let checked = check(rel);
     let decl = &checked.program.trains[0];
     let net = checked.program.network(&decl.network).unwrap();
-    let p = step::training_step(net, decl, 2);
-    nnc::jit::stage_text(&p.graph, stage).unwrap()
+    let p = if eval {
+        step::forward_with_loss(net, decl, 2, Mode::Eval)
+    } else {
+        step::training_step(net, decl, 2)
+    };
+    nnc::jit::stage_text(&p.graph, stage, eval).unwrap()
 }
 
 #[test]
@@ -112,11 +118,17 @@ fn optimized_programs_plans_and_clif() {
         ("w1_mlp", "specs/bench/w1_mlp.nn"),
     ] {
         for stage in ["opt", "plan"] {
-            insta::assert_snapshot!(format!("{stage}_{name}"), compiled_stage(rel, stage));
+            insta::assert_snapshot!(format!("{stage}_{name}"), compiled_stage(rel, stage, false));
         }
     }
     insta::assert_snapshot!(
         "clif_w1_mlp",
-        compiled_stage("specs/bench/w1_mlp.nn", "clif")
+        compiled_stage("specs/bench/w1_mlp.nn", "clif", false)
     );
+    for stage in ["opt", "plan"] {
+        insta::assert_snapshot!(
+            format!("{stage}_digits_eval"),
+            compiled_stage("specs/digits.nn", stage, true)
+        );
+    }
 }

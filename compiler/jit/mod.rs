@@ -6,6 +6,7 @@
 //! [`Compiled`] owns the machine code (freed on drop) and the runtime executor.
 
 pub mod clif;
+pub mod hoist;
 pub mod kernel;
 pub mod memory;
 pub mod schedule;
@@ -28,6 +29,16 @@ pub enum SlotKind {
     Param(String),
     /// The `i`-th wanted node.
     Output(usize),
+    /// The `k`-th value computed by the hoisted preparation program.
+    Hoisted(usize),
+}
+
+/// The parameter-only part of an inference program ([`hoist`]) and its last results.
+struct Hoisted {
+    prep: Box<Compiled>,
+    values: Vec<ArrayD<f32>>,
+    /// Whether `values` must be recomputed before the next run.
+    stale: bool,
 }
 
 /// A compiled program and its machine code.
@@ -46,6 +57,7 @@ pub struct Compiled {
     pub clif: String,
     /// What the optimization passes did (`nnc ir --stage opt`).
     pub trace: Vec<crate::opt::PassReport>,
+    hoisted: Option<Hoisted>,
 }
 
 impl Drop for Compiled {
@@ -65,12 +77,57 @@ pub struct Options {
     pub threads: usize,
     /// Keep each kernel's CLIF text in [`Compiled::clif`].
     pub clif: bool,
+    /// An inference program: batch norms are folded ([`crate::opt::bnfold`]) and the
+    /// parameter-only part runs once per parameter change ([`hoist`]; see
+    /// [`Compiled::params_changed`]). Never for a program that updates its parameters.
+    pub inference: bool,
 }
 
 /// Compiles the part of `g` that `wanted` depends on, after the optimization passes.
 pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compiled, String> {
-    let optimized = crate::opt::optimize(g, wanted);
-    let (g, wanted) = (&optimized.graph, optimized.wanted.as_slice());
+    if !options.inference {
+        let optimized = crate::opt::optimize(g, wanted);
+        return compile_optimized(
+            &optimized.graph,
+            &optimized.wanted,
+            options,
+            optimized.trace,
+        );
+    }
+    let optimized = crate::opt::optimize_inference(g, wanted);
+    let Some(split) = hoist::split(&optimized.graph, &optimized.wanted) else {
+        return compile_optimized(
+            &optimized.graph,
+            &optimized.wanted,
+            options,
+            optimized.trace,
+        );
+    };
+    let prep = compile_optimized(&split.prep, &split.prep_wanted, options, Vec::new())?;
+    let mut main = compile_optimized(&split.main, &split.main_wanted, options, optimized.trace)?;
+    let _ = writeln!(
+        main.listing,
+        "// hoisted: computed once per parameter change\n{}",
+        prep.listing
+    );
+    if options.clif {
+        let _ = write!(main.clif, "; hoisted\n{}", prep.clif);
+    }
+    main.hoisted = Some(Hoisted {
+        values: prep.outputs.clone(),
+        prep: Box::new(prep),
+        stale: true,
+    });
+    Ok(main)
+}
+
+/// Compiles an already optimized graph (`trace` says what the passes did).
+fn compile_optimized(
+    g: &Graph,
+    wanted: &[NodeId],
+    options: Options,
+    trace: Vec<crate::opt::PassReport>,
+) -> Result<Compiled, String> {
     let sched = schedule::schedule(g, wanted);
     let (offsets, arena_len) = memory::plan(&sched);
     let mut slots: Vec<SlotKind> = Vec::new();
@@ -81,7 +138,10 @@ pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compile
             BufKind::Arena => Loc::Arena(offsets[i].unwrap_or(0)),
             kind => {
                 let kind = match kind {
-                    BufKind::Input(n) => SlotKind::Input(n.clone()),
+                    BufKind::Input(n) => match hoist::input_index(n) {
+                        Some(k) => SlotKind::Hoisted(k),
+                        None => SlotKind::Input(n.clone()),
+                    },
                     BufKind::Param(n) => SlotKind::Param(n.clone()),
                     BufKind::Output(k) => SlotKind::Output(*k),
                     BufKind::Arena => unreachable!(),
@@ -217,16 +277,21 @@ pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compile
             .collect(),
         listing,
         clif: clif_text,
-        trace: optimized.trace,
+        trace,
+        hoisted: None,
     })
 }
 
 /// The text of `nnc ir --stage opt|plan|clif` for the graph's named outputs: the optimized
 /// graph after the pass trace, the plan listing, or the kernels' CLIF.
-pub fn stage_text(g: &Graph, stage: &str) -> Result<String, String> {
+pub fn stage_text(g: &Graph, stage: &str, inference: bool) -> Result<String, String> {
     let wanted: Vec<NodeId> = g.outputs.iter().map(|(_, id)| *id).collect();
     if stage == "opt" {
-        let optimized = crate::opt::optimize(g, &wanted);
+        let optimized = if inference {
+            crate::opt::optimize_inference(g, &wanted)
+        } else {
+            crate::opt::optimize(g, &wanted)
+        };
         let mut text = String::new();
         for pass in &optimized.trace {
             let _ = writeln!(text, "// pass {pass}");
@@ -236,6 +301,7 @@ pub fn stage_text(g: &Graph, stage: &str) -> Result<String, String> {
     let options = Options {
         threads: 2,
         clif: stage == "clif",
+        inference,
     };
     let mut compiled = compile(g, &wanted, options)?;
     Ok(std::mem::take(if options.clif {
@@ -273,6 +339,13 @@ impl Compiled {
         seed: u64,
         step: u64,
     ) -> Result<&[ArrayD<f32>], String> {
+        if let Some(h) = self.hoisted.as_mut().filter(|h| h.stale) {
+            let values = h.prep.run(&BTreeMap::new(), params, seed, step)?;
+            for (kept, new) in h.values.iter_mut().zip(values) {
+                kept.assign(new);
+            }
+            h.stale = false;
+        }
         self.bound.0.clear();
         for (slot, len) in self.slots.iter().zip(&self.exec.plan().slots) {
             let (ptr, have) = match slot {
@@ -298,6 +371,13 @@ impl Compiled {
                         .ok_or_else(|| format!("output {k} is not contiguous"))?;
                     (data.as_mut_ptr(), data.len())
                 }
+                SlotKind::Hoisted(k) => {
+                    let h = self.hoisted.as_ref().ok_or("no hoisted values")?;
+                    let data = h.values[*k]
+                        .as_slice()
+                        .ok_or_else(|| format!("hoisted value {k} is not contiguous"))?;
+                    (data.as_ptr() as *mut f32, data.len())
+                }
             };
             if have != *len {
                 return Err(format!(
@@ -311,6 +391,15 @@ impl Compiled {
         // the kernels' module lives in `self.module`.
         unsafe { self.exec.run(&self.bound.0, seed, step) };
         Ok(&self.outputs)
+    }
+
+    /// Tells an inference program ([`Options::inference`]) that its parameters may have
+    /// changed since the last run: the next run recomputes the hoisted values first. Until
+    /// this is called, a run assumes the parameters it gets are those of the last run.
+    pub fn params_changed(&mut self) {
+        if let Some(h) = &mut self.hoisted {
+            h.stale = true;
+        }
     }
 
     /// The wanted nodes' values of the last run, for a caller that swaps them with its own

@@ -9,7 +9,10 @@
 //! - [`fold`]: constant folding and algebraic identities.
 //! - [`cse`]: common subexpression elimination.
 //! - [`dce`]: removes what the wanted nodes do not depend on.
+//! - [`bnfold`] (inference programs only, [`optimize_inference`]): per-channel scales and
+//!   shifts into the preceding matrix product; values change by rounding.
 
+pub mod bnfold;
 pub mod cse;
 pub mod dce;
 pub mod fold;
@@ -86,6 +89,22 @@ pub fn optimize(g: &Graph, wanted: &[NodeId]) -> Optimized {
     Optimized {
         graph,
         wanted,
+        trace,
+    }
+}
+
+/// The pipeline for an inference program: [`optimize`], then batch-norm folding
+/// ([`bnfold`]), then [`optimize`] again to clean up what folding exposed.
+pub fn optimize_inference(g: &Graph, wanted: &[NodeId]) -> Optimized {
+    let first = optimize(g, wanted);
+    let folded = bnfold::run(&first.graph, &first.wanted);
+    let mut trace = first.trace;
+    trace.push(folded.report);
+    let second = optimize(&folded.graph, &folded.wanted);
+    trace.extend(second.trace);
+    Optimized {
+        graph: second.graph,
+        wanted: second.wanted,
         trace,
     }
 }

@@ -316,13 +316,15 @@ impl Trainer {
     }
 
     /// Runs the program of `mode` at batch `batch` with `inputs` and the current state, on
-    /// the trainer's backend.
+    /// the trainer's backend. `same_state`: the state has not changed since this program's
+    /// last run, so an evaluation program may reuse its hoisted parameter-only values.
     fn execute(
         &mut self,
         mode: Mode,
         batch: usize,
         inputs: &[(&str, ArrayD<f32>)],
         step: u64,
+        same_state: bool,
     ) -> Result<Vec<ArrayD<f32>>, RunError> {
         let program = self.program(mode, batch);
         let wanted = Self::wanted(&program, mode == Mode::Train && self.sampler.wants_losses());
@@ -334,11 +336,20 @@ impl Trainer {
             Backend::Jit => {
                 let compiled = match self.compiled.entry((mode, batch)) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                        crate::jit::compile(&program.graph, &wanted, JIT_OPTIONS)
-                            .map_err(RunError::internal)?,
-                    ),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let options = crate::jit::Options {
+                            inference: mode == Mode::Eval,
+                            ..JIT_OPTIONS
+                        };
+                        e.insert(
+                            crate::jit::compile(&program.graph, &wanted, options)
+                                .map_err(RunError::internal)?,
+                        )
+                    }
                 };
+                if !same_state {
+                    compiled.params_changed();
+                }
                 compiled
                     .run(
                         &input_slices(inputs),
@@ -563,7 +574,7 @@ impl Trainer {
                 .map(|(n, v)| (n.as_str(), v.clone()))
                 .collect();
             let program = self.program(Mode::Train, rows.len());
-            let mut values = self.execute(Mode::Train, rows.len(), &inputs, self.step)?;
+            let mut values = self.execute(Mode::Train, rows.len(), &inputs, self.step, false)?;
             let loss = values[0].iter().next().copied().unwrap_or(f32::NAN) as f64;
             let bad_update = program
                 .updates
@@ -693,6 +704,8 @@ impl Trainer {
             )
         });
         let mut loss_sum = 0.0;
+        // Batch sizes whose program has run in this evaluation (the last chunk may be short).
+        let mut ran: Vec<usize> = Vec::new();
         for chunk in rows.chunks(batch) {
             let ds = if test {
                 &self.data.test
@@ -709,7 +722,9 @@ impl Trainer {
             if let Some(raw) = &raw {
                 inputs.push((rules::RAW_FEATURES, raw.clone()));
             }
-            let values = self.execute(Mode::Eval, chunk.len(), &inputs, self.step)?;
+            let same_state = ran.contains(&chunk.len());
+            ran.push(chunk.len());
+            let values = self.execute(Mode::Eval, chunk.len(), &inputs, self.step, same_state)?;
             if let (Some((q, conditions)), Some(raw), Some(rules)) =
                 (&mut q_eval, &raw, &self.extras.rules)
             {
@@ -862,6 +877,7 @@ pub fn scheme_of(init: &Init) -> Scheme {
 const JIT_OPTIONS: crate::jit::Options = crate::jit::Options {
     threads: 2,
     clif: false,
+    inference: false,
 };
 
 /// The JIT's view of a step's inputs.

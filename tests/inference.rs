@@ -1,0 +1,134 @@
+//! Inference programs (`jit::Options::inference`): batch norms folded into the preceding
+//! dense or convolution weights (opt/bnfold.rs), and the parameter-only part hoisted out of
+//! the per-batch program (jit/hoist.rs) and recomputed only after `params_changed`.
+//! (Values against the interpreter on every spec: tests/jit.rs.)
+
+use ndarray::{ArrayD, IxDyn};
+use nnc::lower::Mode;
+use nnc::prim::interp::{self, Bindings};
+use nnc::prim::{NodeId, Op};
+use nnc::train::step;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn program(rel: &str, batch: usize) -> step::Program {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    let checked = nnc::check_path(&path, &|p| std::fs::read(p));
+    assert!(!checked.has_errors(), "{rel}");
+    let decl = &checked.program.trains[0];
+    let net = checked.program.network(&decl.network).unwrap();
+    step::forward_with_loss(net, decl, batch, Mode::Eval)
+}
+
+fn folds(p: &step::Program) -> usize {
+    let wanted: Vec<NodeId> = p.graph.outputs.iter().map(|(_, id)| *id).collect();
+    let optimized = nnc::opt::optimize_inference(&p.graph, &wanted);
+    optimized
+        .trace
+        .iter()
+        .filter(|r| r.name == "bnfold")
+        .map(|r| r.rules.get("scale into matmul").copied().unwrap_or(0))
+        .sum()
+}
+
+#[test]
+fn batch_norm_folds_into_dense_and_conv_weights() {
+    // Two batch norms after dense layers, each scale (1/std, gamma) moved into the weights.
+    assert_eq!(folds(&program("specs/digits.nn", 4)), 4);
+    // Six conv + batch-norm blocks.
+    assert_eq!(folds(&program("specs/distill_teacher.nn", 2)), 12);
+    // No batch norm, nothing to fold.
+    assert_eq!(folds(&program("specs/bench/w1_mlp.nn", 2)), 0);
+
+    // What remains per batch: the products and one bias + ReLU loop per layer; the
+    // normalisation's square roots run once, in the hoisted part.
+    let p = program("specs/digits.nn", 4);
+    let listing = nnc::jit::stage_text(&p.graph, "plan", true).unwrap();
+    let (batch_part, hoisted) = listing.split_once("// hoisted").unwrap();
+    assert!(!batch_part.contains("Sqrt"), "{batch_part}");
+    assert_eq!(hoisted.matches("Sqrt").count(), 2);
+    assert_eq!(batch_part.matches("gemm").count(), 3);
+}
+
+fn bindings_of(
+    p: &step::Program,
+) -> (BTreeMap<String, ArrayD<f32>>, BTreeMap<String, ArrayD<f32>>) {
+    let (mut inputs, mut params) = (BTreeMap::new(), BTreeMap::new());
+    for node in &p.graph.nodes {
+        let n: usize = node.shape.iter().product();
+        let value = |salt: usize| {
+            let data = (0..n)
+                .map(|i| (((i * 7919 + salt * 104729) % 1000) as f32 / 1000.0) - 0.3)
+                .collect();
+            ArrayD::from_shape_vec(IxDyn(&node.shape), data).unwrap()
+        };
+        match &node.op {
+            Op::Input { name } => {
+                inputs.insert(name.clone(), value(1));
+            }
+            Op::Param { name } => {
+                let mut v = value(name.len());
+                if name.contains("running_var") {
+                    v.mapv_inplace(|x| x.abs() + 0.5);
+                }
+                params.insert(name.clone(), v);
+            }
+            _ => {}
+        }
+    }
+    (inputs, params)
+}
+
+fn reference(
+    p: &step::Program,
+    inputs: &BTreeMap<String, ArrayD<f32>>,
+    params: &BTreeMap<String, ArrayD<f32>>,
+) -> ArrayD<f32> {
+    let mut b = Bindings::new();
+    for (n, v) in inputs {
+        b = b.input(n, v.clone());
+    }
+    for (n, v) in params {
+        b = b.param(n, v.clone());
+    }
+    interp::evaluate::<f32>(&p.graph, &b, &[p.prediction]).unwrap()[0].clone()
+}
+
+fn close(a: &ArrayD<f32>, b: &ArrayD<f32>) -> bool {
+    a.iter()
+        .zip(b)
+        .all(|(x, y)| (x - y).abs() <= 1e-4 + 1e-3 * x.abs())
+}
+
+#[test]
+fn hoisted_values_are_recomputed_after_params_changed() {
+    let p = program("specs/digits.nn", 4);
+    let (inputs, mut params) = bindings_of(&p);
+    let options = nnc::jit::Options {
+        threads: 1,
+        clif: false,
+        inference: true,
+    };
+    let mut compiled = nnc::jit::compile(&p.graph, &[p.prediction], options).unwrap();
+    assert!(compiled.listing.contains("Hoisted(0)"));
+    let slices: BTreeMap<&str, &[f32]> = inputs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice().unwrap()))
+        .collect();
+    let first = compiled.run(&slices, &[&params], 0, 0).unwrap()[0].clone();
+    assert!(close(&reference(&p, &inputs, &params), &first));
+
+    // New running statistics: folded into the weights, so invisible until the program is
+    // told (the documented contract of a hoisted program) ...
+    params
+        .get_mut("batch_norm1.running_var")
+        .unwrap()
+        .mapv_inplace(|v| v * 4.0);
+    let stale = compiled.run(&slices, &[&params], 0, 0).unwrap()[0].clone();
+    assert_eq!(stale, first);
+    // ... and used from the next run on once it is.
+    compiled.params_changed();
+    let fresh = compiled.run(&slices, &[&params], 0, 0).unwrap()[0].clone();
+    assert_ne!(fresh, first);
+    assert!(close(&reference(&p, &inputs, &params), &fresh));
+}
