@@ -21,7 +21,7 @@ use cranelift_module::{default_libcall_names, Linkage, Module};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nnc::jit::clif::Codegen;
 use nnc::jit::kernel::{BinOp, Inst, LoopKernel, Source, View};
-use nnc_runtime::exec::xnor::{pack_signs, xnor_dense};
+use nnc_runtime::exec::xnor::{ternary_dots, Ternary};
 use nnc_runtime::exec::KernelFn;
 use std::time::Duration;
 
@@ -398,8 +398,18 @@ fn gemm_candidates(c: &mut Criterion) {
 fn xnor_vs_f32(c: &mut Criterion) {
     let (m, n, k) = (256, 256, 4096);
     let (x, w) = (data(m * k, 4), data(n * k, 5));
-    let (xp, wp) = (pack_signs(&x, m, k), pack_signs(&w, n, k));
-    let alpha = vec![0.5f32; n];
+    // The binary layer's operands as the JIT's binary product sees them: signs of the
+    // input, alpha · signs of the weights (one alpha per unit).
+    let sign = |v: &f32| if *v < 0.0 { -1.0f32 } else { 1.0 };
+    let xs: Vec<f32> = x.iter().map(sign).collect();
+    let ws: Vec<f32> = w.iter().map(|v| 0.5 * sign(v)).collect();
+    let (mut xp, mut wp) = (Ternary::default(), Ternary::default());
+    let pack = |xp: &mut Ternary, wp: &mut Ternary| unsafe {
+        assert!(xp.pack(xs.as_ptr(), m, k, k as isize, 1));
+        assert!(wp.pack(ws.as_ptr(), n, k, k as isize, 1));
+    };
+    pack(&mut xp, &mut wp);
+    let mut dots = vec![0i32; m * n];
     // f32 dense with the weights as [k, n], i.e. x · wᵀ, the layout a dense layer multiplies.
     let mut wt = vec![0.0f32; k * n];
     for j in 0..n {
@@ -410,8 +420,23 @@ fn xnor_vs_f32(c: &mut Criterion) {
     let mut out = vec![0.0f32; m * n];
     let mut g = c.benchmark_group("dense_256x256x4096");
     g.sample_size(20);
+    // The popcount product with its scaling, on packed operands (weights packed once).
     g.bench_function(BenchmarkId::new("xnor", "1T"), |b| {
-        b.iter(|| xnor_dense(&xp, &wp, m, n, k, &alpha, &mut out))
+        b.iter(|| {
+            ternary_dots(&xp, &wp, 0..m, &mut dots);
+            for i in 0..m {
+                for j in 0..n {
+                    out[i * n + j] = xp.scale(i) * wp.scale(j) * dots[i * n + j] as f32;
+                }
+            }
+        })
+    });
+    // As a training step runs it: both operands packed from f32 on every call.
+    g.bench_function(BenchmarkId::new("xnor_with_packing", "1T"), |b| {
+        b.iter(|| {
+            pack(&mut xp, &mut wp);
+            ternary_dots(&xp, &wp, 0..m, &mut dots);
+        })
     });
     g.bench_function(BenchmarkId::new("f32", "1T"), |b| {
         b.iter(|| gemm_crate(&x, &wt, &mut out, m, n, k, gemm::Parallelism::None))

@@ -1,6 +1,7 @@
 //! Inference programs (`jit::Options::inference`): batch norms folded into the preceding
 //! dense or convolution weights (opt/bnfold.rs), and the parameter-only part hoisted out of
-//! the per-batch program (jit/hoist.rs) and recomputed only after `params_changed`.
+//! the per-batch program (jit/hoist.rs) and recomputed only after `params_changed`; binary
+//! layers' products on packed bits (jit/binary.rs, runtime exec/xnor.rs) with an f32 fallback.
 //! (Values against the interpreter on every spec: tests/jit.rs.)
 
 use ndarray::{ArrayD, IxDyn};
@@ -131,4 +132,92 @@ fn hoisted_values_are_recomputed_after_params_changed() {
     let fresh = compiled.run(&slices, &[&params], 0, 0).unwrap()[0].clone();
     assert_ne!(fresh, first);
     assert!(close(&reference(&p, &inputs, &params), &fresh));
+}
+
+/// Binary layers (specs/xnor.nn: three binary convolutions and a binary dense layer) run
+/// their forward products on packed bits, in the training step and in inference; the
+/// training step's values are checked against the interpreter in tests/jit.rs.
+#[test]
+fn binary_layers_run_packed_products() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/xnor.nn");
+    let checked = nnc::check_path(&path, &|p| std::fs::read(p));
+    let decl = &checked.program.trains[0];
+    let net = checked.program.network(&decl.network).unwrap();
+    for inference in [false, true] {
+        let p = if inference {
+            step::forward_with_loss(net, decl, 4, Mode::Eval)
+        } else {
+            step::training_step(net, decl, 4)
+        };
+        let wanted: Vec<NodeId> = p.graph.outputs.iter().map(|(_, id)| *id).collect();
+        let (inputs, params) = bindings_of(&p);
+        let options = nnc::jit::Options {
+            threads: 2,
+            clif: false,
+            inference,
+        };
+        let mut compiled = nnc::jit::compile(&p.graph, &wanted, options).unwrap();
+        assert_eq!(compiled.listing.matches("binary gemm").count(), 4);
+        let slices: BTreeMap<&str, &[f32]> = inputs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice().unwrap()))
+            .collect();
+        for _ in 0..2 {
+            compiled.run(&slices, &[&params], 0, 0).unwrap();
+        }
+        let stats = compiled.stats();
+        assert_eq!(
+            (stats.binary_packed, stats.binary_fallback),
+            (8, 0),
+            "{inference}"
+        );
+    }
+}
+
+/// A product that looks binary but whose values are not scaled sign vectors (here each
+/// column of `a` has its own scale, so a row mixes magnitudes) runs in f32, with the same
+/// values as the interpreter.
+#[test]
+fn binary_products_fall_back_to_f32_when_values_do_not_pack() {
+    let mut g = nnc::prim::Graph::new();
+    let (m, k, n) = (3, 70, 4);
+    let x = g.input("x", &[m, k]);
+    let w = g.input("w", &[k, n]);
+    let s = g.input("s", &[1, k]);
+    let sx = g.sign(x);
+    let s = g.broadcast(s, &[m, k]);
+    let s = g.stop_grad(s);
+    let a = g.mul(sx, s);
+    let b = g.sign(w);
+    let y = g.matmul(a, b);
+    let data = |len: usize, salt: usize| -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 37 + salt) % 11) as f32 - 5.0)
+            .collect()
+    };
+    let (xv, wv, sv) = (data(m * k, 1), data(k * n, 2), data(k, 3));
+    let options = nnc::jit::Options {
+        threads: 1,
+        clif: false,
+        inference: false,
+    };
+    let mut compiled = nnc::jit::compile(&g, &[y], options).unwrap();
+    assert!(compiled.listing.contains("binary gemm"));
+    let inputs: BTreeMap<&str, &[f32]> = [
+        ("x", xv.as_slice()),
+        ("w", wv.as_slice()),
+        ("s", sv.as_slice()),
+    ]
+    .into();
+    let got = compiled.run(&inputs, &[], 0, 0).unwrap()[0].clone();
+    let stats = compiled.stats();
+    assert_eq!((stats.binary_packed, stats.binary_fallback), (0, 1));
+    let array =
+        |v: &[f32], shape: &[usize]| ArrayD::from_shape_vec(IxDyn(shape), v.to_vec()).unwrap();
+    let b = Bindings::new()
+        .input("x", array(&xv, &[m, k]))
+        .input("w", array(&wv, &[k, n]))
+        .input("s", array(&sv, &[1, k]));
+    let want = interp::evaluate::<f32>(&g, &b, &[y]).unwrap()[0].clone();
+    assert!(close(&want, &got), "{want} vs {got}");
 }

@@ -5,6 +5,7 @@
 //! with Cranelift; matrix products and convolution unfolding are runtime library calls.
 //! [`Compiled`] owns the machine code (freed on drop) and the runtime executor.
 
+pub mod binary;
 pub mod clif;
 pub mod hoist;
 pub mod kernel;
@@ -90,6 +91,7 @@ pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compile
         return compile_optimized(
             &optimized.graph,
             &optimized.wanted,
+            &[],
             options,
             optimized.trace,
         );
@@ -99,12 +101,24 @@ pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compile
         return compile_optimized(
             &optimized.graph,
             &optimized.wanted,
+            &[],
             options,
             optimized.trace,
         );
     };
-    let prep = compile_optimized(&split.prep, &split.prep_wanted, options, Vec::new())?;
-    let mut main = compile_optimized(&split.main, &split.main_wanted, options, optimized.trace)?;
+    let prep = compile_optimized(&split.prep, &split.prep_wanted, &[], options, Vec::new())?;
+    // Hoisted binary weights are still scaled sign tensors for the products that read them.
+    let signed: Vec<String> = (0..split.prep_wanted.len())
+        .filter(|&k| binary::sign_like(&split.prep, split.prep_wanted[k], &|_| false))
+        .map(hoist::input_name)
+        .collect();
+    let mut main = compile_optimized(
+        &split.main,
+        &split.main_wanted,
+        &signed,
+        options,
+        optimized.trace,
+    )?;
     let _ = writeln!(
         main.listing,
         "// hoisted: computed once per parameter change\n{}",
@@ -121,14 +135,16 @@ pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compile
     Ok(main)
 }
 
-/// Compiles an already optimized graph (`trace` says what the passes did).
+/// Compiles an already optimized graph (`trace` says what the passes did; `signed_inputs`
+/// hold scaled sign tensors).
 fn compile_optimized(
     g: &Graph,
     wanted: &[NodeId],
+    signed_inputs: &[String],
     options: Options,
     trace: Vec<crate::opt::PassReport>,
 ) -> Result<Compiled, String> {
-    let sched = schedule::schedule(g, wanted);
+    let sched = schedule::schedule(g, wanted, signed_inputs);
     let (offsets, arena_len) = memory::plan(&sched);
     let mut slots: Vec<SlotKind> = Vec::new();
     let mut slot_lens: Vec<usize> = Vec::new();
@@ -196,8 +212,15 @@ fn compile_optimized(
             Task::Gemm(gm) => {
                 let _ = writeln!(
                     listing,
-                    "gemm {}x{}x{} batch {:?}: b{} · b{} -> b{}",
-                    gm.m, gm.n, gm.k, gm.batch, gm.a.0.buf, gm.b.0.buf, gm.c.0.buf
+                    "{}gemm {}x{}x{} batch {:?}: b{} · b{} -> b{}",
+                    if gm.binary { "binary " } else { "" },
+                    gm.m,
+                    gm.n,
+                    gm.k,
+                    gm.batch,
+                    gm.a.0.buf,
+                    gm.b.0.buf,
+                    gm.c.0.buf
                 );
             }
             Task::Im2Col { src, dst, .. } => {
@@ -243,6 +266,7 @@ fn compile_optimized(
                 a: operand(&gm.a),
                 b: operand(&gm.b),
                 c: operand(&gm.c),
+                binary: gm.binary,
             }),
             Task::Im2Col { src, dst, window } => Step::Im2Col {
                 src: *src,
@@ -391,6 +415,11 @@ impl Compiled {
         // the kernels' module lives in `self.module`.
         unsafe { self.exec.run(&self.bound.0, seed, step) };
         Ok(&self.outputs)
+    }
+
+    /// What the binary products of the runs so far did (packed or in f32).
+    pub fn stats(&self) -> exec::Stats {
+        self.exec.stats()
     }
 
     /// Tells an inference program ([`Options::inference`]) that its parameters may have

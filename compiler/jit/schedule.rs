@@ -40,6 +40,8 @@ pub struct GemmTask {
     pub a: (View, Vec<isize>),
     pub b: (View, Vec<isize>),
     pub c: (View, Vec<isize>),
+    /// Both operands are scaled sign tensors ([`super::binary`]).
+    pub binary: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -112,6 +114,8 @@ struct Scheduler<'g> {
     fusable_user: Vec<bool>,
     out: Schedule,
     slots: HashMap<BufKind, usize>,
+    /// Inputs that hold scaled sign tensors (hoisted binary weights).
+    signed_inputs: &'g [String],
 }
 
 fn is_elementwise(op: &Op) -> bool {
@@ -142,8 +146,8 @@ impl std::hash::Hash for BufKind {
 }
 
 /// Schedules the nodes `wanted` depend on; wanted node `i` ends in the buffer of kind
-/// `Output(i)`.
-pub fn schedule(g: &Graph, wanted: &[NodeId]) -> Schedule {
+/// `Output(i)`. `signed_inputs` name the inputs that hold scaled sign tensors.
+pub fn schedule(g: &Graph, wanted: &[NodeId], signed_inputs: &[String]) -> Schedule {
     let n = g.len();
     let mut needed = vec![false; n];
     for w in wanted {
@@ -178,6 +182,7 @@ pub fn schedule(g: &Graph, wanted: &[NodeId]) -> Schedule {
         fusable_user,
         out: Schedule::default(),
         slots: HashMap::new(),
+        signed_inputs,
     };
     for (i, _) in needed.iter().enumerate().filter(|(_, &k)| k) {
         s.node(NodeId(i as u32));
@@ -459,6 +464,13 @@ impl Scheduler<'_> {
 
     fn matmul(&mut self, id: NodeId) -> View {
         let shape = self.g.shape(id).to_vec();
+        let signed = |name: &str| self.signed_inputs.iter().any(|s| s == name);
+        let binary = self
+            .g
+            .node(id)
+            .inputs
+            .iter()
+            .all(|&i| super::binary::sign_like(self.g, i, &signed));
         let operand = |s: &mut Self, i: usize| {
             let v = s.view_input(id, i);
             let rank = v.shape.len();
@@ -487,6 +499,7 @@ impl Scheduler<'_> {
             a: (a, ab),
             b: (b, bb),
             c: (c.clone(), cb),
+            binary,
         }));
         c
     }

@@ -65,6 +65,10 @@ pub struct Gemm {
     pub a: Operand,
     pub b: Operand,
     pub c: Operand,
+    /// Both operands are scaled sign tensors (a binary layer's product): run the
+    /// bit-packed kernel ([`xnor::ternary_dots`]) when every row of `a` and column of `b`
+    /// packs, else this same product in f32.
+    pub binary: bool,
 }
 
 /// Window geometry of [`Step::Im2Col`] and [`Step::Col2Im`] (the IR's `ConvGeom`).
@@ -166,6 +170,25 @@ pub struct Executor {
     splits: bool,
     /// A kernel step's pointer table, reused so that a run allocates nothing.
     table: KernelTable,
+    /// Packed operands and integer dot products of binary products, reused.
+    xnor: XnorScratch,
+    stats: Stats,
+}
+
+/// What the binary products of the runs so far did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Ran on packed bits.
+    pub binary_packed: u64,
+    /// Held values that do not pack, and ran in f32.
+    pub binary_fallback: u64,
+}
+
+#[derive(Default)]
+struct XnorScratch {
+    a: xnor::Ternary,
+    b: xnor::Ternary,
+    dots: Vec<i32>,
 }
 
 /// Kernel argument pointers, kept between runs only as reusable capacity.
@@ -204,11 +227,17 @@ impl Executor {
             threads: threads.clamp(1, 2),
             splits,
             table: KernelTable(Vec::with_capacity(16)),
+            xnor: XnorScratch::default(),
+            stats: Stats::default(),
         }
     }
 
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
     }
 
     /// Runs every step.
@@ -273,6 +302,16 @@ impl Executor {
                     } else {
                         f(ptrs.as_ptr(), 0, extent, seed, step);
                     }
+                }
+                Step::Gemm(g) if g.binary => {
+                    let mut scratch = std::mem::take(&mut self.xnor);
+                    if binary_gemm(g, &base, &mut scratch) {
+                        self.stats.binary_packed += 1;
+                    } else {
+                        self.stats.binary_fallback += 1;
+                        self.gemm(g, &base);
+                    }
+                    self.xnor = scratch;
                 }
                 Step::Gemm(g) => self.gemm(g, &base),
                 Step::Im2Col { src, dst, window } => {
@@ -355,6 +394,53 @@ impl Executor {
             );
         }
     }
+}
+
+/// A binary product on packed operands, on one thread. Returns false if some row of `a` or
+/// column of `b` is not a scaled sign vector; the caller then runs the f32 product.
+unsafe fn binary_gemm(g: &Gemm, base: &impl Fn(BufId) -> *mut f32, s: &mut XnorScratch) -> bool {
+    let count: usize = g.batch.iter().product();
+    let offsets = |flat: usize| {
+        let (mut oa, mut ob, mut oc) = (0isize, 0isize, 0isize);
+        let mut rest = flat;
+        for d in (0..g.batch.len()).rev() {
+            let i = (rest % g.batch[d]) as isize;
+            rest /= g.batch[d];
+            oa += i * g.a.batch_strides[d];
+            ob += i * g.b.batch_strides[d];
+            oc += i * g.c.batch_strides[d];
+        }
+        (oa, ob, oc)
+    };
+    let (a0, b0, c0) = (
+        base(g.a.buf).offset(g.a.offset),
+        base(g.b.buf).offset(g.b.offset),
+        base(g.c.buf).offset(g.c.offset),
+    );
+    // An operand shared by every batch entry (a convolution's weights) is packed once.
+    let shared = |strides: &[isize]| strides.iter().all(|&s| s == 0);
+    let (a_shared, b_shared) = (shared(&g.a.batch_strides), shared(&g.b.batch_strides));
+    s.dots.resize(g.m * g.n, 0);
+    for flat in 0..count {
+        let (oa, ob, oc) = offsets(flat);
+        // A failed entry leaves earlier entries' outputs written; the f32 fallback then
+        // overwrites all of `c`.
+        if (flat == 0 || !a_shared) && !s.a.pack(a0.offset(oa), g.m, g.k, g.a.rs, g.a.cs) {
+            return false;
+        }
+        if (flat == 0 || !b_shared) && !s.b.pack(b0.offset(ob), g.n, g.k, g.b.cs, g.b.rs) {
+            return false;
+        }
+        xnor::ternary_dots(&s.a, &s.b, 0..g.m, &mut s.dots);
+        let c = c0.offset(oc);
+        for i in 0..g.m {
+            for j in 0..g.n {
+                *c.offset(i as isize * g.c.rs + j as isize * g.c.cs) =
+                    s.a.scale(i) * s.b.scale(j) * s.dots[i * g.n + j] as f32;
+            }
+        }
+    }
+    true
 }
 
 /// Patch elements an unfolding of `w` reads or writes.
@@ -478,6 +564,7 @@ mod tests {
                     cs: 1,
                     batch_strides: vec![(m * n) as isize],
                 },
+                binary: false,
             })],
             slots: vec![a.len(), w.len(), c.len()],
         };

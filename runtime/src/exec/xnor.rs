@@ -1,14 +1,15 @@
-//! Bit-packed binary dense products: XNOR + popcount over 64 signs per `u64`.
+//! Bit-packed binary products: XNOR + popcount over 64 entries per `u64`.
 //!
-//! A sign vector of length `k` packs into `k.div_ceil(64)` words, bit set for `x >= 0`.
-//! One bit has no room for the IR's `Sign(0) = 0`: an exact zero counts as +1 here, so a
-//! caller must treat exact zeros (probability ~0 for trained weights and normalised
-//! inputs) as a case this kernel does not cover. Padding bits are 0 in every operand, so
-//! they agree and are subtracted back out. The dot product of two ±1 vectors is
-//! `k - 2 · popcount(a ^ w)`, an exact integer, so `out = alpha · dot` equals the f32 product
-//! of the signs times alpha bit for bit (both are one rounding of the same integer times
-//! alpha). The popcount loop is compiled three times: with AVX-512 `vpopcntq`, with the
-//! scalar `popcnt` instruction, and portable; the fastest the CPU has is picked at run time.
+//! [`Ternary`] packs scaled sign vectors (entries -s, 0, +s) as a sign plane and a
+//! non-zero plane, so exact zeros are represented; padding bits are 0 in both planes and
+//! drop out. The dot product of two such vectors over their common non-zeros `m` is the
+//! integer `popcount(m) - 2 · popcount((sa ^ sb) & m)` ([`ternary_dots`]), exact, so a
+//! product is the two scales times an exact integer. The popcount loop is compiled three
+//! times: with AVX-512 `vpopcntq`, with the scalar `popcnt` instruction, and portable; the
+//! fastest the CPU has is picked at run time.
+//!
+//! [`pack_signs`] is the storage form of binary weights in a packed model file (one bit a
+//! weight, set for `x >= 0`).
 
 /// Packs the signs of each row of a row-major `rows x k` matrix, `k.div_ceil(64)` words a row.
 pub fn pack_signs(x: &[f32], rows: usize, k: usize) -> Vec<u64> {
@@ -26,107 +27,210 @@ pub fn pack_signs(x: &[f32], rows: usize, k: usize) -> Vec<u64> {
     out
 }
 
-/// `out[i, j] = alpha[j] · Σ_p sign(a[i, p]) · sign(w[j, p])` for packed `a` (`m` rows)
-/// and packed `w` (`n` rows, one per output unit), both of logical length `k`;
-/// `out` is row-major `m x n`.
-pub fn xnor_dense(
-    a: &[u64],
-    w: &[u64],
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: &[f32],
-    out: &mut [f32],
-) {
-    let words = k.div_ceil(64);
-    assert!(a.len() >= m * words && w.len() >= n * words && alpha.len() >= n);
-    assert!(out.len() >= m * n);
+/// Vectors with entries in {-s, 0, +s} (one magnitude `s` per vector), packed as two bit
+/// planes, 64 entries per `u64`: the sign (set for negative) and the non-zero mask. This is
+/// what the JIT's binary products run on: a sign tensor with exact zeros (a ReLU output, a
+/// convolution's zero padding, `Sign(0) = 0`) is represented exactly, so there is no
+/// fallback to f32 for zeros. Buffers grow once and are reused.
+#[derive(Clone, Debug, Default)]
+pub struct Ternary {
+    words: usize,
+    rows: usize,
+    signs: Vec<u64>,
+    mask: Vec<u64>,
+    scale: Vec<f32>,
+    /// Non-zero entries of each vector.
+    nonzero: Vec<i32>,
+    /// No vector has a zero entry (the mask plane is then not read).
+    dense: bool,
+}
+
+impl Ternary {
+    /// Packs `rows` vectors of length `k`, entry `p` of vector `r` at `base + r·rs + p·ps`.
+    /// Returns false (leaving the contents unspecified) if a vector holds two different
+    /// non-zero magnitudes (or a NaN): it is not a scaled sign vector.
+    ///
+    /// # Safety
+    /// Every addressed element must be readable.
+    pub unsafe fn pack(
+        &mut self,
+        base: *const f32,
+        rows: usize,
+        k: usize,
+        rs: isize,
+        ps: isize,
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f") {
+            return self.pack_avx512(base, rows, k, rs, ps);
+        }
+        self.pack_portable(base, rows, k, rs, ps)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pack_avx512(
+        &mut self,
+        base: *const f32,
+        rows: usize,
+        k: usize,
+        rs: isize,
+        ps: isize,
+    ) -> bool {
+        self.pack_portable(base, rows, k, rs, ps)
+    }
+
+    /// Branch-free over each 64-entry word so the compiler can vectorize it.
+    #[inline(always)]
+    unsafe fn pack_portable(
+        &mut self,
+        base: *const f32,
+        rows: usize,
+        k: usize,
+        rs: isize,
+        ps: isize,
+    ) -> bool {
+        let words = k.div_ceil(64);
+        self.words = words;
+        self.rows = rows;
+        self.signs.resize(rows * words, 0);
+        self.mask.resize(rows * words, 0);
+        self.scale.resize(rows, 0.0);
+        self.nonzero.resize(rows, 0);
+        self.dense = true;
+        let mut chunk = [0.0f32; 64];
+        for r in 0..rows {
+            let row = base.offset(r as isize * rs);
+            let at = |p: usize| *row.offset(p as isize * ps);
+            let scale = (0..k).map(at).find(|v| *v != 0.0).map_or(0.0, f32::abs);
+            let (mut bad, mut nonzero) = (false, 0u32);
+            for w in 0..words {
+                let len = 64.min(k - w * 64);
+                if ps == 1 {
+                    chunk[..len].copy_from_slice(std::slice::from_raw_parts(row.add(w * 64), len));
+                } else {
+                    for (i, c) in chunk[..len].iter_mut().enumerate() {
+                        *c = at(w * 64 + i);
+                    }
+                }
+                chunk[len..].fill(0.0);
+                let (mut signs, mut mask) = (0u64, 0u64);
+                for (i, &v) in chunk.iter().enumerate() {
+                    let nz = v != 0.0; // NaN too
+                    bad |= nz & (v.abs() != scale);
+                    mask |= u64::from(nz) << i;
+                    signs |= u64::from(v < 0.0) << i;
+                }
+                nonzero += mask.count_ones();
+                self.signs[r * words + w] = signs;
+                self.mask[r * words + w] = mask;
+            }
+            if bad {
+                return false;
+            }
+            self.scale[r] = scale;
+            self.nonzero[r] = nonzero as i32;
+            self.dense &= nonzero as usize == k;
+        }
+        true
+    }
+
+    /// The magnitude of vector `r`.
+    pub fn scale(&self, r: usize) -> f32 {
+        self.scale[r]
+    }
+}
+
+/// `dots[(i - rows.start)·b.rows + j]` = the dot product of vector `i` of `a` and vector `j`
+/// of `b` divided by their magnitudes: `popcount(m) - 2·popcount((sa ^ sb) & m)` over the
+/// words, with `m` the entries non-zero in both; when one side has no zeros, `popcount(m)`
+/// is the other side's non-zero count and only one popcount a word is left. An exact
+/// integer.
+pub fn ternary_dots(a: &Ternary, b: &Ternary, rows: std::ops::Range<usize>, dots: &mut [i32]) {
+    assert_eq!(a.words, b.words);
+    assert!(dots.len() >= rows.len() * b.rows);
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx512vpopcntdq")
             && std::is_x86_feature_detected!("avx512f")
         {
             // SAFETY: the CPU has the features the function is compiled for.
-            return unsafe { dense_avx512(a, w, m, n, k, alpha, out) };
+            return unsafe { dots_avx512(a, b, rows, dots) };
         }
         if std::is_x86_feature_detected!("popcnt") {
             // SAFETY: as above.
-            return unsafe { dense_popcnt(a, w, m, n, k, alpha, out) };
+            return unsafe { dots_popcnt(a, b, rows, dots) };
         }
     }
-    dense_portable(a, w, m, n, k, alpha, out)
+    dots_dispatch(a, b, rows, dots)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
-unsafe fn dense_avx512(
-    a: &[u64],
-    w: &[u64],
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: &[f32],
-    out: &mut [f32],
-) {
-    dense_portable(a, w, m, n, k, alpha, out)
+unsafe fn dots_avx512(a: &Ternary, b: &Ternary, rows: std::ops::Range<usize>, dots: &mut [i32]) {
+    dots_dispatch(a, b, rows, dots)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
-unsafe fn dense_popcnt(
-    a: &[u64],
-    w: &[u64],
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: &[f32],
-    out: &mut [f32],
-) {
-    dense_portable(a, w, m, n, k, alpha, out)
+unsafe fn dots_popcnt(a: &Ternary, b: &Ternary, rows: std::ops::Range<usize>, dots: &mut [i32]) {
+    dots_dispatch(a, b, rows, dots)
 }
 
-/// Four output units at a time, so each word of `a` is loaded once for four of `w`.
 #[inline(always)]
-fn dense_portable(
-    a: &[u64],
-    w: &[u64],
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: &[f32],
-    out: &mut [f32],
+fn dots_dispatch(a: &Ternary, b: &Ternary, rows: std::ops::Range<usize>, dots: &mut [i32]) {
+    match (a.dense, b.dense) {
+        (true, true) => dots_kernel::<false, false>(a, b, rows, dots),
+        (false, true) => dots_kernel::<true, false>(a, b, rows, dots),
+        (true, false) => dots_kernel::<false, true>(a, b, rows, dots),
+        (false, false) => dots_kernel::<true, true>(a, b, rows, dots),
+    }
+}
+
+/// The entries non-zero in both words, reading only the planes that have zeros.
+#[inline(always)]
+fn mask<const MA: bool, const MB: bool>(ma: u64, mb: u64) -> u64 {
+    match (MA, MB) {
+        (true, true) => ma & mb,
+        (true, false) => ma,
+        (false, true) => mb,
+        (false, false) => u64::MAX,
+    }
+}
+
+/// One pass over the words per pair of vectors, vectorized with `vpopcntq` (interleaving
+/// four vectors of `b` in one pass measured 2.5x slower). `MA`, `MB`: whether that side's
+/// mask plane is read (it has zeros).
+#[inline(always)]
+fn dots_kernel<const MA: bool, const MB: bool>(
+    a: &Ternary,
+    b: &Ternary,
+    rows: std::ops::Range<usize>,
+    dots: &mut [i32],
 ) {
-    let words = k.div_ceil(64);
-    for i in 0..m {
-        let ar = &a[i * words..(i + 1) * words];
-        let orow = &mut out[i * n..(i + 1) * n];
-        let mut j = 0;
-        while j + 4 <= n {
-            let w0 = &w[j * words..(j + 1) * words];
-            let w1 = &w[(j + 1) * words..(j + 2) * words];
-            let w2 = &w[(j + 2) * words..(j + 3) * words];
-            let w3 = &w[(j + 3) * words..(j + 4) * words];
-            let (mut d0, mut d1, mut d2, mut d3) = (0u64, 0u64, 0u64, 0u64);
+    let words = a.words;
+    let n = b.rows;
+    for (o, i) in rows.enumerate() {
+        let sa = &a.signs[i * words..(i + 1) * words];
+        let ma = &a.mask[i * words..(i + 1) * words];
+        for j in 0..n {
+            let sb = &b.signs[j * words..(j + 1) * words];
+            let mb = &b.mask[j * words..(j + 1) * words];
+            // u64 sums: `vpopcntq` yields 64-bit lanes, and narrowing them costs more.
+            let (mut both, mut differ) = (0u64, 0u64);
             for p in 0..words {
-                let x = ar[p];
-                d0 += u64::from((x ^ w0[p]).count_ones());
-                d1 += u64::from((x ^ w1[p]).count_ones());
-                d2 += u64::from((x ^ w2[p]).count_ones());
-                d3 += u64::from((x ^ w3[p]).count_ones());
+                let m = mask::<MA, MB>(ma[p], mb[p]);
+                if MA && MB {
+                    both += u64::from(m.count_ones());
+                }
+                differ += u64::from(((sa[p] ^ sb[p]) & m).count_ones());
             }
-            for (q, d) in [d0, d1, d2, d3].into_iter().enumerate() {
-                orow[j + q] = alpha[j + q] * (k as i64 - 2 * d as i64) as f32;
-            }
-            j += 4;
-        }
-        for j in j..n {
-            let wr = &w[j * words..(j + 1) * words];
-            let d: u64 = ar
-                .iter()
-                .zip(wr)
-                .map(|(x, y)| u64::from((x ^ y).count_ones()))
-                .sum();
-            orow[j] = alpha[j] * (k as i64 - 2 * d as i64) as f32;
+            let both = match (MA, MB) {
+                (true, true) => both as i32,
+                (true, false) => a.nonzero[i],
+                (false, _) => b.nonzero[j],
+            };
+            dots[o * n + j] = both - 2 * differ as i32;
         }
     }
 }
@@ -135,57 +239,50 @@ fn dense_portable(
 mod tests {
     use super::*;
 
-    /// The f32 path: signs (0 counts as +1) multiplied out, then scaled by alpha.
-    fn dense_f32(a: &[f32], w: &[f32], m: usize, n: usize, k: usize, alpha: &[f32]) -> Vec<f32> {
-        let s = |v: f32| if v >= 0.0 { 1.0f32 } else { -1.0 };
-        let mut out = vec![0.0; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                let dot: f32 = (0..k).map(|p| s(a[i * k + p]) * s(w[j * k + p])).sum();
-                out[i * n + j] = alpha[j] * dot;
-            }
-        }
-        out
-    }
-
     #[test]
-    fn xnor_matches_f32_signs_exactly() {
-        // Lengths that are not multiples of 64 exercise the padding bits; n = 7 the tail.
-        for (m, n, k) in [(3, 7, 1), (5, 8, 63), (2, 9, 64), (4, 5, 130), (3, 12, 300)] {
-            let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ (k as u64);
-            let mut next = || {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    fn ternary_dots_are_exact_and_reject_mixed_magnitudes() {
+        let (m, n, k) = (3, 6, 130);
+        let tern = |i: usize| [0.0f32, 1.0, -1.0][(i * 7 + i / 3) % 3];
+        // Each side with and without zeros: the four kernel variants.
+        for (a_zeros, b_zeros) in [(true, true), (true, false), (false, true), (false, false)] {
+            let entry = |zeros: bool, i: usize| {
+                let t = tern(i);
+                if zeros || t != 0.0 {
+                    t
+                } else {
+                    1.0
+                }
             };
-            let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
-            let mut w: Vec<f32> = (0..n * k).map(|_| next()).collect();
-            w[0] = 0.0; // sign(0) = +1
-            let alpha: Vec<f32> = (0..n).map(|_| next().abs() + 0.1).collect();
-            let mut out = vec![f32::NAN; m * n];
-            xnor_dense(
-                &pack_signs(&a, m, k),
-                &pack_signs(&w, n, k),
-                m,
-                n,
-                k,
-                &alpha,
-                &mut out,
-            );
-            let expect = dense_f32(&a, &w, m, n, k, &alpha);
-            assert_eq!(out, expect, "m={m} n={n} k={k}");
-            let mut portable = vec![f32::NAN; m * n];
-            dense_portable(
-                &pack_signs(&a, m, k),
-                &pack_signs(&w, n, k),
-                m,
-                n,
-                k,
-                &alpha,
-                &mut portable,
-            );
-            assert_eq!(portable, expect);
+            // a: m x k row-major, scale 0.5; b: k x n row-major (vectors are its columns),
+            // column j scaled by j + 1.
+            let a: Vec<f32> = (0..m * k).map(|i| 0.5 * entry(a_zeros, i)).collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| (i % n + 1) as f32 * entry(b_zeros, i * 3 + 1))
+                .collect();
+            let (mut pa, mut pb) = (Ternary::default(), Ternary::default());
+            unsafe {
+                assert!(pa.pack(a.as_ptr(), m, k, k as isize, 1));
+                assert!(pb.pack(b.as_ptr(), n, k, 1, n as isize));
+            }
+            assert_eq!((pa.dense, pb.dense), (!a_zeros, !b_zeros));
+            let mut dots = vec![0; m * n];
+            ternary_dots(&pa, &pb, 0..m, &mut dots);
+            for i in 0..m {
+                for j in 0..n {
+                    let exact: f64 = (0..k)
+                        .map(|p| f64::from(a[i * k + p]) * f64::from(b[p * n + j]))
+                        .sum();
+                    let got = f64::from(pa.scale(i))
+                        * f64::from(pb.scale(j))
+                        * f64::from(dots[i * n + j]);
+                    assert_eq!(got, exact, "{i} {j} zeros {a_zeros} {b_zeros}");
+                }
+            }
+            let mut bad = a.clone();
+            bad[k + 3] = 0.25; // row 1 now has magnitudes 0.5 and 0.25
+            assert!(unsafe { !pa.pack(bad.as_ptr(), m, k, k as isize, 1) });
+            bad[k + 3] = f32::NAN;
+            assert!(unsafe { !pa.pack(bad.as_ptr(), m, k, k as isize, 1) });
         }
     }
 
