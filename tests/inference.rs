@@ -221,3 +221,41 @@ fn binary_products_fall_back_to_f32_when_values_do_not_pack() {
     let want = interp::evaluate::<f32>(&g, &b, &[y]).unwrap()[0].clone();
     assert!(close(&want, &got), "{want} vs {got}");
 }
+
+/// An inference program packs its binary weights once and keeps them; `params_changed`
+/// drops them with the other hoisted values, so new weights are used.
+#[test]
+fn packed_binary_weights_follow_params_changed() {
+    let p = program("specs/xnor.nn", 2);
+    let (inputs, mut params) = bindings_of(&p);
+    let options = nnc::jit::Options {
+        threads: 1,
+        clif: false,
+        inference: true,
+    };
+    let mut compiled = nnc::jit::compile(&p.graph, &[p.prediction], options).unwrap();
+    let slices: BTreeMap<&str, &[f32]> = inputs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice().unwrap()))
+        .collect();
+    let first = compiled.run(&slices, &[&params], 0, 0).unwrap()[0].clone();
+    assert!(close(&reference(&p, &inputs, &params), &first));
+    // Flip the signs of every third binary weight.
+    for (name, w) in params.iter_mut() {
+        if name.starts_with("xnor_conv") && name.ends_with("weight")
+            || name == "binary_dense1.weight"
+        {
+            for (i, v) in w.iter_mut().enumerate() {
+                if i % 3 == 0 {
+                    *v = -*v;
+                }
+            }
+        }
+    }
+    compiled.params_changed();
+    let fresh = compiled.run(&slices, &[&params], 0, 0).unwrap()[0].clone();
+    assert_ne!(fresh, first);
+    assert!(close(&reference(&p, &inputs, &params), &fresh));
+    let stats = compiled.stats();
+    assert_eq!((stats.binary_packed, stats.binary_fallback), (8, 0));
+}

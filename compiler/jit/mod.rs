@@ -144,7 +144,11 @@ fn compile_optimized(
     options: Options,
     trace: Vec<crate::opt::PassReport>,
 ) -> Result<Compiled, String> {
-    let sched = schedule::schedule(g, wanted, signed_inputs);
+    let binary = schedule::Binary {
+        signed_inputs,
+        inference: options.inference,
+    };
+    let sched = schedule::schedule(g, wanted, &binary);
     let (offsets, arena_len) = memory::plan(&sched);
     let mut slots: Vec<SlotKind> = Vec::new();
     let mut slot_lens: Vec<usize> = Vec::new();
@@ -267,11 +271,19 @@ fn compile_optimized(
                 b: operand(&gm.b),
                 c: operand(&gm.c),
                 binary: gm.binary,
+                a_static: gm.a_static,
+                b_static: gm.b_static,
             }),
-            Task::Im2Col { src, dst, window } => Step::Im2Col {
+            Task::Im2Col {
+                src,
+                dst,
+                window,
+                positions_major,
+            } => Step::Im2Col {
                 src: *src,
                 dst: *dst,
                 window: *window,
+                positions_major: *positions_major,
             },
             Task::Col2Im { src, dst, window } => Step::Col2Im {
                 src: *src,
@@ -429,6 +441,7 @@ impl Compiled {
         if let Some(h) = &mut self.hoisted {
             h.stale = true;
         }
+        self.exec.params_changed();
     }
 
     /// The wanted nodes' values of the last run, for a caller that swaps them with its own

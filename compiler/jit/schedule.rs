@@ -42,6 +42,10 @@ pub struct GemmTask {
     pub c: (View, Vec<isize>),
     /// Both operands are scaled sign tensors ([`super::binary`]).
     pub binary: bool,
+    /// Operand buffers that stay fixed between runs until the program is told otherwise
+    /// (weights of an inference program).
+    pub a_static: bool,
+    pub b_static: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +56,8 @@ pub enum Task {
         src: usize,
         dst: usize,
         window: Window,
+        /// Stored `[N, positions, patch]` (the operand of a binary product).
+        positions_major: bool,
     },
     Col2Im {
         src: usize,
@@ -114,8 +120,20 @@ struct Scheduler<'g> {
     fusable_user: Vec<bool>,
     out: Schedule,
     slots: HashMap<BufKind, usize>,
+    binary: &'g Binary<'g>,
+    /// The binary products, decided before scheduling (their unfolded operands are laid
+    /// out for packing).
+    binary_products: Vec<NodeId>,
+}
+
+/// What the scheduler needs to know about binary products.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Binary<'a> {
     /// Inputs that hold scaled sign tensors (hoisted binary weights).
-    signed_inputs: &'g [String],
+    pub signed_inputs: &'a [String],
+    /// An inference program: its parameters and hoisted inputs stay fixed between runs
+    /// until `params_changed`, so packed weights can be kept.
+    pub inference: bool,
 }
 
 fn is_elementwise(op: &Op) -> bool {
@@ -146,8 +164,8 @@ impl std::hash::Hash for BufKind {
 }
 
 /// Schedules the nodes `wanted` depend on; wanted node `i` ends in the buffer of kind
-/// `Output(i)`. `signed_inputs` name the inputs that hold scaled sign tensors.
-pub fn schedule(g: &Graph, wanted: &[NodeId], signed_inputs: &[String]) -> Schedule {
+/// `Output(i)`.
+pub fn schedule(g: &Graph, wanted: &[NodeId], binary: &Binary) -> Schedule {
     let n = g.len();
     let mut needed = vec![false; n];
     for w in wanted {
@@ -182,8 +200,20 @@ pub fn schedule(g: &Graph, wanted: &[NodeId], signed_inputs: &[String]) -> Sched
         fusable_user,
         out: Schedule::default(),
         slots: HashMap::new(),
-        signed_inputs,
+        binary,
+        binary_products: Vec::new(),
     };
+    let signed = |name: &str| binary.signed_inputs.iter().any(|s| s == name);
+    s.binary_products = (0..n)
+        .filter(|&i| needed[i] && g.nodes[i].op == Op::MatMul)
+        .map(|i| NodeId(i as u32))
+        .filter(|&id| {
+            g.node(id)
+                .inputs
+                .iter()
+                .all(|&i| super::binary::sign_like(g, i, &signed))
+        })
+        .collect();
     for (i, _) in needed.iter().enumerate().filter(|(_, &k)| k) {
         s.node(NodeId(i as u32));
     }
@@ -343,12 +373,29 @@ impl Scheduler<'_> {
                 };
                 let dst = self.buffer(shape.iter().product(), BufKind::Arena);
                 let window = window(&image, &geom);
+                // The unfolded operand of a binary product: each position's patch
+                // contiguous, so packing it reads with stride 1.
+                let positions_major = is_im2col
+                    && self
+                        .binary_products
+                        .iter()
+                        .any(|&p| self.g.node(p).inputs[1] == id);
                 self.out.tasks.push(if is_im2col {
-                    Task::Im2Col { src, dst, window }
+                    Task::Im2Col {
+                        src,
+                        dst,
+                        window,
+                        positions_major,
+                    }
                 } else {
                     Task::Col2Im { src, dst, window }
                 });
-                Value::View(View::contiguous(dst, &shape))
+                let mut view = View::contiguous(dst, &shape);
+                if positions_major {
+                    let [_, patch, positions] = [shape[0], shape[1], shape[2]];
+                    view.strides = vec![(patch * positions) as isize, 1, patch as isize];
+                }
+                Value::View(view)
             }
             op => unreachable!("every op is scheduled: {op:?}"),
         };
@@ -464,13 +511,7 @@ impl Scheduler<'_> {
 
     fn matmul(&mut self, id: NodeId) -> View {
         let shape = self.g.shape(id).to_vec();
-        let signed = |name: &str| self.signed_inputs.iter().any(|s| s == name);
-        let binary = self
-            .g
-            .node(id)
-            .inputs
-            .iter()
-            .all(|&i| super::binary::sign_like(self.g, i, &signed));
+        let binary = self.binary_products.contains(&id);
         let operand = |s: &mut Self, i: usize| {
             let v = s.view_input(id, i);
             let rank = v.shape.len();
@@ -478,6 +519,7 @@ impl Scheduler<'_> {
         };
         let (a, ra) = operand(self, 0);
         let (b, rb) = operand(self, 1);
+        let (a_static, b_static) = (self.is_static(&a), self.is_static(&b));
         let (m, k, n) = (a.shape[ra - 2], a.shape[ra - 1], b.shape[rb - 1]);
         let batch: Vec<usize> = shape[..shape.len() - 2].to_vec();
         let batch_strides = |v: &View, rank: usize| -> Vec<isize> {
@@ -498,10 +540,23 @@ impl Scheduler<'_> {
             batch,
             a: (a, ab),
             b: (b, bb),
-            c: (c.clone(), cb),
             binary,
+            a_static,
+            b_static,
+            c: (c.clone(), cb),
         }));
         c
+    }
+
+    /// Whether the view reads a buffer that stays fixed between runs of an inference
+    /// program (a parameter or a hoisted value).
+    fn is_static(&self, v: &View) -> bool {
+        self.binary.inference
+            && match &self.out.bufs[v.buf].kind {
+                BufKind::Param(_) => true,
+                BufKind::Input(name) => super::hoist::input_index(name).is_some(),
+                _ => false,
+            }
     }
 
     /// Makes wanted node `id` end in output buffer `k`.

@@ -73,6 +73,60 @@ pub(super) unsafe fn im2col(src: *const f32, dst: *mut f32, w: &Window, images: 
     }
 }
 
+/// [`im2col`] into the transposed layout: each image's patch matrix stored as
+/// `[OH·OW, C·kh·kw]`, one position's patch contiguous, which is how a binary product packs
+/// its vectors fastest (`Ternary::pack` reads them with stride 1).
+///
+/// # Safety
+/// As [`im2col`].
+pub(super) unsafe fn im2col_positions(
+    src: *const f32,
+    dst: *mut f32,
+    w: &Window,
+    images: Range<usize>,
+) {
+    let [_, n_chan, height, width] = w.image;
+    let [kh, kw] = w.kernel;
+    let [oh, ow] = w.output();
+    let patch = n_chan * kh * kw;
+    let image_len = n_chan * height * width;
+    let cols_len = patch * oh * ow;
+    for n in images {
+        let image = std::slice::from_raw_parts(src.add(n * image_len), image_len);
+        let cols = std::slice::from_raw_parts_mut(dst.add(n * cols_len), cols_len);
+        for (position, out) in cols.chunks_exact_mut(patch).enumerate() {
+            let (y, x) = (position / ow, position % ow);
+            let y0 = (y * w.stride[0]) as isize - w.pad[0] as isize;
+            let x0 = (x * w.stride[1]) as isize - w.pad[1] as isize;
+            let (dy, dx) = (w.dilation[0] as isize, w.dilation[1] as isize);
+            let inside = y0 >= 0
+                && x0 >= 0
+                && y0 + dy * (kh as isize - 1) < height as isize
+                && x0 + dx * (kw as isize - 1) < width as isize;
+            for (ci, row) in out.chunks_exact_mut(kw).enumerate() {
+                let (c, i) = (ci / kh, ci % kh);
+                let h = y0 + i as isize * dy;
+                if inside {
+                    // The whole window is in the image: a plain (strided) copy.
+                    let line = &image[(c * height + h as usize) * width..];
+                    for (j, o) in row.iter_mut().enumerate() {
+                        *o = line[(x0 + j as isize * dx) as usize];
+                    }
+                    continue;
+                }
+                for (j, o) in row.iter_mut().enumerate() {
+                    let col = x0 + j as isize * dx;
+                    *o = if h >= 0 && (h as usize) < height && col >= 0 && (col as usize) < width {
+                        image[(c * height + h as usize) * width + col as usize]
+                    } else {
+                        w.pad_value
+                    };
+                }
+            }
+        }
+    }
+}
+
 /// # Safety
 /// As [`im2col`], with `src` the patch matrices and `dst` the images (overwritten).
 pub(super) unsafe fn col2im(src: *const f32, dst: *mut f32, w: &Window, images: Range<usize>) {
@@ -209,6 +263,19 @@ mod tests {
             let mut got = vec![f32::NAN; want.len()];
             unsafe { im2col(x.as_ptr(), got.as_mut_ptr(), &w, 0..2) };
             assert_eq!(got, want, "{w:?}");
+            // The positions-major layout is each image's patch matrix transposed.
+            let [oh, ow] = w.output();
+            let (patch, positions) = (2 * kernel[0] * kernel[1], oh * ow);
+            let mut t = vec![f32::NAN; want.len()];
+            unsafe { im2col_positions(x.as_ptr(), t.as_mut_ptr(), &w, 0..2) };
+            for n in 0..2 {
+                for r in 0..patch {
+                    for p in 0..positions {
+                        let base = n * patch * positions;
+                        assert_eq!(t[base + p * patch + r], want[base + r * positions + p]);
+                    }
+                }
+            }
         }
     }
 }

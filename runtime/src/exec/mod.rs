@@ -69,6 +69,10 @@ pub struct Gemm {
     /// bit-packed kernel ([`xnor::ternary_dots`]) when every row of `a` and column of `b`
     /// packs, else this same product in f32.
     pub binary: bool,
+    /// Operands that do not change until [`Executor::params_changed`] (weights of an
+    /// inference program): a binary product packs them once.
+    pub a_static: bool,
+    pub b_static: bool,
 }
 
 /// Window geometry of [`Step::Im2Col`] and [`Step::Col2Im`] (the IR's `ConvGeom`).
@@ -121,11 +125,13 @@ pub enum Step {
         split: bool,
     },
     Gemm(Gemm),
-    /// `dst [N, C·kh·kw, OH·OW] <- src [N, C, H, W]` (both contiguous).
+    /// `dst [N, C·kh·kw, OH·OW] <- src [N, C, H, W]` (both contiguous); `positions_major`:
+    /// `dst` is stored `[N, OH·OW, C·kh·kw]` instead.
     Im2Col {
         src: BufId,
         dst: BufId,
         window: Window,
+        positions_major: bool,
     },
     /// The adjoint: scatter-adds columns back into a zeroed image.
     Col2Im {
@@ -189,6 +195,9 @@ struct XnorScratch {
     a: xnor::Ternary,
     b: xnor::Ternary,
     dots: Vec<i32>,
+    /// Packed static operands by (step index, 0 for `a` / 1 for `b`); cleared by
+    /// [`Executor::params_changed`].
+    packed: std::collections::HashMap<(usize, u8), xnor::Ternary>,
 }
 
 /// Kernel argument pointers, kept between runs only as reusable capacity.
@@ -240,6 +249,12 @@ impl Executor {
         self.stats
     }
 
+    /// The static operands of binary products (see [`Gemm::a_static`]) have changed: the
+    /// next run packs them again.
+    pub fn params_changed(&mut self) {
+        self.xnor.packed.clear();
+    }
+
     /// Runs every step.
     ///
     /// # Safety
@@ -273,7 +288,7 @@ impl Executor {
                 Loc::Slot(i) => slots[i],
             }
         };
-        for s in &self.plan.steps {
+        for (index, s) in self.plan.steps.iter().enumerate() {
             match s {
                 Step::Kernel {
                     f,
@@ -305,7 +320,7 @@ impl Executor {
                 }
                 Step::Gemm(g) if g.binary => {
                     let mut scratch = std::mem::take(&mut self.xnor);
-                    if binary_gemm(g, &base, &mut scratch) {
+                    if binary_gemm(g, index, &base, &mut scratch) {
                         self.stats.binary_packed += 1;
                     } else {
                         self.stats.binary_fallback += 1;
@@ -314,10 +329,19 @@ impl Executor {
                     self.xnor = scratch;
                 }
                 Step::Gemm(g) => self.gemm(g, &base),
-                Step::Im2Col { src, dst, window } => {
+                Step::Im2Col {
+                    src,
+                    dst,
+                    window,
+                    positions_major,
+                } => {
                     let (src, dst) = (SendF32(base(*src)), SendF32(base(*dst)));
                     self.per_image(window, |images| {
-                        conv::im2col(src.get(), dst.get(), window, images)
+                        if *positions_major {
+                            conv::im2col_positions(src.get(), dst.get(), window, images)
+                        } else {
+                            conv::im2col(src.get(), dst.get(), window, images)
+                        }
                     });
                 }
                 Step::Col2Im { src, dst, window } => {
@@ -396,9 +420,15 @@ impl Executor {
     }
 }
 
-/// A binary product on packed operands, on one thread. Returns false if some row of `a` or
-/// column of `b` is not a scaled sign vector; the caller then runs the f32 product.
-unsafe fn binary_gemm(g: &Gemm, base: &impl Fn(BufId) -> *mut f32, s: &mut XnorScratch) -> bool {
+/// A binary product on packed operands, on one thread (step `index` of the plan). Returns
+/// false if some row of `a` or column of `b` is not a scaled sign vector; the caller then
+/// runs the f32 product.
+unsafe fn binary_gemm(
+    g: &Gemm,
+    index: usize,
+    base: &impl Fn(BufId) -> *mut f32,
+    s: &mut XnorScratch,
+) -> bool {
     let count: usize = g.batch.iter().product();
     let offsets = |flat: usize| {
         let (mut oa, mut ob, mut oc) = (0isize, 0isize, 0isize);
@@ -417,30 +447,61 @@ unsafe fn binary_gemm(g: &Gemm, base: &impl Fn(BufId) -> *mut f32, s: &mut XnorS
         base(g.b.buf).offset(g.b.offset),
         base(g.c.buf).offset(g.c.offset),
     );
-    // An operand shared by every batch entry (a convolution's weights) is packed once.
+    // An operand shared by every batch entry (a convolution's weights) is packed once per
+    // run, or once per parameter change if it is static.
     let shared = |strides: &[isize]| strides.iter().all(|&s| s == 0);
+    let a_kept = g.a_static && shared(&g.a.batch_strides);
+    let b_kept = g.b_static && shared(&g.b.batch_strides);
+    let mut a = if a_kept {
+        s.packed.remove(&(index, 0))
+    } else {
+        None
+    };
+    let mut b = if b_kept {
+        s.packed.remove(&(index, 1))
+    } else {
+        None
+    };
     let (a_shared, b_shared) = (shared(&g.a.batch_strides), shared(&g.b.batch_strides));
+    let (a_cached, b_cached) = (a.is_some(), b.is_some());
     s.dots.resize(g.m * g.n, 0);
+    let mut ok = true;
     for flat in 0..count {
         let (oa, ob, oc) = offsets(flat);
+        let pa = a.get_or_insert_with(|| std::mem::take(&mut s.a));
+        let pb = b.get_or_insert_with(|| std::mem::take(&mut s.b));
         // A failed entry leaves earlier entries' outputs written; the f32 fallback then
         // overwrites all of `c`.
-        if (flat == 0 || !a_shared) && !s.a.pack(a0.offset(oa), g.m, g.k, g.a.rs, g.a.cs) {
-            return false;
+        let fresh_a = !a_cached && (flat == 0 || !a_shared);
+        if fresh_a && !pa.pack(a0.offset(oa), g.m, g.k, g.a.rs, g.a.cs) {
+            ok = false;
+            break;
         }
-        if (flat == 0 || !b_shared) && !s.b.pack(b0.offset(ob), g.n, g.k, g.b.cs, g.b.rs) {
-            return false;
+        let fresh_b = !b_cached && (flat == 0 || !b_shared);
+        if fresh_b && !pb.pack(b0.offset(ob), g.n, g.k, g.b.cs, g.b.rs) {
+            ok = false;
+            break;
         }
-        xnor::ternary_dots(&s.a, &s.b, 0..g.m, &mut s.dots);
+        xnor::ternary_dots(pa, pb, 0..g.m, &mut s.dots);
         let c = c0.offset(oc);
         for i in 0..g.m {
             for j in 0..g.n {
                 *c.offset(i as isize * g.c.rs + j as isize * g.c.cs) =
-                    s.a.scale(i) * s.b.scale(j) * s.dots[i * g.n + j] as f32;
+                    pa.scale(i) * pb.scale(j) * s.dots[i * g.n + j] as f32;
             }
         }
     }
-    true
+    // Keep what was packed: static operands for the next run, the rest as scratch.
+    for (kept, packed, slot, key) in [(a_kept, a, &mut s.a, 0u8), (b_kept, b, &mut s.b, 1)] {
+        match packed {
+            Some(p) if kept && ok => {
+                s.packed.insert((index, key), p);
+            }
+            Some(p) => *slot = p,
+            None => {}
+        }
+    }
+    ok
 }
 
 /// Patch elements an unfolding of `w` reads or writes.
@@ -565,6 +626,8 @@ mod tests {
                     batch_strides: vec![(m * n) as isize],
                 },
                 binary: false,
+                a_static: false,
+                b_static: false,
             })],
             slots: vec![a.len(), w.len(), c.len()],
         };

@@ -60,13 +60,35 @@ impl Ternary {
         rs: isize,
         ps: isize,
     ) -> bool {
+        self.prepare(rows, k);
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f") {
+        if std::is_x86_feature_detected!("avx512f") && (16 * ps).unsigned_abs() < 1 << 30 {
             return self.pack_avx512(base, rows, k, rs, ps);
         }
         self.pack_portable(base, rows, k, rs, ps)
     }
 
+    /// Sizes the planes for `rows` vectors of length `k`.
+    fn prepare(&mut self, rows: usize, k: usize) {
+        self.words = k.div_ceil(64);
+        self.rows = rows;
+        self.signs.resize(rows * self.words, 0);
+        self.mask.resize(rows * self.words, 0);
+        self.scale.resize(rows, 0.0);
+        self.nonzero.resize(rows, 0);
+        self.dense = true;
+    }
+
+    /// The magnitude of vector `r`: its first non-zero entry's.
+    unsafe fn first_magnitude(row: *const f32, k: usize, ps: isize) -> f32 {
+        (0..k)
+            .map(|p| *row.offset(p as isize * ps))
+            .find(|v| *v != 0.0)
+            .map_or(0.0, f32::abs)
+    }
+
+    /// Sixteen entries at a time: one load (contiguous) or gather (strided, e.g. the
+    /// columns of an unfolded image), three mask compares.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn pack_avx512(
@@ -77,11 +99,58 @@ impl Ternary {
         rs: isize,
         ps: isize,
     ) -> bool {
-        self.pack_portable(base, rows, k, rs, ps)
+        use std::arch::x86_64::*;
+        let words = self.words;
+        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let offsets = _mm512_mullo_epi32(lane, _mm512_set1_epi32(ps as i32));
+        let zero = _mm512_setzero_ps();
+        let abs_bits = _mm512_set1_epi32(0x7fff_ffff);
+        for r in 0..rows {
+            let row = base.offset(r as isize * rs);
+            let scale = Self::first_magnitude(row, k, ps);
+            let scale_v = _mm512_set1_ps(scale);
+            let (mut bad, mut nonzero) = (0u16, 0u32);
+            for w in 0..words {
+                let (mut signs, mut mask) = (0u64, 0u64);
+                for q in 0..4 {
+                    let p0 = w * 64 + q * 16;
+                    if p0 >= k {
+                        break;
+                    }
+                    let live: __mmask16 = if k - p0 >= 16 {
+                        0xffff
+                    } else {
+                        (1u16 << (k - p0)) - 1
+                    };
+                    let at = row.offset(p0 as isize * ps);
+                    let v = if ps == 1 {
+                        _mm512_maskz_loadu_ps(live, at)
+                    } else {
+                        _mm512_mask_i32gather_ps::<4>(zero, live, offsets, at)
+                    };
+                    let nz = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(v, zero); // NaN too
+                    let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, zero);
+                    let abs =
+                        _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), abs_bits));
+                    bad |= _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(nz, abs, scale_v);
+                    signs |= u64::from(neg) << (q * 16);
+                    mask |= u64::from(nz) << (q * 16);
+                }
+                nonzero += mask.count_ones();
+                self.signs[r * words + w] = signs;
+                self.mask[r * words + w] = mask;
+            }
+            if bad != 0 {
+                return false;
+            }
+            self.scale[r] = scale;
+            self.nonzero[r] = nonzero as i32;
+            self.dense &= nonzero as usize == k;
+        }
+        true
     }
 
-    /// Branch-free over each 64-entry word so the compiler can vectorize it.
-    #[inline(always)]
+    /// Branch-free over each 64-entry word.
     unsafe fn pack_portable(
         &mut self,
         base: *const f32,
@@ -90,19 +159,12 @@ impl Ternary {
         rs: isize,
         ps: isize,
     ) -> bool {
-        let words = k.div_ceil(64);
-        self.words = words;
-        self.rows = rows;
-        self.signs.resize(rows * words, 0);
-        self.mask.resize(rows * words, 0);
-        self.scale.resize(rows, 0.0);
-        self.nonzero.resize(rows, 0);
-        self.dense = true;
+        let words = self.words;
         let mut chunk = [0.0f32; 64];
         for r in 0..rows {
             let row = base.offset(r as isize * rs);
             let at = |p: usize| *row.offset(p as isize * ps);
-            let scale = (0..k).map(at).find(|v| *v != 0.0).map_or(0.0, f32::abs);
+            let scale = Self::first_magnitude(row, k, ps);
             let (mut bad, mut nonzero) = (false, 0u32);
             for w in 0..words {
                 let len = 64.min(k - w * 64);
@@ -265,6 +327,19 @@ mod tests {
                 assert!(pb.pack(b.as_ptr(), n, k, 1, n as isize));
             }
             assert_eq!((pa.dense, pb.dense), (!a_zeros, !b_zeros));
+            // The portable packing (used where AVX-512 is missing) packs the same bits.
+            let mut portable = Ternary::default();
+            portable.prepare(n, k);
+            assert!(unsafe { portable.pack_portable(b.as_ptr(), n, k, 1, n as isize) });
+            assert_eq!(
+                (
+                    &portable.signs,
+                    &portable.mask,
+                    &portable.scale,
+                    &portable.nonzero
+                ),
+                (&pb.signs, &pb.mask, &pb.scale, &pb.nonzero)
+            );
             let mut dots = vec![0; m * n];
             ternary_dots(&pa, &pb, 0..m, &mut dots);
             for i in 0..m {
