@@ -96,3 +96,60 @@ pub fn split(g: &Graph, wanted: &[NodeId]) -> Option<Split> {
         main_wanted: main.wanted,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_only_values_move_to_the_preparation_program() {
+        let mut g = Graph::new();
+        let x = g.input("x", &[2, 3]);
+        let w = g.param("w", &[3, 4]);
+        let scale = g.param("scale", &[4]);
+        let scale = g.exp(scale);
+        let wide = g.broadcast_to(scale, &[3, 4]);
+        let w2 = g.mul(w, wide); // static, [3, 4]
+        let y = g.matmul(x, w2);
+        let shift = g.param("shift", &[4]);
+        let shift = g.sqrt(shift);
+        let shift = g.broadcast_to(shift, &[2, 4]);
+        let shift = g.mul(shift, shift); // static, varies along axis 1 only
+        let out = g.add(y, shift);
+        let wt = g.transpose(w, 0, 1); // a view of a parameter: read in place
+        let split = split(&g, &[out, wt]).unwrap();
+        assert_eq!(split.prep_wanted.len(), 2);
+        // The shift is kept as its [4] vector and broadcast again in the batch part.
+        let shapes: Vec<&[usize]> = split
+            .prep_wanted
+            .iter()
+            .map(|&k| split.prep.shape(k))
+            .collect();
+        assert_eq!(shapes, [&[3, 4][..], &[4][..]]);
+        let ops = |name: &str| {
+            split
+                .main
+                .nodes
+                .iter()
+                .filter(|n| n.op.name() == name)
+                .count()
+        };
+        assert_eq!((ops("Exp"), ops("Sqrt"), ops("MatMul")), (0, 0, 1));
+        let inputs: Vec<String> = split
+            .main
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.op {
+                Op::Input { name } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(inputs, ["x", "hoisted.0", "hoisted.1"]);
+        assert_eq!(input_index("hoisted.1"), Some(1));
+        assert!(split
+            .main
+            .nodes
+            .iter()
+            .any(|n| n.op == Op::Param { name: "w".into() }));
+    }
+}

@@ -246,3 +246,112 @@ pub(crate) fn along(g: &mut Graph, v: NodeId, axis: usize, shape: &[usize]) -> N
     let v = g.reshape(v, &lined);
     g.broadcast(v, shape)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prim::interp::{evaluate, Bindings};
+    use ndarray::{ArrayD, IxDyn};
+
+    fn array(shape: &[usize], salt: usize) -> ArrayD<f32> {
+        let n: usize = shape.iter().product();
+        let data = (0..n)
+            .map(|i| ((i * 37 + salt * 11) % 17) as f32 / 8.0 - 1.0)
+            .collect();
+        ArrayD::from_shape_vec(IxDyn(shape), data).unwrap()
+    }
+
+    /// The folded graph's values agree with the original's to rounding.
+    fn agree(g: &Graph, folded: &Pass, bindings: &Bindings<f32>) {
+        let want = evaluate::<f32>(g, bindings, &[g.outputs[0].1]).unwrap();
+        let got = evaluate::<f32>(&folded.graph, bindings, &folded.wanted).unwrap();
+        for (a, b) in want[0].iter().zip(got[0].iter()) {
+            assert!((a - b).abs() <= 1e-5 + 1e-5 * a.abs(), "{a} vs {b}");
+        }
+    }
+
+    /// `((x W^T - mean) * s) * gamma + beta` with static per-unit vectors: both scales land
+    /// in the weights and the two shifts become one.
+    #[test]
+    fn dense_batch_norm_folds_into_the_weights() {
+        let mut g = Graph::new();
+        let x = g.input("x", &[2, 3]);
+        let w = g.param("w", &[4, 3]);
+        let wt = g.transpose(w, 0, 1);
+        let y = g.matmul(x, wt);
+        let mut vector = |name: &str, g: &mut Graph| {
+            let v = g.param(name, &[4]);
+            g.broadcast_to(v, &[2, 4])
+        };
+        let (mean, s, gamma, beta) = (
+            vector("mean", &mut g),
+            vector("s", &mut g),
+            vector("gamma", &mut g),
+            vector("beta", &mut g),
+        );
+        let centered = g.sub(y, mean);
+        let scaled = g.mul(centered, s);
+        let affine = g.mul(scaled, gamma);
+        let out = g.add(affine, beta);
+        g.output("y", out);
+        let p = run(&g, &[out]);
+        assert_eq!(p.report.rules["scale into matmul"], 2);
+        assert_eq!(p.report.rules["merge shifts"], 1);
+        // The batch-dependent path is the product plus one add.
+        let root = p.graph.node(p.wanted[0]);
+        assert_eq!(root.op, Op::Add);
+        assert!(root
+            .inputs
+            .iter()
+            .any(|&i| p.graph.node(i).op == Op::MatMul));
+        let mut b = Bindings::new()
+            .input("x", array(&[2, 3], 1))
+            .param("w", array(&[4, 3], 2));
+        for (k, name) in ["mean", "s", "gamma", "beta"].into_iter().enumerate() {
+            b = b.param(name, array(&[4], k + 3));
+        }
+        agree(&g, &p, &b);
+    }
+
+    /// A convolution's product `W [f, patch] · cols [n, patch, positions]`, reshaped to
+    /// `[n, f, h, w]` and scaled per channel (axis 1): the scale follows the reshape back
+    /// to the rows of `W`.
+    #[test]
+    fn conv_channel_scale_follows_the_reshape_into_the_filters() {
+        let mut g = Graph::new();
+        let cols = g.input("cols", &[2, 6, 4]);
+        let w = g.param("w", &[3, 6]);
+        let y = g.matmul(w, cols);
+        let y = g.reshape(y, &[2, 3, 2, 2]);
+        let s = g.param("s", &[3]);
+        let s = g.reshape(s, &[1, 3, 1, 1]);
+        let s = g.broadcast(s, &[2, 3, 2, 2]);
+        let out = g.mul(y, s);
+        g.output("y", out);
+        let p = run(&g, &[out]);
+        assert_eq!(p.report.rules["scale into matmul"], 1);
+        let b = Bindings::new()
+            .input("cols", array(&[2, 6, 4], 1))
+            .param("w", array(&[3, 6], 2))
+            .param("s", array(&[3], 3));
+        agree(&g, &p, &b);
+    }
+
+    /// Nothing moves when the product has a second user (it would be computed twice) or
+    /// when the operand the scale would land in depends on the batch.
+    #[test]
+    fn shared_or_batch_dependent_products_are_left_alone() {
+        let mut g = Graph::new();
+        let x = g.input("x", &[2, 3]);
+        let v = g.input("v", &[3, 4]);
+        let s = g.param("s", &[4]);
+        let s = g.broadcast_to(s, &[2, 4]);
+        let y = g.matmul(x, v);
+        let scaled = g.mul(y, s);
+        let w = g.param("w", &[3, 4]);
+        let z = g.matmul(x, w);
+        let z_scaled = g.mul(z, s);
+        let p = run(&g, &[scaled, z_scaled, z]);
+        assert!(p.report.rules.is_empty(), "{:?}", p.report.rules);
+    }
+}
