@@ -279,7 +279,7 @@ mod tests {
         let w = g.param("w", &[4, 3]);
         let wt = g.transpose(w, 0, 1);
         let y = g.matmul(x, wt);
-        let mut vector = |name: &str, g: &mut Graph| {
+        let vector = |name: &str, g: &mut Graph| {
             let v = g.param(name, &[4]);
             g.broadcast_to(v, &[2, 4])
         };
