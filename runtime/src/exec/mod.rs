@@ -157,8 +157,10 @@ pub struct Plan {
 
 /// Matrix products (m·n·k, summed over the batch) at least this large run on two threads:
 /// whole batch entries per thread, or half the rows (columns) of one product each; below,
-/// waking the second thread costs more than it saves (measured: docs/performance.md).
-pub const GEMM_SPLIT_WORK: usize = 1 << 20;
+/// waking the second thread costs more than it saves (measured: docs/performance.md; at
+/// 2^20 the batch-1 convnet's 32x196x400 product split and its latency rose from 138 to
+/// about 200 us).
+pub const GEMM_SPLIT_WORK: usize = 1 << 22;
 
 /// Convolution unfoldings of at least this many patch elements run on two threads.
 pub const SPLIT_UNFOLD: usize = 1 << 16;
@@ -224,9 +226,13 @@ impl Executor {
         let arena = vec![0.0; plan.arena_len];
         let splits = plan.steps.iter().any(|s| match s {
             Step::Kernel { split, .. } => *split,
-            Step::Gemm(g) => g.m * g.n * g.k * g.batch.iter().product::<usize>() >= GEMM_SPLIT_WORK,
+            // Binary products run on one thread.
+            Step::Gemm(g) => {
+                !g.binary && g.m * g.n * g.k * g.batch.iter().product::<usize>() >= GEMM_SPLIT_WORK
+            }
+            // Split by whole images (`per_image`): one image never splits.
             Step::Im2Col { window, .. } | Step::Col2Im { window, .. } => {
-                unfold_work(window) >= SPLIT_UNFOLD
+                window.image[0] >= 2 && unfold_work(window) >= SPLIT_UNFOLD
             }
             _ => false,
         });
@@ -654,6 +660,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A plan moves to the worker pool only if some step would really split: an unfolding
+    /// of a single image never does, however large.
+    #[test]
+    fn only_steps_that_split_move_a_run_to_the_pool() {
+        let plan = |images: usize| {
+            let window = Window {
+                image: [images, 16, 64, 64],
+                kernel: [3, 3],
+                stride: [1, 1],
+                pad: [1, 1, 1, 1],
+                dilation: [1, 1],
+                pad_value: 0.0,
+            };
+            assert!(unfold_work(&window) >= SPLIT_UNFOLD);
+            Plan {
+                bufs: vec![],
+                arena_len: 0,
+                steps: vec![Step::Im2Col {
+                    src: 0,
+                    dst: 1,
+                    window,
+                    positions_major: false,
+                }],
+                slots: vec![],
+            }
+        };
+        assert!(!Executor::new(plan(1), 2).splits);
+        assert!(Executor::new(plan(2), 2).splits);
     }
 
     unsafe extern "C" fn double_it(bufs: *const *mut f32, begin: i64, end: i64, _: i64, _: i64) {
