@@ -95,6 +95,24 @@ fn reference(
     interp::evaluate::<f32>(&p.graph, &b, &[p.prediction]).unwrap()[0].clone()
 }
 
+/// The program's inference compilation (one thread) and its inputs as slices.
+fn compiled_inference<'a>(
+    p: &step::Program,
+    inputs: &'a BTreeMap<String, ArrayD<f32>>,
+) -> (nnc::jit::Compiled, BTreeMap<&'a str, &'a [f32]>) {
+    let options = nnc::jit::Options {
+        threads: 1,
+        clif: false,
+        inference: true,
+    };
+    let compiled = nnc::jit::compile(&p.graph, &[p.prediction], options).unwrap();
+    let slices = inputs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice().unwrap()))
+        .collect();
+    (compiled, slices)
+}
+
 fn close(a: &ArrayD<f32>, b: &ArrayD<f32>) -> bool {
     a.iter()
         .zip(b)
@@ -105,17 +123,8 @@ fn close(a: &ArrayD<f32>, b: &ArrayD<f32>) -> bool {
 fn hoisted_values_are_recomputed_after_params_changed() {
     let p = program("specs/digits.nn", 4);
     let (inputs, mut params) = bindings_of(&p);
-    let options = nnc::jit::Options {
-        threads: 1,
-        clif: false,
-        inference: true,
-    };
-    let mut compiled = nnc::jit::compile(&p.graph, &[p.prediction], options).unwrap();
+    let (mut compiled, slices) = compiled_inference(&p, &inputs);
     assert!(compiled.listing.contains("Hoisted(0)"));
-    let slices: BTreeMap<&str, &[f32]> = inputs
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice().unwrap()))
-        .collect();
     let first = compiled.run(&slices, &[&params], 0, 0).unwrap()[0].clone();
     assert!(close(&reference(&p, &inputs, &params), &first));
 
@@ -228,16 +237,7 @@ fn binary_products_fall_back_to_f32_when_values_do_not_pack() {
 fn packed_binary_weights_follow_params_changed() {
     let p = program("specs/xnor.nn", 2);
     let (inputs, mut params) = bindings_of(&p);
-    let options = nnc::jit::Options {
-        threads: 1,
-        clif: false,
-        inference: true,
-    };
-    let mut compiled = nnc::jit::compile(&p.graph, &[p.prediction], options).unwrap();
-    let slices: BTreeMap<&str, &[f32]> = inputs
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice().unwrap()))
-        .collect();
+    let (mut compiled, slices) = compiled_inference(&p, &inputs);
     let first = compiled.run(&slices, &[&params], 0, 0).unwrap()[0].clone();
     assert!(close(&reference(&p, &inputs, &params), &first));
     // Flip the signs of every third binary weight.

@@ -86,18 +86,16 @@ pub struct Options {
 
 /// Compiles the part of `g` that `wanted` depends on, after the optimization passes.
 pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compiled, String> {
-    if !options.inference {
-        let optimized = crate::opt::optimize(g, wanted);
-        return compile_optimized(
-            &optimized.graph,
-            &optimized.wanted,
-            &[],
-            options,
-            optimized.trace,
-        );
-    }
-    let optimized = crate::opt::optimize_inference(g, wanted);
-    let Some(split) = hoist::split(&optimized.graph, &optimized.wanted) else {
+    let optimized = if options.inference {
+        crate::opt::optimize_inference(g, wanted)
+    } else {
+        crate::opt::optimize(g, wanted)
+    };
+    let split = options
+        .inference
+        .then(|| hoist::split(&optimized.graph, &optimized.wanted))
+        .flatten();
+    let Some(split) = split else {
         return compile_optimized(
             &optimized.graph,
             &optimized.wanted,

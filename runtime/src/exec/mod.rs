@@ -75,6 +75,22 @@ pub struct Gemm {
     pub b_static: bool,
 }
 
+impl Gemm {
+    /// Offsets of batch entry `flat` (a flat index over `batch`) in `a`, `b` and `c`.
+    fn entry_offsets(&self, flat: usize) -> (isize, isize, isize) {
+        let (mut oa, mut ob, mut oc) = (0isize, 0isize, 0isize);
+        let mut rest = flat;
+        for d in (0..self.batch.len()).rev() {
+            let i = (rest % self.batch[d]) as isize;
+            rest /= self.batch[d];
+            oa += i * self.a.batch_strides[d];
+            ob += i * self.b.batch_strides[d];
+            oc += i * self.c.batch_strides[d];
+        }
+        (oa, ob, oc)
+    }
+}
+
 /// Window geometry of [`Step::Im2Col`] and [`Step::Col2Im`] (the IR's `ConvGeom`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Window {
@@ -436,18 +452,6 @@ unsafe fn binary_gemm(
     s: &mut XnorScratch,
 ) -> bool {
     let count: usize = g.batch.iter().product();
-    let offsets = |flat: usize| {
-        let (mut oa, mut ob, mut oc) = (0isize, 0isize, 0isize);
-        let mut rest = flat;
-        for d in (0..g.batch.len()).rev() {
-            let i = (rest % g.batch[d]) as isize;
-            rest /= g.batch[d];
-            oa += i * g.a.batch_strides[d];
-            ob += i * g.b.batch_strides[d];
-            oc += i * g.c.batch_strides[d];
-        }
-        (oa, ob, oc)
-    };
     let (a0, b0, c0) = (
         base(g.a.buf).offset(g.a.offset),
         base(g.b.buf).offset(g.b.offset),
@@ -473,7 +477,7 @@ unsafe fn binary_gemm(
     s.dots.resize(g.m * g.n, 0);
     let mut ok = true;
     for flat in 0..count {
-        let (oa, ob, oc) = offsets(flat);
+        let (oa, ob, oc) = g.entry_offsets(flat);
         let pa = a.get_or_insert_with(|| std::mem::take(&mut s.a));
         let pb = b.get_or_insert_with(|| std::mem::take(&mut s.b));
         // A failed entry leaves earlier entries' outputs written; the f32 fallback then
@@ -540,16 +544,7 @@ fn gemm_entries(
     parallelism: Parallelism,
 ) {
     for flat in entries {
-        // Offsets of this batch entry in each operand.
-        let (mut oa, mut ob, mut oc) = (0isize, 0isize, 0isize);
-        let mut rest = flat;
-        for d in (0..g.batch.len()).rev() {
-            let i = (rest % g.batch[d]) as isize;
-            rest /= g.batch[d];
-            oa += i * g.a.batch_strides[d];
-            ob += i * g.b.batch_strides[d];
-            oc += i * g.c.batch_strides[d];
-        }
+        let (oa, ob, oc) = g.entry_offsets(flat);
         // SAFETY: the plan's operands lie within their buffers (checked when the plan was
         // built), and concurrent calls write disjoint parts of `c`.
         unsafe {
