@@ -210,3 +210,38 @@ fn ir_stages_include_the_rules_terms() {
         assert!(text.contains("// rules sentiment_rules"), "{stage}");
     }
 }
+
+/// `nnc ir --eval` shows the inference program: folded batch norms in the pass trace, the
+/// hoisted part in the plan, binary products; it has no `grad` stage.
+#[test]
+fn ir_eval_shows_the_inference_program() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let ir = |spec: &str, stage: &str| {
+        let path = root.join(spec);
+        nnc(
+            &[
+                "ir",
+                path.to_str().unwrap(),
+                "--stage",
+                stage,
+                "--eval",
+                "--batch",
+                "2",
+            ],
+            &root,
+        )
+    };
+    let opt = ir("specs/digits.nn", "opt");
+    assert!(opt.status.success());
+    let text = String::from_utf8_lossy(&opt.stdout);
+    assert!(text.contains("(inference)"));
+    assert!(text.contains("// pass bnfold: ") && text.contains("scale into matmul x4"));
+    let plan = ir("specs/xnor.nn", "plan");
+    assert!(plan.status.success());
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(text.contains("// hoisted: computed once per parameter change"));
+    assert_eq!(text.matches("binary gemm").count(), 4);
+    let grad = ir("specs/digits.nn", "grad");
+    assert_eq!(grad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&grad.stderr).contains("no `grad` stage"));
+}
