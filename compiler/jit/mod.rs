@@ -20,8 +20,9 @@ use schedule::{BufKind, Task};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// Loop kernels with at least this many elements run on two threads.
-pub const SPLIT_ELEMENTS: usize = 1 << 16;
+/// Loop kernels with at least this many elements run on two threads (8,192: with the
+/// executor's spinning partner thread a split costs well under a microsecond).
+pub const SPLIT_ELEMENTS: usize = 1 << 13;
 
 /// What the caller binds to each slot of the program.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,10 +10,13 @@
 //!
 //! Threads: a kernel step marked `split` runs its outer range in two halves on two threads
 //! (each output element is computed by exactly one thread, with the same code, so results
-//! do not depend on the split), and large matrix products use `gemm`'s own two-thread
-//! mode. A fixed plan and thread count give bit-identical results.
+//! do not depend on the split); products and unfoldings split by batch entries or rows.
+//! The second half runs on the executor's own spinning partner thread (`partner.rs`);
+//! only a single product above `GEMM_PARALLEL_WORK` uses `gemm`'s rayon mode. A fixed
+//! plan and thread count give bit-identical results.
 
 mod conv;
+mod partner;
 pub mod xnor;
 
 use gemm::Parallelism;
@@ -174,9 +177,10 @@ pub struct Plan {
 /// Matrix products (m·n·k, summed over the batch) at least this large run on two threads:
 /// whole batch entries per thread, or half the rows (columns) of one product each; below,
 /// waking the second thread costs more than it saves (measured: docs/performance.md; at
-/// 2^20 the batch-1 convnet's 32x196x400 product split and its latency rose from 138 to
-/// about 200 us).
-pub const GEMM_SPLIT_WORK: usize = 1 << 22;
+/// 2^20 with rayon's sleeping workers the batch-1 convnet's 32x196x400 product split and
+/// its latency rose from 138 to about 200 us; with the spinning partner thread, 2^18 pays
+/// for W1 and digits and leaves W4's 2^17 products on one thread).
+pub const GEMM_SPLIT_WORK: usize = 1 << 18;
 
 /// Convolution unfoldings of at least this many patch elements run on two threads.
 pub const SPLIT_UNFOLD: usize = 1 << 16;
@@ -189,14 +193,13 @@ pub struct Executor {
     plan: Plan,
     arena: Vec<f32>,
     threads: usize,
-    /// Whether any step is large enough to split (moving a run into the pool costs about
-    /// 15 us, which a batch-1 inference plan would pay for nothing).
-    splits: bool,
     /// A kernel step's pointer table, reused so that a run allocates nothing.
     table: KernelTable,
     /// Packed operands and integer dot products of binary products, reused.
     xnor: XnorScratch,
     stats: Stats,
+    /// The second thread, when there are two and some step splits.
+    partner: Option<partner::Partner>,
 }
 
 /// What the binary products of the runs so far did.
@@ -230,12 +233,6 @@ struct SendPtr(*const *mut f32);
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
-/// The executor, moved onto a pool worker for one run while its caller blocks.
-#[derive(Clone, Copy)]
-struct SendExec(*mut Executor);
-unsafe impl Send for SendExec {}
-unsafe impl Sync for SendExec {}
-
 impl Executor {
     /// `threads` is 1 or 2 (more is treated as 2).
     pub fn new(plan: Plan, threads: usize) -> Executor {
@@ -256,10 +253,10 @@ impl Executor {
             plan,
             arena,
             threads: threads.clamp(1, 2),
-            splits,
             table: KernelTable(Vec::with_capacity(16)),
             xnor: XnorScratch::default(),
             stats: Stats::default(),
+            partner: (threads > 1 && splits).then(partner::Partner::new),
         }
     }
 
@@ -283,20 +280,6 @@ impl Executor {
     /// `slots[i]` must point to `plan.slots[i]` valid, writable f32 elements, and the
     /// kernels' function pointers must still be alive (their JIT module not freed).
     pub unsafe fn run(&mut self, slots: &[*mut f32], seed: u64, step: u64) {
-        if self.threads > 1 && self.splits && rayon::current_thread_index().is_none() {
-            // Run the whole step on a pool worker: each split then pushes its second half
-            // to the worker's own deque for the other worker to steal, instead of injecting
-            // both halves from outside the pool and sleeping until they finish (measured:
-            // docs/performance.md, "Do the executor's two-thread splits help?").
-            let this = SendExec(self as *mut Executor);
-            let bound = SendPtr(slots.as_ptr());
-            let n = slots.len();
-            rayon::scope(move |_| {
-                let (this, bound) = (this, bound);
-                (*this.0).run(std::slice::from_raw_parts(bound.0, n), seed, step)
-            });
-            return;
-        }
         assert_eq!(
             slots.len(),
             self.plan.slots.len(),
@@ -326,11 +309,8 @@ impl Executor {
                         let mid = extent / 2;
                         let p = SendPtr(ptrs.as_ptr());
                         let f = *f;
-                        rayon::join(
-                            move || {
-                                let p = p;
-                                f(p.0, 0, mid, seed, step)
-                            },
+                        self.join(
+                            || f(p.0, 0, mid, seed, step),
                             move || {
                                 let p = p;
                                 f(p.0, mid, extent, seed, step)
@@ -381,12 +361,23 @@ impl Executor {
         self.table.0 = ptrs;
     }
 
+    /// Runs `mine` here and `theirs` on the second thread (both here without one).
+    fn join(&self, mine: impl FnOnce(), theirs: impl Fn() + Sync) {
+        match &self.partner {
+            Some(p) => p.join(mine, &theirs),
+            None => {
+                mine();
+                theirs();
+            }
+        }
+    }
+
     /// Runs `f` over the images of `w`: half of them on each thread when there are two
     /// threads and enough work.
     fn per_image(&self, w: &Window, f: impl Fn(std::ops::Range<usize>) + Sync) {
         let n = w.image[0];
         if self.threads > 1 && n >= 2 && unfold_work(w) >= SPLIT_UNFOLD {
-            rayon::join(|| f(0..n / 2), || f(n / 2..n));
+            self.join(|| f(0..n / 2), || f(n / 2..n));
         } else {
             f(0..n);
         }
@@ -406,7 +397,7 @@ impl Executor {
         } else if count >= 2 {
             // Whole batch entries to each thread.
             let mid = count / 2;
-            rayon::join(
+            self.join(
                 || gemm_entries(g, a0, b0, c0, 0..mid, Parallelism::None),
                 || gemm_entries(g, a0, b0, c0, mid..count, Parallelism::None),
             );
@@ -434,7 +425,7 @@ impl Executor {
                     SendF32(c0.0.offset(cols * g.c.cs)),
                 )
             };
-            rayon::join(
+            self.join(
                 || gemm_entries(&lo, a0, b0, c0, 0..1, Parallelism::None),
                 || gemm_entries(&hi, a1, b1, c1, 0..1, Parallelism::None),
             );
@@ -657,8 +648,8 @@ mod tests {
         }
     }
 
-    /// A plan moves to the worker pool only if some step would really split: an unfolding
-    /// of a single image never does, however large.
+    /// A plan gets a second thread only if some step would really split: an unfolding of
+    /// a single image never does, however large.
     #[test]
     fn only_steps_that_split_move_a_run_to_the_pool() {
         let plan = |images: usize| {
@@ -683,8 +674,8 @@ mod tests {
                 slots: vec![],
             }
         };
-        assert!(!Executor::new(plan(1), 2).splits);
-        assert!(Executor::new(plan(2), 2).splits);
+        assert!(Executor::new(plan(1), 2).partner.is_none());
+        assert!(Executor::new(plan(2), 2).partner.is_some());
     }
 
     unsafe extern "C" fn double_it(bufs: *const *mut f32, begin: i64, end: i64, _: i64, _: i64) {
