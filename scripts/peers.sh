@@ -40,6 +40,9 @@ bench_time=1
 for spec in specs/bench/w1_mlp.nn specs/bench/w2_convnet.nn specs/bench/w4_deep_mlp.nn specs/digits.nn; do
   echo "### nnc bench $spec" >&2
   quiet
+  # A discarded warm-up: the first process after an idle wait measured up to 30% low
+  # (W4: 48.5k samples/s first, 69k second, whichever thread count went first).
+  "$NNC" bench "$spec" --time 0.3 --backend jit > /dev/null
   "$NNC" bench "$spec" --json --time "$bench_time" >> "$OUT/nnc.jsonl"
   # The same on one thread: does the executor's two-thread split pay off?
   "$NNC" bench "$spec" --json --time "$bench_time" --backend jit --threads 1 >> "$OUT/nnc_1t.jsonl"
