@@ -38,8 +38,8 @@ pub enum SlotKind {
 /// The parameter-only part of an inference program ([`hoist`]) and its last results.
 struct Hoisted {
     prep: Box<Compiled>,
-    values: Vec<ArrayD<f32>>,
-    /// Whether `values` must be recomputed before the next run.
+    /// Whether the preparation program must run again before the next run (the batch
+    /// part reads its output arrays in place).
     stale: bool,
 }
 
@@ -127,7 +127,6 @@ pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compile
         let _ = write!(main.clif, "; hoisted\n{}", prep.clif);
     }
     main.hoisted = Some(Hoisted {
-        values: prep.outputs.clone(),
         prep: Box::new(prep),
         stale: true,
     });
@@ -375,10 +374,7 @@ impl Compiled {
         step: u64,
     ) -> Result<&[ArrayD<f32>], String> {
         if let Some(h) = self.hoisted.as_mut().filter(|h| h.stale) {
-            let values = h.prep.run(&BTreeMap::new(), params, seed, step)?;
-            for (kept, new) in h.values.iter_mut().zip(values) {
-                kept.assign(new);
-            }
+            h.prep.run(&BTreeMap::new(), params, seed, step)?;
             h.stale = false;
         }
         self.bound.0.clear();
@@ -408,7 +404,7 @@ impl Compiled {
                 }
                 SlotKind::Hoisted(k) => {
                     let h = self.hoisted.as_ref().ok_or("no hoisted values")?;
-                    let data = h.values[*k]
+                    let data = h.prep.outputs[*k]
                         .as_slice()
                         .ok_or_else(|| format!("hoisted value {k} is not contiguous"))?;
                     (data.as_ptr() as *mut f32, data.len())
