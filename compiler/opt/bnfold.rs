@@ -72,29 +72,26 @@ impl Folder {
                 }
             }
             Op::Add => {
-                for (x, c2) in [(inputs[0], inputs[1]), (inputs[1], inputs[0])] {
-                    if !self.is_static(out, c2) || !self.single.contains(&x) {
-                        continue;
-                    }
-                    let inner = out.node(x).clone();
-                    if inner.op != Op::Add {
-                        continue;
-                    }
-                    for (z, c1) in [
-                        (inner.inputs[0], inner.inputs[1]),
-                        (inner.inputs[1], inner.inputs[0]),
-                    ] {
-                        if self.is_static(out, c1) && !self.is_static(out, z) {
-                            let c = out.add(c1, c2);
-                            *self.rules.entry("merge shifts").or_default() += 1;
-                            return out.add(z, c);
-                        }
-                    }
+                if let Some(merged) = self.merge_shifts(out, inputs) {
+                    *self.rules.entry("merge shifts").or_default() += 1;
+                    return merged;
                 }
             }
             _ => {}
         }
         copy_node(out, node, inputs)
+    }
+
+    /// `(z + c1) + c2` with `c1`, `c2` static and the inner sum used once: `z + (c1 + c2)`.
+    fn merge_shifts(&mut self, out: &mut Graph, inputs: &[NodeId]) -> Option<NodeId> {
+        let (x, c2) = self.split_static(out, inputs)?;
+        let inner = out.node(x).clone();
+        if inner.op != Op::Add || !self.single.contains(&x) {
+            return None;
+        }
+        let (z, c1) = self.split_static(out, &inner.inputs)?;
+        let c = out.add(c1, c2);
+        Some(out.add(z, c))
     }
 
     /// Whether `id` depends on parameters and constants only.
@@ -130,14 +127,14 @@ impl Folder {
         let shape = node.shape.clone();
         let folded = match &node.op {
             Op::Add => {
-                let (z, c) = self.split_static(g, &node)?;
+                let (z, c) = self.split_static(g, &node.inputs)?;
                 let z = self.push(g, z, v, axis)?;
                 let s = along(g, v, axis, &shape);
                 let c = g.mul(c, s);
                 g.add(z, c)
             }
             Op::Mul => {
-                let (z, c) = self.split_static(g, &node)?;
+                let (z, c) = self.split_static(g, &node.inputs)?;
                 match varies(g, c)? {
                     Some(a) if a != axis => return None,
                     _ => {}
@@ -184,8 +181,8 @@ impl Folder {
     }
 
     /// A binary node's (non-static, static) operands.
-    fn split_static(&mut self, g: &Graph, node: &Node) -> Option<(NodeId, NodeId)> {
-        let (a, b) = (node.inputs[0], node.inputs[1]);
+    fn split_static(&mut self, g: &Graph, inputs: &[NodeId]) -> Option<(NodeId, NodeId)> {
+        let (a, b) = (inputs[0], inputs[1]);
         match (self.is_static(g, a), self.is_static(g, b)) {
             (false, true) => Some((a, b)),
             (true, false) => Some((b, a)),

@@ -256,7 +256,9 @@ impl Executor {
             table: KernelTable(Vec::with_capacity(16)),
             xnor: XnorScratch::default(),
             stats: Stats::default(),
-            partner: (threads > 1 && splits).then(partner::Partner::new),
+            partner: (threads > 1 && splits)
+                .then(partner::Partner::new)
+                .flatten(),
         }
     }
 
@@ -451,8 +453,8 @@ unsafe fn binary_gemm(
     // An operand shared by every batch entry (a convolution's weights) is packed once per
     // run, or once per parameter change if it is static.
     let shared = |strides: &[isize]| strides.iter().all(|&s| s == 0);
-    let a_kept = g.a_static && shared(&g.a.batch_strides);
-    let b_kept = g.b_static && shared(&g.b.batch_strides);
+    let (a_shared, b_shared) = (shared(&g.a.batch_strides), shared(&g.b.batch_strides));
+    let (a_kept, b_kept) = (g.a_static && a_shared, g.b_static && b_shared);
     let mut a = if a_kept {
         s.packed.remove(&(index, 0))
     } else {
@@ -463,7 +465,6 @@ unsafe fn binary_gemm(
     } else {
         None
     };
-    let (a_shared, b_shared) = (shared(&g.a.batch_strides), shared(&g.b.batch_strides));
     let (a_cached, b_cached) = (a.is_some(), b.is_some());
     s.dots.resize(g.m * g.n, 0);
     let mut ok = true;

@@ -42,7 +42,8 @@ pub(super) struct Partner {
 }
 
 impl Partner {
-    pub fn new() -> Partner {
+    /// `None` if the thread cannot be spawned: the executor then runs both halves itself.
+    pub fn new() -> Option<Partner> {
         let shared = Arc::new(Shared {
             state: AtomicU32::new(IDLE),
             job: UnsafeCell::new(None),
@@ -52,11 +53,11 @@ impl Partner {
         let thread = std::thread::Builder::new()
             .name("nnc-partner".into())
             .spawn(move || work(&theirs))
-            .expect("spawning the executor's second thread");
-        Partner {
+            .ok()?;
+        Some(Partner {
             shared,
             thread: Some(thread),
-        }
+        })
     }
 
     /// Runs `mine` here and `theirs` on the partner, returning when both are done.
@@ -146,7 +147,7 @@ mod tests {
 
     #[test]
     fn both_halves_run_before_join_returns_also_after_parking() {
-        let p = Partner::new();
+        let p = Partner::new().expect("a thread");
         let count = AtomicUsize::new(0);
         for round in 0..200 {
             if round % 50 == 0 {
