@@ -145,23 +145,8 @@ impl<N: Names + ?Sized> Binder<'_, N> {
                 self.shape_like(ok, value, expr, ty, option)
             }
             (Ty::Shape, Value::List(items)) => {
-                for item in items {
-                    match item {
-                        Value::Int(i) if *i >= 1 => {}
-                        Value::Int(i) => {
-                            self.bad_dim(expr, *i);
-                            return None;
-                        }
-                        _ => {
-                            self.wrong_type(
-                                expr,
-                                &ty.describe(),
-                                "a list with a non-integer",
-                                option,
-                            );
-                            return None;
-                        }
-                    }
+                if !self.dims_ok(items, false, expr, ty, option) {
+                    return None;
                 }
                 if items.is_empty() {
                     self.wrong_type(expr, &ty.describe(), "an empty list", option);
@@ -171,23 +156,8 @@ impl<N: Names + ?Sized> Binder<'_, N> {
             }
             (Ty::ReshapeShape, Value::List(items)) => {
                 let inferred = items.iter().filter(|v| matches!(v, Value::Int(-1))).count();
-                for item in items {
-                    match item {
-                        Value::Int(i) if *i >= 1 || *i == -1 => {}
-                        Value::Int(i) => {
-                            self.bad_dim(expr, *i);
-                            return None;
-                        }
-                        _ => {
-                            self.wrong_type(
-                                expr,
-                                &ty.describe(),
-                                "a list with a non-integer",
-                                option,
-                            );
-                            return None;
-                        }
-                    }
+                if !self.dims_ok(items, true, expr, ty, option) {
+                    return None;
                 }
                 if inferred > 1 || items.is_empty() {
                     self.range(
@@ -293,6 +263,32 @@ impl<N: Names + ?Sized> Binder<'_, N> {
             _ => self.wrong_type(expr, &ty.describe(), value.kind(), option),
         }
         None
+    }
+
+    /// Whether every item of a shape list is a positive integer (or -1, the inferred
+    /// dimension, when `inferred` allows it); reports the first that is not.
+    fn dims_ok(
+        &mut self,
+        items: &[Value],
+        inferred: bool,
+        expr: &Expr,
+        ty: &Ty,
+        option: &str,
+    ) -> bool {
+        for item in items {
+            match item {
+                Value::Int(i) if *i >= 1 || (inferred && *i == -1) => {}
+                Value::Int(i) => {
+                    self.bad_dim(expr, *i);
+                    return false;
+                }
+                _ => {
+                    self.wrong_type(expr, &ty.describe(), "a list with a non-integer", option);
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     pub(super) fn bad_dim(&mut self, expr: &Expr, value: i64) {

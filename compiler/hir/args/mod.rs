@@ -158,6 +158,18 @@ impl<N: Names + ?Sized> Binder<'_, N> {
         ok.then_some(bound)
     }
 
+    fn given_twice(&mut self, name: &Ident, first: Span) {
+        self.diags.push(
+            Diagnostic::error(
+                codes::ARG_DUPLICATE,
+                format!("`{}` is given twice", name.name),
+            )
+            .with_label(name.span, "given again here")
+            .with_label(first, "first given here")
+            .with_help("Give each option once."),
+        );
+    }
+
     /// Like [`Binder::bind`], but returns what could be bound even when some arguments
     /// were wrong (those are absent), so callers can go on checking the rest.
     pub fn bind_all(
@@ -209,15 +221,7 @@ impl<N: Names + ?Sized> Binder<'_, N> {
                     };
                     if let Some((_, _, first)) = extra.iter().find(|(n, _, _)| *n == name.name) {
                         let first = *first;
-                        self.diags.push(
-                            Diagnostic::error(
-                                codes::ARG_DUPLICATE,
-                                format!("`{}` is given twice", name.name),
-                            )
-                            .with_label(name.span, "given again here")
-                            .with_label(first, "first given here")
-                            .with_help("Give each option once."),
-                        );
+                        self.given_twice(name, first);
                         ok = false;
                     } else if let Some(value) = self.coerce(&number, expr, &name.name) {
                         extra.push((name.name.clone(), value, name.span.to(expr.span)));
@@ -244,15 +248,7 @@ impl<N: Names + ?Sized> Binder<'_, N> {
                 }
                 Some(i) => {
                     if let Some((_, first)) = given[i] {
-                        self.diags.push(
-                            Diagnostic::error(
-                                codes::ARG_DUPLICATE,
-                                format!("`{}` is given twice", name.name),
-                            )
-                            .with_label(name.span, "given again here")
-                            .with_label(first, "first given here")
-                            .with_help("Give each option once."),
-                        );
+                        self.given_twice(name, first);
                         ok = false;
                     } else {
                         given[i] = Some((expr, name.span.to(expr.span)));
