@@ -2,6 +2,35 @@
 
 use super::*;
 
+// The options Adam and AdamW share (they differ in weight decay).
+const ADAM_LR: Param = p("lr", POS_FLOAT, Default::Float(0.001), "Learning rate.");
+const ADAM_BETA1: Param = p(
+    "beta1",
+    Ty::Float {
+        min: 0.0,
+        max: 0.999_999,
+        open_min: false,
+    },
+    Default::Float(0.9),
+    "First-moment decay.",
+);
+const ADAM_BETA2: Param = p(
+    "beta2",
+    Ty::Float {
+        min: 0.0,
+        max: 0.999_999_9,
+        open_min: false,
+    },
+    Default::Float(0.999),
+    "Second-moment decay.",
+);
+const ADAM_EPS: Param = p(
+    "eps",
+    POS_FLOAT,
+    Default::Float(1e-8),
+    "Added to the denominator.",
+);
+
 pub static OPTIMIZER: CtorSet = CtorSet {
     what: "an optimizer",
     unknown_code: crate::diagnostics::codes::ARG_TYPE,
@@ -40,33 +69,10 @@ pub static OPTIMIZER: CtorSet = CtorSet {
             "adam",
             1,
             &[&[
-                p("lr", POS_FLOAT, Default::Float(0.001), "Learning rate."),
-                p(
-                    "beta1",
-                    Ty::Float {
-                        min: 0.0,
-                        max: 0.999_999,
-                        open_min: false,
-                    },
-                    Default::Float(0.9),
-                    "First-moment decay.",
-                ),
-                p(
-                    "beta2",
-                    Ty::Float {
-                        min: 0.0,
-                        max: 0.999_999_9,
-                        open_min: false,
-                    },
-                    Default::Float(0.999),
-                    "Second-moment decay.",
-                ),
-                p(
-                    "eps",
-                    POS_FLOAT,
-                    Default::Float(1e-8),
-                    "Added to the denominator.",
-                ),
+                ADAM_LR,
+                ADAM_BETA1,
+                ADAM_BETA2,
+                ADAM_EPS,
                 p(
                     "weight_decay",
                     NONNEG_FLOAT,
@@ -80,33 +86,10 @@ pub static OPTIMIZER: CtorSet = CtorSet {
             "adamw",
             1,
             &[&[
-                p("lr", POS_FLOAT, Default::Float(0.001), "Learning rate."),
-                p(
-                    "beta1",
-                    Ty::Float {
-                        min: 0.0,
-                        max: 0.999_999,
-                        open_min: false,
-                    },
-                    Default::Float(0.9),
-                    "First-moment decay.",
-                ),
-                p(
-                    "beta2",
-                    Ty::Float {
-                        min: 0.0,
-                        max: 0.999_999_9,
-                        open_min: false,
-                    },
-                    Default::Float(0.999),
-                    "Second-moment decay.",
-                ),
-                p(
-                    "eps",
-                    POS_FLOAT,
-                    Default::Float(1e-8),
-                    "Added to the denominator.",
-                ),
+                ADAM_LR,
+                ADAM_BETA1,
+                ADAM_BETA2,
+                ADAM_EPS,
                 p(
                     "weight_decay",
                     NONNEG_FLOAT,
