@@ -158,6 +158,7 @@ impl<N: Names + ?Sized> Binder<'_, N> {
         ok.then_some(bound)
     }
 
+    /// Reports an option given a second time.
     fn given_twice(&mut self, name: &Ident, first: Span) {
         self.diags.push(
             Diagnostic::error(
