@@ -6,26 +6,31 @@
 
 use crate::prim::{Graph, NodeId, Op};
 
-/// Whether `id` is (predicted to be) a scaled sign tensor: a `Sign` seen through views,
-/// `StopGrad`, convolution unfolding (zero padding stays exact), a straight-through
-/// estimator's `+ 0` term, and a multiplication by a broadcast scale. `signed_input`
-/// says which inputs are (hoisted values that were such tensors).
-pub fn sign_like(g: &Graph, id: NodeId, signed_input: &dyn Fn(&str) -> bool) -> bool {
-    let node = g.node(id);
-    let recurse = |i: usize| sign_like(g, node.inputs[i], signed_input);
-    match &node.op {
-        Op::Sign => true,
-        Op::Input { name } => signed_input(name),
-        Op::StopGrad | Op::Im2Col(_) => recurse(0),
-        op if op.is_movement() => node.inputs.iter().all(|&i| sign_like(g, i, signed_input)),
-        // The straight-through form `stop_grad(sign) + (h - stop_grad(h))`.
-        Op::Add => recurse(0) || recurse(1),
-        Op::Mul => {
-            (recurse(0) && is_scale(g, node.inputs[1]))
-                || (recurse(1) && is_scale(g, node.inputs[0]))
-        }
-        _ => false,
+/// For every node of `g`, whether it is (predicted to be) a scaled sign tensor: a `Sign`
+/// seen through views, `StopGrad`, convolution unfolding (zero padding stays exact), a
+/// straight-through estimator's `+ 0` term, and a multiplication by a broadcast scale.
+/// `signed_input` says which inputs are (hoisted values that were such tensors). One pass
+/// in node order (a topological order), so shared subgraphs are looked at once.
+pub fn sign_like(g: &Graph, signed_input: &dyn Fn(&str) -> bool) -> Vec<bool> {
+    let mut out: Vec<bool> = Vec::with_capacity(g.len());
+    for node in &g.nodes {
+        let input = |i: usize| out[node.inputs[i].index()];
+        let value = match &node.op {
+            Op::Sign => true,
+            Op::Input { name } => signed_input(name),
+            Op::StopGrad | Op::Im2Col(_) => input(0),
+            op if op.is_movement() => node.inputs.iter().all(|i| out[i.index()]),
+            // The straight-through form `stop_grad(sign) + (h - stop_grad(h))`.
+            Op::Add => input(0) || input(1),
+            Op::Mul => {
+                (input(0) && is_scale(g, node.inputs[1]))
+                    || (input(1) && is_scale(g, node.inputs[0]))
+            }
+            _ => false,
+        };
+        out.push(value);
     }
+    out
 }
 
 /// A broadcast factor (one scale per filter, or a constant).

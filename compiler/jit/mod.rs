@@ -107,8 +107,9 @@ pub fn compile(g: &Graph, wanted: &[NodeId], options: Options) -> Result<Compile
     };
     let prep = compile_optimized(&split.prep, &split.prep_wanted, &[], options, Vec::new())?;
     // Hoisted binary weights are still scaled sign tensors for the products that read them.
+    let prep_signs = binary::sign_like(&split.prep, &|_| false);
     let signed: Vec<String> = (0..split.prep_wanted.len())
-        .filter(|&k| binary::sign_like(&split.prep, split.prep_wanted[k], &|_| false))
+        .filter(|&k| prep_signs[split.prep_wanted[k].index()])
         .map(hoist::input_name)
         .collect();
     let mut main = compile_optimized(

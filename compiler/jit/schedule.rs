@@ -204,15 +204,11 @@ pub fn schedule(g: &Graph, wanted: &[NodeId], binary: &Binary) -> Schedule {
         binary_products: Vec::new(),
     };
     let signed = |name: &str| binary.signed_inputs.iter().any(|s| s == name);
+    let signs = super::binary::sign_like(g, &signed);
     s.binary_products = (0..n)
         .filter(|&i| needed[i] && g.nodes[i].op == Op::MatMul)
+        .filter(|&i| g.nodes[i].inputs.iter().all(|x| signs[x.index()]))
         .map(|i| NodeId(i as u32))
-        .filter(|&id| {
-            g.node(id)
-                .inputs
-                .iter()
-                .all(|&i| super::binary::sign_like(g, i, &signed))
-        })
         .collect();
     for (i, _) in needed.iter().enumerate().filter(|(_, &k)| k) {
         s.node(NodeId(i as u32));
