@@ -193,34 +193,45 @@ impl Folder {
 
 /// Along which single axis the static value `id` varies (see [`Varies`]).
 pub(crate) fn varies(g: &Graph, id: NodeId) -> Varies {
+    varies_memo(g, id, &mut HashMap::new())
+}
+
+/// [`varies`], each node looked at once.
+fn varies_memo(g: &Graph, id: NodeId, memo: &mut HashMap<NodeId, Varies>) -> Varies {
+    if let Some(&v) = memo.get(&id) {
+        return v;
+    }
     let node = g.node(id);
     let shape = &node.shape;
     let big: Vec<usize> = (0..shape.len()).filter(|&a| shape[a] > 1).collect();
-    match big.as_slice() {
-        [] => return Some(None),
-        [a] => return Some(Some(*a)),
-        _ => {}
-    }
     let input = |i: usize| node.inputs[i];
-    match &node.op {
-        Op::Const { .. } => Some(None),
-        Op::Broadcast => match varies(g, input(0))? {
-            None => Some(None),
-            Some(a) if g.shape(input(0))[a] == shape[a] => Some(Some(a)),
-            Some(_) => Some(None),
-        },
-        Op::Reshape => varies(g, input(0))?.map_or(Some(None), |_| None),
-        Op::Permute { perm } => Some(
-            varies(g, input(0))?.map(|a| perm.iter().position(|&p| p == a).expect("a permutation")),
-        ),
-        op if op.is_unary_elementwise() => varies(g, input(0)),
-        op if op.is_binary_elementwise() => match (varies(g, input(0))?, varies(g, input(1))?) {
-            (None, v) | (v, None) => Some(v),
-            (Some(a), Some(b)) if a == b => Some(Some(a)),
+    let mut of = |i: usize| varies_memo(g, input(i), memo);
+    let v = match big.as_slice() {
+        [] => Some(None),
+        [a] => Some(Some(*a)),
+        _ => match &node.op {
+            Op::Const { .. } => Some(None),
+            Op::Broadcast => match of(0) {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(a)) if g.shape(input(0))[a] == shape[a] => Some(Some(a)),
+                Some(Some(_)) => Some(None),
+            },
+            Op::Reshape => of(0).and_then(|v| v.map_or(Some(None), |_| None)),
+            Op::Permute { perm } => {
+                of(0).map(|v| v.map(|a| perm.iter().position(|&p| p == a).expect("a permutation")))
+            }
+            op if op.is_unary_elementwise() => of(0),
+            op if op.is_binary_elementwise() => match (of(0), of(1)) {
+                (Some(None), v) | (v, Some(None)) => v,
+                (Some(Some(a)), Some(Some(b))) if a == b => Some(Some(a)),
+                _ => None,
+            },
             _ => None,
         },
-        _ => None,
-    }
+    };
+    memo.insert(id, v);
+    v
 }
 
 /// The 1-D vector of the static `s` along `axis` (`s` varies along no other axis): its
