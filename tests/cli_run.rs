@@ -245,3 +245,21 @@ fn ir_eval_shows_the_inference_program() {
     assert_eq!(grad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&grad.stderr).contains("no `grad` stage"));
 }
+
+/// A command-line mistake exits 1 like every other failure; a flag that names a train or
+/// data field points to `--set`; `--help` exits 0.
+#[test]
+fn command_line_mistakes_exit_1_with_a_set_hint() {
+    let dir = Dir::new("cli-usage");
+    dir.write("mlp.nn", SPEC);
+    let out = nnc(&["run", "mlp.nn", "--epochs", "3"], &dir.0);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--set train.epochs=3"), "{err}");
+    assert!(!err.contains("-- --epochs"), "{err}");
+    let out = nnc(&["frobnicate"], &dir.0);
+    assert_eq!(out.status.code(), Some(1));
+    let out = nnc(&["run", "--help"], &dir.0);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--set <KEY=VALUE>"));
+}

@@ -6,7 +6,8 @@
 //! median over the calls. Inputs other than the data and targets (learning rate, Adam's bias
 //! corrections, rule features) get neutral values: the time of a step does not depend on them.
 
-use super::run::{prepare, Failure};
+use super::prepare::prepare;
+use super::{Failure, Outcome, SpecArgs};
 use ndarray::{ArrayD, IxDyn};
 use nnc::jit;
 use nnc::lower::Mode;
@@ -17,20 +18,24 @@ use nnc::train::step::{self, Program};
 use nnc::train::{Backend, Trainer};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub struct BenchArgs {
-    pub file: PathBuf,
-    pub train: Option<String>,
-    pub overrides: Vec<String>,
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Print one JSON object on stdout instead of the table.
+    #[arg(long)]
     pub json: bool,
-    /// `None`: both backends.
+    /// Bench only this backend (default: both).
+    #[arg(long, value_enum)]
     pub backend: Option<Backend>,
-    /// Minimum seconds of timed calls per figure.
+    /// Minimum seconds of timed calls behind each median.
+    #[arg(long, default_value_t = 1.0)]
     pub time: f64,
-    /// Worker threads of the JIT backend.
-    pub threads: usize,
+    /// Worker threads of the JIT backend (1 turns off every two-thread split).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=2))]
+    pub threads: u16,
 }
 
 /// The figures of one backend.
@@ -79,17 +84,14 @@ fn backend_name(b: Backend) -> &'static str {
     }
 }
 
-pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
+pub fn run(args: &Args) -> Outcome {
+    let spec = &args.spec;
+    let threads = usize::from(args.threads);
     // The front end alone (parse, resolve, shape-check), without loading data.
     let started = Instant::now();
-    let _ = nnc::check_path_with(&args.file, &|p| std::fs::read(p), &args.overrides);
+    let _ = nnc::check_path_with(&spec.file, &|p| std::fs::read(p), &spec.overrides);
     let front_ms = ms(started.elapsed());
-    let (_, mut trainer) = prepare(
-        &args.file,
-        args.train.as_deref(),
-        &args.overrides,
-        args.backend.unwrap_or(Backend::Jit),
-    )?;
+    let (_, mut trainer) = prepare(spec, args.backend.unwrap_or(Backend::Jit))?;
     trainer.init()?;
     let batch = trainer.batch();
     let backends = match args.backend {
@@ -99,7 +101,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     let mut all = Vec::new();
     for backend in backends {
         reset_peak_rss();
-        let mut f = measure(&mut trainer, backend, batch, args.time, args.threads)?;
+        let mut f = measure(&mut trainer, backend, batch, args.time, threads)?;
         f.front_ms = front_ms;
         f.peak_rss_mb = peak_rss_mb();
         all.push(f);
@@ -108,15 +110,15 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         outln!(
             "{}",
             json!({
-                "spec": args.file.display().to_string(),
+                "spec": spec.file.display().to_string(),
                 "network": trainer.net.name,
                 "batch": batch,
-                "threads": args.threads,
+                "threads": threads,
                 "results": all.iter().map(|f| f.to_json(batch)).collect::<Vec<_>>(),
             })
         );
     } else {
-        print_table(&args.file, &trainer, batch, args.threads, &all);
+        print_table(&spec.file, &trainer, batch, threads, &all);
     }
     Ok(())
 }

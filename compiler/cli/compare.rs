@@ -4,7 +4,7 @@
 //! one-to-one matching, and optionally the same with mutual information.
 
 use super::inspect_common::{self as common, SpecRun};
-use super::run::Failure;
+use super::{Failure, Outcome};
 use nnc::inspect::correlate::{correlation, mutual_information, units_matrix};
 use nnc::inspect::matching::{bipartite_matching, semi_matching, sorted_by_matching, GOOD_MATCH};
 use nnc::inspect::{activations, InspectError};
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 const MI_BINS: usize = 10;
 
 #[derive(clap::Args)]
-pub struct CompareArgs {
+pub struct Args {
     /// Network A's spec.
     pub a: PathBuf,
     /// Network B's spec (default: A's, with the second of --seeds).
@@ -31,8 +31,10 @@ pub struct CompareArgs {
     /// B's trained weights (default: train B's train block).
     #[arg(long)]
     pub checkpoint_b: Option<PathBuf>,
+    /// Which train block, when the specs have several.
     #[arg(long)]
     pub train: Option<String>,
+    /// Override a field of both specs: `--set train.epochs=3` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
     /// The layers to compare (default: every activation layer both have).
@@ -47,11 +49,13 @@ pub struct CompareArgs {
     /// Folder for the plots (default: runs/<A's name>-compare).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print one JSON object with the results on stdout.
     #[arg(long)]
     pub json: bool,
     /// No per-epoch lines while training.
     #[arg(long)]
     pub quiet: bool,
+    /// Execution engine for training: fused Cranelift kernels, or the reference interpreter.
     #[arg(long, value_enum, default_value_t = Backend::Jit)]
     pub backend: Backend,
 }
@@ -141,7 +145,7 @@ pub fn shared_layers(
 }
 
 /// The two trainers to compare, each checked, initialised and trained (or loaded).
-fn nets(args: &CompareArgs) -> Result<(Trainer, Trainer), Failure> {
+fn nets(args: &Args) -> Result<(Trainer, Trainer), Failure> {
     let seeds = match (&args.b, args.seeds.as_deref()) {
         (_, Some([a, b])) => (Some(*a), Some(*b)),
         (_, Some(other)) => {
@@ -195,7 +199,7 @@ fn nets(args: &CompareArgs) -> Result<(Trainer, Trainer), Failure> {
     Ok((a, b))
 }
 
-pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
+pub fn run(args: &Args) -> Outcome {
     let (mut a, mut b) = nets(args)?;
     let layers =
         shared_layers(&a.net, &b.net, args.layers.as_deref()).map_err(common::inspect_error)?;
@@ -305,13 +309,13 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
         b.decl.seed
     );
     let mut header = format!(
-        "{:<16} {:>6} {:>8} {:>10} {:>10} {:>10}",
+        "{:<16} {:>6} {:>8} {:>10} {:>10} {:>14}",
         "layer",
         "units",
         "samples",
         "semi",
         "one-to-one",
-        format!(">{GOOD_MATCH}")
+        format!("1-to-1 >{GOOD_MATCH}")
     );
     if args.mi {
         header.push_str(&format!(" {:>10} {:>10}", "MI semi", "MI 1-to-1"));
@@ -319,7 +323,7 @@ pub fn compare(args: &CompareArgs) -> Result<(), Failure> {
     outln!("{header}");
     for r in &rows {
         let mut line = format!(
-            "{:<16} {:>6} {:>8} {:>10.4} {:>10.4} {:>10.3}",
+            "{:<16} {:>6} {:>8} {:>10.4} {:>10.4} {:>14.3}",
             r["layer"].as_str().unwrap_or(""),
             r["units"].as_u64().unwrap_or(0),
             r["samples"].as_u64().unwrap_or(0),

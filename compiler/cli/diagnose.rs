@@ -9,7 +9,7 @@
 //!   on the training split's activations, scored on the test split.
 
 use super::inspect_common::{self as common, SpecRun};
-use super::run::Failure;
+use super::{Failure, Outcome, SpecArgs};
 use nnc::hir::LayerOp;
 use nnc::inspect::coactivation::coactivation;
 use nnc::inspect::correlate::{lag1_autocorrelation, units_matrix};
@@ -22,13 +22,9 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-pub struct DiagnoseArgs {
-    /// The spec.
-    pub file: PathBuf,
-    #[arg(long)]
-    pub train: Option<String>,
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
+pub struct Args {
+    #[command(flatten)]
+    pub spec: SpecArgs,
     /// Diagnose these weights (default: the network at its initialisation).
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
@@ -53,7 +49,7 @@ pub struct DiagnoseArgs {
     /// Points of the input grid.
     #[arg(long, default_value_t = 256)]
     pub grid: usize,
-    /// The grid's ends: `--range=-2,2` (checked by `grid_range`).
+    /// The ends of the input grid, low then high: `--range=-2,2`.
     #[arg(long, value_delimiter = ',', default_values_t = [-2.0, 2.0], allow_hyphen_values = true)]
     pub range: Vec<f64>,
     /// Differentiate this output unit of a network with several outputs.
@@ -65,15 +61,18 @@ pub struct DiagnoseArgs {
     /// Folder for the plots (default: runs/<name>-diagnose).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print one JSON object with the results on stdout.
     #[arg(long)]
     pub json: bool,
+    /// No per-epoch lines while training.
     #[arg(long)]
     pub quiet: bool,
+    /// Execution engine for training: fused Cranelift kernels, or the reference interpreter.
     #[arg(long, value_enum, default_value_t = Backend::Jit)]
     pub backend: Backend,
 }
 
-impl DiagnoseArgs {
+impl Args {
     /// No section chosen: all that apply to the network.
     fn all(&self) -> bool {
         !self.gradients && !self.coactivation && !self.probe
@@ -94,19 +93,19 @@ impl DiagnoseArgs {
     }
 }
 
-fn spec<'a>(args: &'a DiagnoseArgs, text: Option<String>, seed: Option<u64>) -> SpecRun<'a> {
+fn spec<'a>(args: &'a Args, text: Option<String>, seed: Option<u64>) -> SpecRun<'a> {
     SpecRun {
-        file: &args.file,
+        file: &args.spec.file,
         text,
-        train: args.train.as_deref(),
-        overrides: &args.overrides,
+        train: args.spec.train.as_deref(),
+        overrides: &args.spec.overrides,
         seed,
         backend: args.backend,
     }
 }
 
 /// The trainer in the state to diagnose: loaded, trained, or at init.
-fn ready(args: &DiagnoseArgs, text: Option<String>, seed: Option<u64>) -> Result<Trainer, Failure> {
+fn ready(args: &Args, text: Option<String>, seed: Option<u64>) -> Result<Trainer, Failure> {
     let (_, mut t) = common::prepare(&spec(args, text, seed))?;
     let show = !args.quiet && !args.json;
     if args.checkpoint.is_some() || args.trained {
@@ -118,11 +117,7 @@ fn ready(args: &DiagnoseArgs, text: Option<String>, seed: Option<u64>) -> Result
 }
 
 /// One depth's gradients: per seed, the gradient sequence and its lag-1 correlation.
-fn gradients_at(
-    args: &DiagnoseArgs,
-    text: Option<String>,
-    depth: Option<u64>,
-) -> Result<Value, Failure> {
+fn gradients_at(args: &Args, text: Option<String>, depth: Option<u64>) -> Result<Value, Failure> {
     let seeds: Vec<Option<u64>> = match &args.seeds {
         Some(s) => s.iter().map(|s| Some(*s)).collect(),
         None => vec![None],
@@ -152,7 +147,7 @@ fn gradients_at(
     }))
 }
 
-fn gradients(args: &DiagnoseArgs, out: &std::path::Path) -> Result<Value, Failure> {
+fn gradients(args: &Args, out: &std::path::Path) -> Result<Value, Failure> {
     let (lo, hi) = args.grid_range()?;
     let xs = grid(lo, hi, args.grid);
     let runs: Vec<Value> = match &args.depths {
@@ -292,12 +287,12 @@ fn probe_targets(t: &Trainer, feature: Option<&str>) -> Result<Option<Targets>, 
     }
 }
 
-pub fn diagnose(args: &DiagnoseArgs) -> Result<(), Failure> {
+pub fn run(args: &Args) -> Outcome {
     args.grid_range()?;
-    let out = common::out_dir(args.out.as_deref(), &args.file, "diagnose");
+    let out = common::out_dir(args.out.as_deref(), &args.spec.file, "diagnose");
     common::create_dir(&out)?;
     let mut report =
-        json!({"spec": args.file.display().to_string(), "out": out.display().to_string()});
+        json!({"spec": args.spec.file.display().to_string(), "out": out.display().to_string()});
     let mut notes: Vec<String> = Vec::new();
     let t = ready(
         args,

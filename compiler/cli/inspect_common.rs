@@ -1,7 +1,8 @@
 //! What `nnc compare` and `nnc diagnose` share: preparing a trainer for a spec (at a seed,
 //! possibly with its text rewritten), and bringing it to the state to inspect.
 
-use super::run::{trainer_for, Failure};
+use super::prepare::{seed_override, trainer_for};
+use super::Failure;
 use nnc::train::{Backend, Trainer};
 use std::path::{Path, PathBuf};
 
@@ -30,10 +31,7 @@ pub fn prepare(spec: &SpecRun) -> Result<(nnc::Checked, Trainer), Failure> {
     let mut overrides = spec.overrides.to_vec();
     if let Some(seed) = spec.seed {
         // A spec with several train blocks needs the block's name in the key.
-        overrides.push(match spec.train {
-            Some(name) => format!("train.{name}.seed={seed}"),
-            None => format!("train.seed={seed}"),
-        });
+        overrides.push(seed_override(spec.train, seed));
     }
     let file: PathBuf = spec.file.to_path_buf();
     let text = spec.text.clone();

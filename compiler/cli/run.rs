@@ -1,4 +1,4 @@
-//! `nnc run` and `nnc eval`: check the spec, prepare data, initialise (or resume), train,
+//! `nnc run`: check the spec, prepare data, initialise (or resume), train,
 //! evaluate, and write the run's files under `runs/<spec name>/` (or `--out`):
 //!
 //! - `metrics.jsonl`: one JSON object per epoch;
@@ -15,10 +15,12 @@
 //! Every file is written to a temporary file and renamed, so an interrupted run leaves the
 //! last good checkpoint intact.
 
+use super::prepare::{prepare, seed_override};
+use super::report::{class_table, report_of, rules_report, split_json};
+use super::{Failure, Outcome, SpecArgs};
 use indicatif::{ProgressBar, ProgressStyle};
-use nnc::hir::{Program, TrainDecl};
 use nnc::train::lsuv::LsuvReport;
-use nnc::train::{Backend, Evaluation, RunError, Trainer};
+use nnc::train::{Backend, Evaluation};
 use nnc_runtime::checkpoint::Checkpoint;
 use nnc_runtime::files::write_atomic;
 use nnc_runtime::metrics::ClassificationReport;
@@ -26,114 +28,31 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-pub struct RunArgs {
-    pub file: PathBuf,
-    pub train: Option<String>,
-    pub overrides: Vec<String>,
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// The train block's seed (the same as `--set train.seed=S`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output folder (default: runs/<spec name>).
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print one JSON object with the results on stdout.
+    #[arg(long)]
     pub json: bool,
+    /// No progress bar and no per-epoch lines.
+    #[arg(long)]
     pub quiet: bool,
+    /// Continue the run saved in this checkpoint (optimizer state included).
+    #[arg(long, value_name = "CHECKPOINT")]
     pub resume: Option<PathBuf>,
+    /// Start from parameters saved elsewhere (safetensors; names like `fc1.weight`).
+    #[arg(long, value_name = "WEIGHTS")]
     pub init_from: Option<PathBuf>,
+    /// Execution engine: fused Cranelift kernels, or the reference interpreter.
+    #[arg(long, value_enum, default_value_t = Backend::Jit)]
     pub backend: Backend,
-}
-
-/// Why a command failed: its diagnostics were already printed, or here is the report.
-pub enum Failure {
-    Reported,
-    Report(miette::Report),
-}
-
-impl From<RunError> for Failure {
-    fn from(e: RunError) -> Failure {
-        Failure::Report(miette::Report::new(e))
-    }
-}
-
-impl From<nnc_runtime::checkpoint::CheckpointError> for Failure {
-    fn from(e: nnc_runtime::checkpoint::CheckpointError) -> Failure {
-        Failure::Report(miette::Report::new(e))
-    }
-}
-
-impl From<miette::Report> for Failure {
-    fn from(r: miette::Report) -> Failure {
-        Failure::Report(r)
-    }
-}
-
-/// The train block to run: the one named, or the only one.
-pub fn select_train<'p>(
-    program: &'p Program,
-    name: Option<&str>,
-    file: &Path,
-) -> Result<&'p TrainDecl, miette::Report> {
-    match (name, program.trains.as_slice()) {
-        (Some(name), trains) => trains
-            .iter()
-            .find(|t| t.name.as_deref() == Some(name))
-            .ok_or_else(|| {
-                miette::miette!(
-                    code = "nnc::run::config",
-                    help = "Name a train block of the spec with --train.",
-                    "no train block named `{name}`"
-                )
-            }),
-        (None, [only]) => Ok(only),
-        (None, []) => Err(miette::miette!(
-            code = "nnc::run::config",
-            help = "Add a `train { network: ..., data: ... }` block.",
-            "{} has no train block",
-            file.display()
-        )),
-        (None, _) => Err(miette::miette!(
-            code = "nnc::run::config",
-            help = "Choose one with --train NAME.",
-            "{} has several train blocks",
-            file.display()
-        )),
-    }
-}
-
-/// Checks the spec and prepares its trainer.
-pub fn prepare(
-    file: &Path,
-    train: Option<&str>,
-    overrides: &[String],
-    backend: Backend,
-) -> Result<(nnc::Checked, Trainer), Failure> {
-    let checked = nnc::check_path_with(file, &|p| std::fs::read(p), overrides);
-    let trainer = trainer_for(&checked, train, file, backend)?;
-    Ok((checked, trainer))
-}
-
-/// Reports the checked spec's diagnostics, then builds the trainer of its train block
-/// `train`. Errors that point into the spec (a rule naming an unknown feature...) are
-/// rendered with its source, as `nnc check` renders its own.
-pub fn trainer_for(
-    checked: &nnc::Checked,
-    train: Option<&str>,
-    file: &Path,
-    backend: Backend,
-) -> Result<Trainer, Failure> {
-    if crate::report(checked) {
-        return Err(Failure::Reported);
-    }
-    let decl = select_train(&checked.program, train, file)?;
-    let base = file.parent().unwrap_or(Path::new("."));
-    let mut trainer =
-        Trainer::new(&checked.program, decl, base).map_err(|e| match e.spec_diagnostic() {
-            Some(d) => {
-                eprint!(
-                    "{}",
-                    nnc::diagnostics::render(&[d], &checked.sources, crate::render_options())
-                );
-                Failure::Reported
-            }
-            None => e.into(),
-        })?;
-    trainer.backend = backend;
-    Ok(trainer)
 }
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> Failure {
@@ -145,111 +64,11 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> Failure {
     ))
 }
 
-/// Metrics of one evaluation, from the trainer's predictions.
-fn report_of(eval: &Evaluation) -> Option<ClassificationReport> {
-    if eval.labels.is_empty() {
-        return None;
-    }
-    let y_true: Vec<usize> = eval.labels.iter().map(|&l| l as usize).collect();
-    let y_pred: Vec<usize> = eval.predicted.iter().map(|&l| l as usize).collect();
-    let scores: Vec<f32> = eval.scores.iter().flatten().copied().collect();
-    ClassificationReport::new(&y_true, &y_pred, Some(&scores), eval.n_classes).ok()
-}
-
-fn split_json(eval: &Evaluation, report: Option<&ClassificationReport>, full: bool) -> Value {
-    let mut v = json!({"loss": eval.loss, "accuracy": eval.accuracy()});
-    if let Some(r) = report {
-        v["macro_f1"] = json!(r.macro_avg.f1);
-        if let Some(auc) = r.roc_auc {
-            v["roc_auc"] = json!(auc);
-        }
-        if full {
-            v["per_class"] = json!(r.per_class);
-            v["confusion"] = json!(r.confusion);
-            v["weighted_f1"] = json!(r.weighted_avg.f1);
-            if let Some(ap) = r.average_precision {
-                v["pr_auc"] = json!(ap);
-            }
-        }
-    }
-    if let Some(q) = &eval.q {
-        v["q"] = split_json(q, report_of(q).as_ref(), full);
-    }
-    if !eval.conditions.is_empty() {
-        let rules: serde_json::Map<String, Value> = rule_subsets(eval)
-            .into_iter()
-            .map(|s| {
-                let v = json!({"examples": s.examples, "accuracy": s.accuracy, "q_accuracy": s.q_accuracy});
-                (s.rule, v)
-            })
-            .collect();
-        v["rules"] = Value::Object(rules);
-    }
-    v
-}
-
-/// Accuracy of the student p and the rules' teacher q on the examples where a rule's
-/// condition holds (the "but" sentences of the A-but-B rule).
-struct RuleSubset {
-    rule: String,
-    examples: usize,
-    accuracy: f64,
-    q_accuracy: f64,
-}
-
-fn rule_subsets(eval: &Evaluation) -> Vec<RuleSubset> {
-    let accuracy = |predicted: &[u32], held: &[bool]| {
-        let (mut right, mut n) = (0usize, 0usize);
-        for ((p, l), h) in predicted.iter().zip(&eval.labels).zip(held) {
-            if *h {
-                n += 1;
-                right += usize::from(p == l);
-            }
-        }
-        (n, right as f64 / n.max(1) as f64)
-    };
-    eval.conditions
-        .iter()
-        .map(|(rule, held)| {
-            let (examples, acc) = accuracy(&eval.predicted, held);
-            let q_acc = eval
-                .q
-                .as_ref()
-                .map_or(f64::NAN, |q| accuracy(&q.predicted, held).1);
-            RuleSubset {
-                rule: rule.clone(),
-                examples,
-                accuracy: acc,
-                q_accuracy: q_acc,
-            }
-        })
-        .collect()
-}
-
-/// The rules' lines of the final report: the teacher q's accuracy, and both models on the
-/// examples each rule speaks about.
-fn rules_report(eval: &Evaluation) -> String {
-    let mut out = String::new();
-    if let Some(q) = &eval.q {
-        out.push_str(&format!(
-            "rules teacher q: test accuracy {:.4} (student p {:.4})\n",
-            q.accuracy(),
-            eval.accuracy()
-        ));
-    }
-    for s in rule_subsets(eval) {
-        out.push_str(&format!(
-            "rule {}: its condition holds for {} test examples; accuracy there: student p {:.4}, teacher q {:.4}\n",
-            s.rule, s.examples, s.accuracy, s.q_accuracy
-        ));
-    }
-    out
-}
-
 /// The run folder: `--out`, else `runs/<spec file stem>`.
-fn out_dir(args: &RunArgs) -> PathBuf {
+fn out_dir(args: &Args) -> PathBuf {
     args.out.clone().unwrap_or_else(|| {
         let stem = args
+            .spec
             .file
             .file_stem()
             .map_or("spec".into(), |s| s.to_string_lossy().into_owned());
@@ -330,13 +149,13 @@ fn plot_roc(out: &Path, eval: &Evaluation, class_names: Option<&[String]>) -> Re
 }
 
 /// Runs training.
-pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    let (checked, mut trainer) = prepare(
-        &args.file,
-        args.train.as_deref(),
-        &args.overrides,
-        args.backend,
-    )?;
+pub fn run(args: &Args) -> Outcome {
+    let mut spec = args.spec.clone();
+    if let Some(seed) = args.seed {
+        spec.overrides
+            .push(seed_override(spec.train.as_deref(), seed));
+    }
+    let (checked, mut trainer) = prepare(&spec, args.backend)?;
     let out = out_dir(args);
     std::fs::create_dir_all(&out).map_err(|e| io_error("the run folder", &out, e))?;
     let checkpoint_path = out.join("checkpoint.safetensors");
@@ -375,9 +194,9 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             );
         }
     }
-    let spec_text = std::fs::read_to_string(&args.file).unwrap_or_default();
+    let spec_text = std::fs::read_to_string(&spec.file).unwrap_or_default();
     let mut spec_out = String::new();
-    for o in &args.overrides {
+    for o in &spec.overrides {
         spec_out.push_str(&format!("// --set {o}\n"));
     }
     spec_out.push_str(&spec_text);
@@ -469,7 +288,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     plot_roc(&out, &test, trainer.data.test.class_names())?;
     if args.json {
         let out_json = json!({
-            "spec": args.file.display().to_string(),
+            "spec": spec.file.display().to_string(),
             "network": trainer.net.name,
             "epochs": epochs,
             "steps": trainer.step,
@@ -485,12 +304,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         outln!("{out_json}");
     } else {
         if let Some(r) = &report {
-            let names = trainer
-                .data
-                .test
-                .class_names()
-                .map(|n| n.iter().map(String::as_str).collect::<Vec<_>>());
-            out!("{}", r.render_table(names.as_deref()));
+            out!("{}", class_table(r, trainer.data.test.class_names()));
         }
         out!("{}", rules_report(&test));
         outln!(
@@ -501,42 +315,6 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             train_eval.loss
         );
         outln!("wrote {}", out.display());
-    }
-    Ok(())
-}
-
-/// `nnc eval`: the test split's metrics for a checkpoint.
-pub fn eval(
-    file: &Path,
-    train: Option<&str>,
-    overrides: &[String],
-    checkpoint: &Path,
-    json_out: bool,
-    backend: Backend,
-) -> Result<(), Failure> {
-    let (_, mut trainer) = prepare(file, train, overrides, backend)?;
-    trainer.load_weights(&Checkpoint::load(checkpoint)?)?;
-    let test = trainer.evaluate(true)?;
-    let report = report_of(&test);
-    if json_out {
-        outln!(
-            "{}",
-            json!({"spec": file.display().to_string(), "checkpoint": checkpoint.display().to_string(), "test": split_json(&test, report.as_ref(), true)})
-        );
-    } else {
-        if let Some(r) = &report {
-            let names = trainer
-                .data
-                .test
-                .class_names()
-                .map(|n| n.iter().map(String::as_str).collect::<Vec<_>>());
-            out!("{}", r.render_table(names.as_deref()));
-        }
-        outln!(
-            "test accuracy {:.4}, loss {:.4}",
-            test.accuracy(),
-            test.loss
-        );
     }
     Ok(())
 }
