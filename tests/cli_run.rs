@@ -263,3 +263,42 @@ fn command_line_mistakes_exit_1_with_a_set_hint() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("--set <KEY=VALUE>"));
 }
+
+/// Resuming a run that has done all its epochs says so, exits 1 and writes no run folder;
+/// raising the epochs continues it.
+#[test]
+fn resuming_a_finished_run_trains_nothing_and_says_how_to_continue() {
+    let dir = Dir::new("cli-resume-done");
+    dir.write("mlp.nn", SPEC);
+    let out = nnc(&["run", "mlp.nn", "--quiet", "--out", "first"], &dir.0);
+    assert!(out.status.success());
+    let ck = dir.0.join("first/checkpoint.safetensors");
+    let ck = ck.to_str().unwrap();
+    let out = nnc(
+        &["run", "mlp.nn", "--resume", ck, "--out", "second"],
+        &dir.0,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    // The report is wrapped to the terminal's width: compare its words.
+    let err = String::from_utf8_lossy(&out.stderr).replace('│', " ");
+    let err = err.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(err.contains("nothing is left to train"), "{err}");
+    assert!(err.contains("--set train.epochs=3"), "{err}");
+    assert!(!dir.0.join("second").exists(), "no half-empty run folder");
+    let args = [
+        "run",
+        "mlp.nn",
+        "--quiet",
+        "--resume",
+        ck,
+        "--set",
+        "train.epochs=3",
+    ];
+    let out = nnc(&[&args[..], &["--out", "second"]].concat(), &dir.0);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.0.join("second/checkpoint.safetensors").exists());
+}

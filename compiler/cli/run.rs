@@ -157,7 +157,6 @@ pub fn run(args: &Args) -> Outcome {
     }
     let (checked, mut trainer) = prepare(&spec, args.backend)?;
     let out = out_dir(args);
-    std::fs::create_dir_all(&out).map_err(|e| io_error("the run folder", &out, e))?;
     let checkpoint_path = out.join("checkpoint.safetensors");
     let model_path = out.join("model.safetensors");
     let show = !args.quiet && !args.json;
@@ -166,6 +165,22 @@ pub fn run(args: &Args) -> Outcome {
     let mut lsuv: Vec<LsuvReport> = Vec::new();
     if let Some(path) = &args.resume {
         trainer.resume_from(&Checkpoint::load(path)?)?;
+        let epochs = trainer.decl.epochs;
+        if trainer.epoch >= epochs {
+            return Err(miette::miette!(
+                code = "nnc::run::config",
+                help = format!(
+                    "To train further, raise the epochs: `--set train.epochs={}` trains one more \
+                     epoch (a schedule that depends on the number of epochs, like `cosine`, then \
+                     follows the new count from here on).",
+                    trainer.epoch + 1
+                ),
+                "{} has already trained all {epochs} epochs (it was written after epoch {}): nothing is left to train",
+                path.display(),
+                trainer.epoch
+            )
+            .into());
+        }
         // Keep the metrics of the epochs already done.
         if let Ok(text) = std::fs::read_to_string(out.join("metrics.jsonl")) {
             lines = text
@@ -186,6 +201,8 @@ pub fn run(args: &Args) -> Outcome {
             }
         }
     }
+    // Only now that there is something to train: a failed start leaves no empty run folder.
+    std::fs::create_dir_all(&out).map_err(|e| io_error("the run folder", &out, e))?;
     if show {
         for r in &lsuv {
             eprintln!(
