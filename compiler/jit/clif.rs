@@ -7,7 +7,7 @@
 //! vectors Cranelift's x64 backend has; docs/performance.md) when every load there has
 //! stride 0 or 1 and the kernel draws no random numbers, with a scalar loop for the rest.
 //! `exp` is a vector polynomial (`vexp.rs`, within 3e-7 relative of `f32::exp`); `ln` and
-//! the counter-based generator are calls into Rust (`f32::ln`, `prim::rng`), so the JIT
+//! the counter-based generator are calls into Rust (`f32::ln`, `nnc_runtime::rng::uniform`), so the JIT
 //! and the interpreter compute them with the same code. `max`
 //! propagates NaN like the interpreter, so divergence is never hidden.
 //!
@@ -29,7 +29,7 @@ extern "C" fn nnc_logf(x: f32) -> f32 {
 }
 
 extern "C" fn nnc_rand(seed: i64, step: i64, stream: i64, index: i64) -> f32 {
-    crate::prim::rng::uniform(seed as u64, step as u64, stream as u32, index as u64) as f32
+    nnc_runtime::rng::uniform(seed as u64, step as u64, stream as u32, index as u64) as f32
 }
 
 /// A JIT module with the helper functions kernels call.

@@ -244,7 +244,7 @@ fn eval_node<T: Scalar>(
             let (seed, step) = (bindings.seed, bindings.step);
             let n = super::shape::numel(shape) as u64;
             let data = (0..n)
-                .map(|index| T::of(super::rng::uniform(seed, step, *stream, index)))
+                .map(|index| T::of(nnc_runtime::rng::uniform(seed, step, *stream, index)))
                 .collect();
             ArrayD::from_shape_vec(IxDyn(shape), data).expect("numel matches shape")
         }
@@ -366,7 +366,7 @@ mod tests {
         assert_ne!(base[0], base[1]);
         assert_ne!(base[0], at(2, 0)[0]);
         assert_ne!(base[0], at(1, 1)[0]);
-        let expected = crate::prim::rng::uniform(1, 0, 1, 4) as f32;
+        let expected = nnc_runtime::rng::uniform(1, 0, 1, 4) as f32;
         assert_eq!(base[1][[1, 1]], expected);
     }
 

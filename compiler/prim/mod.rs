@@ -48,7 +48,6 @@ pub mod interp;
 mod interp_kernels;
 pub mod nn;
 pub mod op;
-pub mod rng;
 pub mod shape;
 mod splice;
 pub mod verify;

@@ -78,7 +78,7 @@ pub enum Op {
         value: f64,
     },
     /// U[0, 1) per element from a counter-based hash of (seed, step, stream, index);
-    /// see [`crate::prim::rng`].
+    /// see [`nnc_runtime::rng::uniform`].
     RandUniform {
         stream: u32,
     },

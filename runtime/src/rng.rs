@@ -1,44 +1,39 @@
-//! All randomness in nnc comes from one `u64` seed, split into named streams.
+//! All randomness in nnc comes from one `u64` seed.
 //!
-//! Two generators, both fixed by `(seed, stream)`:
+//! Two generators, both fixed by the seed:
 //!
-//! * [`uniform_f32`] is a stateless counter hash, for places where every element needs its
-//!   own random number with no shared state (dropout masks, init inside JIT'd kernels). It is
-//!   simple enough for a code generator to emit inline; the formula is below and is part of
-//!   the contract (pinned by tests).
-//! * [`rng_for`] returns a ChaCha8 generator, for sequential work on the host: shuffling,
-//!   splits, synthetic data, weight init.
-//!
-//! Streams keep users of one seed apart: the top byte names the user ([`stream`]), the low
-//! 56 bits number sub-streams (for example the epoch of a shuffle).
+//! * [`uniform`] is a stateless counter hash of `(seed, step, stream, index)`, for places
+//!   where every element needs its own random number with no shared state: the primitive
+//!   IR's `RandUniform` (dropout masks), which the reference interpreter and the JIT's
+//!   kernels both compute through this function, bit for bit.
+//! * [`rng_for`] returns a ChaCha8 generator for `(seed, stream)`, for sequential work on
+//!   the host: shuffling, splits, synthetic data, weight init, samplers. Its streams keep
+//!   users of one seed apart: the top byte names the user ([`stream`]), the low 56 bits
+//!   number sub-streams (for example the epoch of a shuffle).
 //!
 //! # The counter hash
 //!
-//! With wrapping 64-bit arithmetic and `mix64` the splitmix64 finaliser
+//! With wrapping 64-bit arithmetic:
 //!
 //! ```text
-//! mix64(z) = z ^= z >> 30; z *= 0xBF58476D1CE4E5B9;
-//!            z ^= z >> 27; z *= 0x94D049BB133111EB;
-//!            z ^ (z >> 31)
-//! key      = mix64(seed ^ mix64(stream ^ 0x6A09E667F3BCC909))
-//! bits     = mix64(key + (counter + 1) * 0x9E3779B97F4A7C15)
-//! value    = (bits >> 40) as f32 * 2^-24
+//! mix(z)       = splitmix64 finalizer:
+//!                z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+//!                z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+//!                z ^ (z >> 31)
+//! absorb(h, x) = mix((h + 0x9e3779b97f4a7c15) ^ x)
+//! bits         = absorb(absorb(absorb(absorb(0, seed), step), stream), index)
+//! value        = (bits >> 40) * 2^-24
 //! ```
 //!
-//! `bits` is the `(counter + 1)`-th output of a splitmix64 generator started at `key`, so a
-//! JIT can compute `key` once per (seed, stream) with [`stream_key`] and spend one multiply,
-//! one add and one `mix64` per element. Keeping the top 24 bits makes the `f32` exact and
-//! strictly below 1.
+//! `index` is the element's row-major position in its node. The value has 24 bits, so it is
+//! exact in f32 and in f64 and lies in [0, 1 - 2^-24]. The formula is part of the contract
+//! (pinned by tests): changing it changes every seeded run with dropout.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 /// splitmix64's increment (2^64 / golden ratio).
-pub const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// Decorrelates `stream` from `seed` before they are combined, so that `(s, t)` and `(t, s)`
-/// give different keys (first 64 bits of sqrt(2)'s fraction, as in SHA-512).
-const STREAM_SALT: u64 = 0x6A09_E667_F3BC_C909;
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// Stream identifiers: the top byte names the user, the low 56 bits are free for a sub-index.
 pub mod stream {
@@ -50,29 +45,30 @@ pub mod stream {
     pub const GENERATOR: u64 = 3 << 56;
     /// Parameter initialisation; add a parameter index.
     pub const INIT: u64 = 4 << 56;
-    /// Dropout and other in-graph noise; add a node index.
-    pub const DROPOUT: u64 = 5 << 56;
     /// Batch samplers (balanced, weighted, ...); add the epoch number.
     pub const SAMPLER: u64 = 6 << 56;
 }
 
-/// The splitmix64 output function: a bijection on `u64` with good avalanche.
-pub const fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+/// The splitmix64 output function: a bijection on u64 with good avalanche.
+pub fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
 }
 
-/// The per-(seed, stream) key of [`uniform_f32`]; see the module docs for the formula.
-pub const fn stream_key(seed: u64, stream: u64) -> u64 {
-    mix64(seed ^ mix64(stream ^ STREAM_SALT))
+fn absorb(state: u64, word: u64) -> u64 {
+    mix(state.wrapping_add(GOLDEN) ^ word)
 }
 
-/// Uniform in `[0, 1)` with 24 random bits, a pure function of `(seed, stream, counter)`.
-pub const fn uniform_f32(seed: u64, stream: u64, counter: u64) -> f32 {
-    let key = stream_key(seed, stream);
-    let bits = mix64(key.wrapping_add(counter.wrapping_add(1).wrapping_mul(GOLDEN_GAMMA)));
-    (bits >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+/// 64 random bits for one element.
+pub fn uniform_bits(seed: u64, step: u64, stream: u32, index: u64) -> u64 {
+    let state = absorb(absorb(absorb(0, seed), step), u64::from(stream));
+    absorb(state, index)
+}
+
+/// U[0, 1) for one element, with 24 bits of resolution.
+pub fn uniform(seed: u64, step: u64, stream: u32, index: u64) -> f64 {
+    (uniform_bits(seed, step, stream, index) >> 40) as f64 * (1.0 / (1u64 << 24) as f64)
 }
 
 /// A ChaCha8 generator for `(seed, stream)`.
@@ -91,54 +87,46 @@ mod tests {
     use rand::RngCore;
 
     #[test]
-    fn mix64_matches_splitmix64_reference() {
-        // First output of Vigna's splitmix64 seeded with 0 is mix64(GOLDEN_GAMMA).
-        assert_eq!(mix64(GOLDEN_GAMMA), 0xE220_A839_7B1D_CDAF);
+    fn pinned_values() {
+        // Any change here breaks reproducibility of every seeded run: don't.
+        assert_eq!(mix(0), 0);
+        assert_eq!(mix(1), 0x5692_161d_100b_05e5);
+        assert_eq!(uniform_bits(0, 0, 0, 0), PINNED_BITS[0]);
+        assert_eq!(uniform_bits(42, 7, 3, 1000), PINNED_BITS[1]);
+        assert_eq!(uniform(42, 7, 3, 1000), PINNED_UNIFORM);
     }
 
-    #[test]
-    fn uniform_f32_is_pinned() {
-        // Values a JIT must reproduce bit for bit; changing the formula breaks saved runs.
-        let got = [
-            uniform_f32(0, 0, 0),
-            uniform_f32(42, stream::DROPOUT, 7),
-            uniform_f32(u64::MAX, u64::MAX, u64::MAX),
-        ];
-        let want = [PINNED_0, PINNED_1, PINNED_2];
-        for (g, w) in got.iter().zip(want) {
-            assert_eq!(g.to_bits(), w.to_bits(), "{g} != {w}");
-        }
-    }
-
-    // Computed independently from the formula in the module docs (Python, exact integers).
-    const PINNED_0: f32 = f32::from_bits(0x3ecb_5d10); // 0.397194385...
-    const PINNED_1: f32 = f32::from_bits(0x3f3d_a62e); // 0.740816950...
-    const PINNED_2: f32 = f32::from_bits(0x3ed0_15ae); // 0.406415402...
+    // Computed by an independent Python transcription of the module docs.
+    const PINNED_BITS: [u64; 2] = [0x2130_748a_aac8_0268, 0x8149_1236_3a49_5b0b];
+    const PINNED_UNIFORM: f64 = 0.5050212144851685;
 
     #[test]
-    fn uniform_f32_in_range_and_roughly_uniform() {
+    fn range_and_moments() {
         let n = 100_000u64;
-        let mut sum = 0.0f64;
-        let mut buckets = [0u32; 10];
-        for counter in 0..n {
-            let u = uniform_f32(1, stream::INIT, counter);
+        let (mut sum, mut sum_sq) = (0.0, 0.0);
+        for index in 0..n {
+            let u = uniform(1, 2, 3, index);
             assert!((0.0..1.0).contains(&u));
-            sum += f64::from(u);
-            buckets[(u * 10.0) as usize] += 1;
+            assert_eq!(u as f32 as f64, u, "not exact in f32");
+            sum += u;
+            sum_sq += u * u;
         }
-        assert!((sum / n as f64 - 0.5).abs() < 0.01);
-        for count in buckets {
-            assert!((9_000..11_000).contains(&count), "{buckets:?}");
-        }
+        let mean = sum / n as f64;
+        let var = sum_sq / n as f64 - mean * mean;
+        // Standard errors are about 0.0009 (mean) and 0.0003 (var); allow 5 of them.
+        assert!((mean - 0.5).abs() < 0.005, "mean {mean}");
+        assert!((var - 1.0 / 12.0).abs() < 0.0015, "var {var}");
     }
 
     #[test]
-    fn seed_and_stream_change_the_values() {
-        let a = uniform_f32(1, 2, 3);
-        assert_ne!(a, uniform_f32(2, 2, 3));
-        assert_ne!(a, uniform_f32(1, 3, 3));
-        assert_ne!(a, uniform_f32(1, 2, 4));
-        assert_ne!(uniform_f32(1, 2, 0), uniform_f32(2, 1, 0));
+    fn every_coordinate_matters() {
+        let base = uniform_bits(5, 6, 7, 8);
+        assert_ne!(base, uniform_bits(4, 6, 7, 8));
+        assert_ne!(base, uniform_bits(5, 5, 7, 8));
+        assert_ne!(base, uniform_bits(5, 6, 6, 8));
+        assert_ne!(base, uniform_bits(5, 6, 7, 9));
+        // Swapping coordinates must not collide either.
+        assert_ne!(uniform_bits(1, 2, 3, 4), uniform_bits(2, 1, 3, 4));
     }
 
     #[test]
