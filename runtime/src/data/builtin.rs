@@ -7,37 +7,12 @@
 use super::csv_file::{parse_csv, CsvOptions};
 use super::dataset::{Dataset, Targets};
 use super::error::DataError;
+use super::params::{param, BuiltinInfo, Params};
 use super::{sentiment, synthetic};
 
 /// The digits file, embedded so `builtin("digits")` works from any working directory.
 /// Origin, checksum and credit: `runtime/data/README.md`.
 const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
-
-/// A builtin data set and the parameters it accepts.
-#[derive(Debug)]
-pub struct BuiltinInfo {
-    /// The name used in `builtin("...")`.
-    pub name: &'static str,
-    /// One line on what the data is.
-    pub summary: &'static str,
-    /// Accepted parameters, with defaults.
-    pub params: &'static [ParamInfo],
-}
-
-/// One named numeric parameter of a builtin generator.
-#[derive(Debug)]
-pub struct ParamInfo {
-    /// Parameter name.
-    pub name: &'static str,
-    /// Value used when the parameter is not given.
-    pub default: f64,
-    /// What it controls.
-    pub doc: &'static str,
-}
-
-const fn param(name: &'static str, default: f64, doc: &'static str) -> ParamInfo {
-    ParamInfo { name, default, doc }
-}
 
 /// Every builtin data set. `n` is the number of samples where a generator takes one.
 pub const BUILTINS: &[BuiltinInfo] = &[
@@ -45,6 +20,7 @@ pub const BUILTINS: &[BuiltinInfo] = &[
         name: "digits",
         summary: "1797 8x8 handwritten digits (UCI optdigits), 64 features 0..16, 10 classes",
         params: &[],
+        build: |_, _| digits(),
     },
     BuiltinInfo {
         name: "blobs",
@@ -56,6 +32,7 @@ pub const BUILTINS: &[BuiltinInfo] = &[
             param("std", 1.0, "standard deviation of each cluster"),
             param("box", 10.0, "cluster centres are uniform in [-box, box]^dim"),
         ],
+        build: synthetic::blobs,
     },
     BuiltinInfo {
         name: "spirals",
@@ -65,6 +42,7 @@ pub const BUILTINS: &[BuiltinInfo] = &[
             param("turns", 1.5, "revolutions of each spiral"),
             param("noise", 0.05, "standard deviation of Gaussian noise added to each coordinate"),
         ],
+        build: synthetic::spirals,
     },
     BuiltinInfo {
         name: "xor",
@@ -73,6 +51,7 @@ pub const BUILTINS: &[BuiltinInfo] = &[
             param("n", 4.0, "number of samples (4 gives the exact truth table)"),
             param("noise", 0.0, "standard deviation of Gaussian noise added to the corners"),
         ],
+        build: synthetic::xor,
     },
     BuiltinInfo {
         name: "grid1d",
@@ -84,6 +63,7 @@ pub const BUILTINS: &[BuiltinInfo] = &[
             param("freq", 1.0, "frequency of the sine target"),
             param("noise", 0.0, "standard deviation of Gaussian noise added to the target"),
         ],
+        build: synthetic::grid1d,
     },
     BuiltinInfo {
         name: "but_sentiment",
@@ -96,6 +76,7 @@ pub const BUILTINS: &[BuiltinInfo] = &[
             param("noise", 1.0, "standard deviation of per-feature Gaussian noise"),
             param("unlabelled_but", 0.0, "fraction of the 'but' samples without a label (they train only through rules)"),
         ],
+        build: sentiment::but_sentiment,
     },
     BuiltinInfo {
         name: "imbalanced_digits",
@@ -105,6 +86,7 @@ pub const BUILTINS: &[BuiltinInfo] = &[
             param("digit", 0.0, "the minority digit 0..9"),
             param("ratio", 20.0, "majority samples per minority sample"),
         ],
+        build: imbalanced_digits,
     },
 ];
 
@@ -127,16 +109,7 @@ pub fn builtin_with(name: &str, seed: u64, params: &[(&str, f64)]) -> Result<Dat
         });
     };
     let params = Params::resolve(info, params)?;
-    match name {
-        "digits" => digits(),
-        "blobs" => synthetic::blobs(seed, &params),
-        "spirals" => synthetic::spirals(seed, &params),
-        "xor" => synthetic::xor(seed, &params),
-        "grid1d" => synthetic::grid1d(seed, &params),
-        "but_sentiment" => sentiment::but_sentiment(seed, &params),
-        "imbalanced_digits" => imbalanced_digits(seed, &params),
-        _ => unreachable!("every entry of BUILTINS is dispatched"),
-    }
+    (info.build)(seed, &params)
 }
 
 fn digits() -> Result<Dataset, DataError> {
@@ -189,127 +162,6 @@ fn imbalanced_digits(seed: u64, params: &Params) -> Result<Dataset, DataError> {
         },
     )?
     .with_class_names(vec!["other".to_string(), format!("digit {digit}")])
-}
-
-/// Parameter values for one generator, defaults filled in and names checked.
-pub(crate) struct Params {
-    builtin: &'static str,
-    values: Vec<(&'static str, f64)>,
-}
-
-impl Params {
-    fn resolve(info: &'static BuiltinInfo, given: &[(&str, f64)]) -> Result<Self, DataError> {
-        let mut values: Vec<(&'static str, f64)> =
-            info.params.iter().map(|p| (p.name, p.default)).collect();
-        let mut seen = Vec::new();
-        for &(name, value) in given {
-            let hint = if info.params.is_empty() {
-                format!("`{}` takes no parameters.", info.name)
-            } else {
-                let list: Vec<String> = info
-                    .params
-                    .iter()
-                    .map(|p| format!("{} (default {}): {}", p.name, p.default, p.doc))
-                    .collect();
-                format!("Parameters of `{}`: {}.", info.name, list.join("; "))
-            };
-            let error = |reason: &str| DataError::BadParameter {
-                context: format!("builtin \"{}\"", info.name),
-                param: name.to_string(),
-                reason: reason.to_string(),
-                hint: hint.clone(),
-            };
-            let Some(slot) = values.iter_mut().find(|(known, _)| *known == name) else {
-                return Err(error("no such parameter"));
-            };
-            if seen.contains(&name) {
-                return Err(error("given twice"));
-            }
-            if !value.is_finite() {
-                return Err(error("value is not finite"));
-            }
-            seen.push(name);
-            slot.1 = value;
-        }
-        Ok(Self {
-            builtin: info.name,
-            values,
-        })
-    }
-
-    pub(crate) fn error(&self, name: &str, reason: String) -> DataError {
-        DataError::BadParameter {
-            context: format!("builtin \"{}\"", self.builtin),
-            param: name.to_string(),
-            reason,
-            hint: format!(
-                "See the parameter list of `{}` in runtime/data/README.md.",
-                self.builtin
-            ),
-        }
-    }
-
-    /// The value of a parameter declared in [`BUILTINS`].
-    pub(crate) fn get(&self, name: &str) -> f64 {
-        self.values
-            .iter()
-            .find(|(known, _)| *known == name)
-            .map(|&(_, v)| v)
-            .expect("declared parameter")
-    }
-
-    /// A positive integer (sample and feature counts); capped so a typo cannot exhaust memory.
-    pub(crate) fn count(&self, name: &str) -> Result<usize, DataError> {
-        self.count_in(name, 1, 10_000_000)
-    }
-
-    /// An integer in `lo..=hi`.
-    pub(crate) fn count_in(&self, name: &str, lo: usize, hi: usize) -> Result<usize, DataError> {
-        let value = self.get(name);
-        if value.fract() != 0.0 || value < lo as f64 || value > hi as f64 {
-            return Err(self.error(name, format!("{value} is not an integer in {lo}..={hi}")));
-        }
-        Ok(value as usize)
-    }
-
-    /// A value `>= 0`.
-    pub(crate) fn non_negative(&self, name: &str) -> Result<f64, DataError> {
-        let value = self.get(name);
-        if value < 0.0 {
-            return Err(self.error(name, format!("{value} is negative")));
-        }
-        Ok(value)
-    }
-
-    /// A value `> 0`.
-    pub(crate) fn positive(&self, name: &str) -> Result<f64, DataError> {
-        let value = self.get(name);
-        if value <= 0.0 {
-            return Err(self.error(name, format!("{value} is not positive")));
-        }
-        Ok(value)
-    }
-
-    /// A value in `[0, 1]`.
-    pub(crate) fn fraction(&self, name: &str) -> Result<f64, DataError> {
-        let value = self.get(name);
-        if !(0.0..=1.0).contains(&value) {
-            return Err(self.error(name, format!("{value} is not in [0, 1]")));
-        }
-        Ok(value)
-    }
-
-    /// `lo < hi` check for a pair of parameters.
-    pub(crate) fn ordered(&self, lo: &str, hi: &str) -> Result<(f64, f64), DataError> {
-        let (lo_value, hi_value) = (self.get(lo), self.get(hi));
-        if lo_value >= hi_value {
-            return Err(self.error(
-                hi,
-                format!("{hi} = {hi_value} is not above {lo} = {lo_value}"),
-            ));
-        }
-        Ok((lo_value, hi_value))
-    }
 }
 
 #[cfg(test)]

@@ -26,9 +26,9 @@
 use ndarray::Array2;
 use rand::Rng;
 
-use super::builtin::Params;
 use super::dataset::{Dataset, Targets};
 use super::error::DataError;
+use super::params::Params;
 use super::synthetic::normal;
 use crate::rng::{rng_for, stream};
 

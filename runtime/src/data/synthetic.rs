@@ -11,9 +11,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use super::builtin::Params;
 use super::dataset::{Dataset, Targets};
 use super::error::DataError;
+use super::params::Params;
 use crate::rng::{rng_for, stream};
 
 /// Gaussian clusters. Draws the centres first (uniform in `[-box, box]^dim`, centre by

@@ -118,8 +118,8 @@ pub fn corruptions(bytes: &[u8], n_flips: usize) -> Vec<Vec<u8>> {
         out.push(bytes[..len].to_vec());
     }
     for k in 0..n_flips as u64 {
-        let pick = nnc_runtime::rng::uniform_f32(7, 0, 2 * k);
-        let value = nnc_runtime::rng::uniform_f32(7, 0, 2 * k + 1);
+        let pick = nnc_runtime::rng::uniform(7, 0, 0, 2 * k) as f32;
+        let value = nnc_runtime::rng::uniform(7, 0, 0, 2 * k + 1) as f32;
         let mut corrupt = bytes.to_vec();
         let pos = (pick * bytes.len() as f32) as usize % bytes.len();
         corrupt[pos] = (value * 256.0) as u8;
