@@ -146,6 +146,24 @@ pub enum Op {
     Col2Im(ConvGeom),
 }
 
+/// The families of [`Op`] (docs/ir.md's table groups them the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpClass {
+    /// No inputs: data, parameters, constants, random numbers.
+    Leaf,
+    /// One input, same shape, element by element.
+    Unary,
+    /// Two inputs of equal shape, element by element.
+    Binary,
+    /// Sums or maxima over axes.
+    Reduce,
+    /// Elements moved, repeated or dropped, never computed.
+    Movement,
+    MatMul,
+    /// Convolution unfolding and its adjoint.
+    Window,
+}
+
 /// How many inputs an op takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arity {
@@ -185,22 +203,36 @@ impl Op {
         }
     }
 
-    pub fn arity(&self) -> Arity {
+    /// The op's family, by one exhaustive match: every grouping below (arity, elementwise,
+    /// movement...) derives from it, so a new op is classified in exactly one place.
+    pub fn class(&self) -> OpClass {
         match self {
             Op::Input { .. } | Op::Param { .. } | Op::Const { .. } | Op::RandUniform { .. } => {
-                Arity::Exactly(0)
+                OpClass::Leaf
             }
-            Op::Exp | Op::Log | Op::Sqrt | Op::Recip | Op::Sign | Op::StopGrad => Arity::Exactly(1),
-            Op::Add | Op::Mul | Op::Max | Op::CmpGt | Op::MatMul => Arity::Exactly(2),
-            Op::Sum { .. } | Op::MaxReduce { .. } => Arity::Exactly(1),
+            Op::Exp | Op::Log | Op::Sqrt | Op::Recip | Op::Sign | Op::StopGrad => OpClass::Unary,
+            Op::Add | Op::Mul | Op::Max | Op::CmpGt => OpClass::Binary,
+            Op::Sum { .. } | Op::MaxReduce { .. } => OpClass::Reduce,
             Op::Reshape
             | Op::Permute { .. }
             | Op::Broadcast
             | Op::Slice { .. }
             | Op::Pad { .. }
-            | Op::Im2Col(_)
-            | Op::Col2Im(_) => Arity::Exactly(1),
-            Op::Concat { .. } => Arity::AtLeast(1),
+            | Op::Concat { .. } => OpClass::Movement,
+            Op::MatMul => OpClass::MatMul,
+            Op::Im2Col(_) | Op::Col2Im(_) => OpClass::Window,
+        }
+    }
+
+    pub fn arity(&self) -> Arity {
+        match self.class() {
+            OpClass::Leaf => Arity::Exactly(0),
+            OpClass::Unary | OpClass::Reduce | OpClass::Window => Arity::Exactly(1),
+            OpClass::Binary | OpClass::MatMul => Arity::Exactly(2),
+            OpClass::Movement => match self {
+                Op::Concat { .. } => Arity::AtLeast(1),
+                _ => Arity::Exactly(1),
+            },
         }
     }
 
@@ -224,34 +256,24 @@ impl Op {
     }
 
     pub fn is_unary_elementwise(&self) -> bool {
-        matches!(
-            self,
-            Op::Exp | Op::Log | Op::Sqrt | Op::Recip | Op::Sign | Op::StopGrad
-        )
+        self.class() == OpClass::Unary
     }
 
     pub fn is_binary_elementwise(&self) -> bool {
-        matches!(self, Op::Add | Op::Mul | Op::Max | Op::CmpGt)
+        self.class() == OpClass::Binary
     }
 
+    /// Unary or binary elementwise: what the JIT fuses into loop kernels.
     pub fn is_elementwise(&self) -> bool {
-        self.is_unary_elementwise() || self.is_binary_elementwise()
+        matches!(self.class(), OpClass::Unary | OpClass::Binary)
     }
 
     pub fn is_reduce(&self) -> bool {
-        matches!(self, Op::Sum { .. } | Op::MaxReduce { .. })
+        self.class() == OpClass::Reduce
     }
 
     pub fn is_movement(&self) -> bool {
-        matches!(
-            self,
-            Op::Reshape
-                | Op::Permute { .. }
-                | Op::Broadcast
-                | Op::Slice { .. }
-                | Op::Pad { .. }
-                | Op::Concat { .. }
-        )
+        self.class() == OpClass::Movement
     }
 
     pub fn is_commutative(&self) -> bool {
