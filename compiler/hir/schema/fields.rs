@@ -44,7 +44,7 @@ pub static DATA_FIELDS: Sig = sig(
             "classes",
             Ty::StrList,
             Default::Optional,
-            "Class names, in label order.",
+            "Class names, class 0 first; text labels are matched to them by name.",
         ),
         p(
             "features",

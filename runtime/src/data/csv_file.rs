@@ -257,3 +257,42 @@ impl LineCounter<'_> {
         self.line
     }
 }
+
+#[cfg(test)]
+mod class_name_tests {
+    use super::*;
+
+    fn text_labels() -> Dataset {
+        let csv = b"1,neg\n2,pos\n3,neg\n4,pos\n";
+        let options = CsvOptions {
+            label: LabelColumn::Last,
+            ..CsvOptions::default()
+        };
+        parse_csv("t.csv", csv, &options).unwrap()
+    }
+
+    /// Declared class names are matched to text labels by name, not by sorted position.
+    #[test]
+    fn declared_classes_are_matched_to_text_labels_by_name() {
+        let ds = text_labels()
+            .with_class_names(vec!["pos".into(), "neg".into()])
+            .unwrap();
+        assert_eq!(ds.labels(), Some(&[1, 0, 1, 0][..]));
+        assert_eq!(ds.class_names().unwrap(), ["pos", "neg"]);
+        // A declared class the file lacks is still a class.
+        let ds = text_labels()
+            .with_class_names(vec!["neg".into(), "neutral".into(), "pos".into()])
+            .unwrap();
+        assert_eq!(ds.labels(), Some(&[0, 2, 0, 2][..]));
+        assert_eq!(ds.n_classes(), 3);
+    }
+
+    #[test]
+    fn a_label_not_declared_is_an_error() {
+        let err = text_labels()
+            .with_class_names(vec!["pos".into(), "negative".into()])
+            .unwrap_err();
+        assert_eq!(err.code_str(), "nnc::data::undeclared_class");
+        assert!(err.to_string().contains("`neg`"), "{err}");
+    }
+}

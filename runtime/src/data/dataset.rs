@@ -200,11 +200,55 @@ impl Dataset {
         Ok(self)
     }
 
-    /// Names the classes, in class-index order.
+    /// Names the classes, in class-index order: class `i` is `names[i]`.
+    ///
+    /// Labels read as text already carry their names: they are matched to `names` by name
+    /// (not by position), so `classes: ["pos", "neg"]` makes `pos` class 0 whatever order the
+    /// file lists them in, and a label that is not among `names` is an error. Numeric labels
+    /// are indices into `names`. Either way the data then has `names.len()` classes.
     pub fn with_class_names(mut self, names: Vec<String>) -> Result<Self, DataError> {
-        if names.len() != self.n_classes() as usize {
-            return Err(bad_names(&self.origin, "class", names.len()));
+        let Targets::Classes { labels, n_classes } = &mut self.targets else {
+            return Err(DataError::BadParameter {
+                context: self.origin.clone(),
+                param: "classes".to_string(),
+                reason: "the targets are real values, not classes".to_string(),
+                hint: "Remove `classes` from the data block, or use class labels.".to_string(),
+            });
+        };
+        match &self.class_names {
+            Some(read) => {
+                let index: Vec<Option<u32>> = read
+                    .iter()
+                    .map(|r| names.iter().position(|n| n == r).map(|i| i as u32))
+                    .collect();
+                if let Some(missing) = read.iter().zip(&index).find(|(_, i)| i.is_none()) {
+                    return Err(DataError::UndeclaredClass {
+                        file: self.origin.clone(),
+                        label: missing.0.clone(),
+                        declared: names.join(", "),
+                    });
+                }
+                for label in labels.iter_mut() {
+                    // Every text label has its name in `read`, and every name was found.
+                    *label = index[*label as usize].unwrap_or(*label);
+                }
+            }
+            None => {
+                if let Some((row, &label)) = labels
+                    .iter()
+                    .enumerate()
+                    .find(|(_, &l)| l as usize >= names.len())
+                {
+                    return Err(DataError::LabelOutOfRange {
+                        file: self.origin.clone(),
+                        row: row as u64 + 1,
+                        label: label.into(),
+                        n_classes: names.len() as u32,
+                    });
+                }
+            }
         }
+        *n_classes = names.len() as u32;
         self.class_names = Some(names);
         Ok(self)
     }

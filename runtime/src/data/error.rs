@@ -18,7 +18,7 @@ pub enum DataError {
     #[error("data file `{file}` not found")]
     #[diagnostic(
         code(nnc::data::missing_file),
-        help("Check the path; relative paths are resolved from the current working directory.")
+        help("Check the path; a relative path in a spec is resolved from the folder of the spec file that names it.")
     )]
     MissingFile { file: String },
 
@@ -112,6 +112,20 @@ pub enum DataError {
         row: u64,
         label: u64,
         n_classes: u32,
+    },
+
+    /// A text label is not among the class names the data block declares.
+    #[error(
+        "`{file}` has the label `{label}`, which is not one of the declared classes ({declared})"
+    )]
+    #[diagnostic(
+        code(nnc::data::undeclared_class),
+        help("Add `{label}` to the data block's `classes`, or fix the label in the file; declared names are matched to the labels by name.")
+    )]
+    UndeclaredClass {
+        file: String,
+        label: String,
+        declared: String,
     },
 
     /// The label column named or numbered does not exist.
