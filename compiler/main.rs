@@ -449,7 +449,7 @@ fn ir(file: &Path, stage: Stage, batch: usize, train: Option<&str>, eval: bool) 
             let extras = if decl.rules.is_some() || decl.teacher.is_some() {
                 let base = file.parent().unwrap_or(Path::new("."));
                 match nnc::train::Trainer::new(program, decl, base) {
-                    Ok(t) => t.extras,
+                    Ok(t) => t.extras().clone(),
                     Err(e) => {
                         eprintln!("{:?}", miette::Report::new(e));
                         return exit(false);

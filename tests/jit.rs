@@ -240,18 +240,15 @@ fn rules_and_distillation_steps_match_the_interpreter() {
     let checked = nnc::check_path(&path, &|p| std::fs::read(p));
     let decl = &checked.program.trains[0];
     let trainer = nnc::train::Trainer::new(&checked.program, decl, path.parent().unwrap()).unwrap();
-    assert!(trainer.extras.rules.is_some());
-    compare_with_extras("logic_rules.nn", &checked, &trainer.extras);
+    assert!(trainer.extras().rules.is_some());
+    compare_with_extras("logic_rules.nn", &checked, &trainer.extras());
 
     let path = root.join("specs/distill_student.nn");
     let checked = nnc::check_path(&path, &|p| std::fs::read(p));
     let decl = &checked.program.trains[0];
-    let (t, w) = decl.distill.unwrap();
-    let teacher = checked
-        .program
-        .network(&decl.teacher.as_ref().unwrap().0)
-        .unwrap()
-        .clone();
+    let spec = decl.teacher.as_ref().unwrap();
+    let (t, w) = (spec.distill.temperature, spec.distill.weight);
+    let teacher = checked.program.network(&spec.network).unwrap().clone();
     let extras = step::Extras {
         rules: None,
         distill: Some(step::Distill {

@@ -137,7 +137,7 @@ fn gradients_at(
         let g = shatter::input_gradient(&t, &xs, args.output_unit.unwrap_or(0), width)?;
         deviation = g.iter().map(|v| (v - g[0]).abs()).fold(deviation, f64::max);
         lag1.push(lag1_autocorrelation(&g));
-        used_seeds.push(t.decl.seed);
+        used_seeds.push(t.decl().seed);
         sequences.push(g);
     }
     let defined: Vec<f64> = lag1.iter().flatten().copied().collect();
@@ -159,7 +159,7 @@ fn gradients(args: &DiagnoseArgs, out: &std::path::Path) -> Result<Value, Failur
         None => vec![gradients_at(args, None, None)?],
         Some(depths) => {
             let (checked, t) = common::prepare(&spec(args, None, None))?;
-            let span = shatter::repeat_count_span(&checked.files[0], &t.net.name)
+            let span = shatter::repeat_count_span(&checked.files[0], &t.net().name)
                 .map_err(common::inspect_error)?;
             let text = checked
                 .sources
@@ -230,7 +230,7 @@ type Targets = (Vec<u32>, Vec<u32>, usize);
 /// Probe targets of a split: its labels, or classes of a named feature (its distinct
 /// values if there are at most 10, else below / above the training split's median).
 fn probe_targets(t: &Trainer, feature: Option<&str>) -> Result<Option<Targets>, InspectError> {
-    let (train, test) = (&t.data.train, &t.data.test);
+    let (train, test) = (&t.data().train, &t.data().test);
     let Some(name) = feature else {
         // A withheld label is stored as 0; probing it would fit noise.
         if train.n_unlabelled() > 0 {
@@ -304,7 +304,7 @@ pub fn diagnose(args: &DiagnoseArgs) -> Result<(), Failure> {
         None,
         args.seeds.as_ref().and_then(|s| s.first().copied()),
     )?;
-    report["network"] = json!(t.net.name);
+    report["network"] = json!(t.net().name);
     report["state"] = json!(if args.checkpoint.is_some() {
         "checkpoint"
     } else if args.trained {
@@ -323,7 +323,7 @@ pub fn diagnose(args: &DiagnoseArgs) -> Result<(), Failure> {
         }
     }
     let relus: Vec<String> = t
-        .net
+        .net()
         .layers
         .iter()
         .filter(|l| matches!(l.op, LayerOp::Relu | LayerOp::Crelu))
@@ -356,12 +356,12 @@ pub fn diagnose(args: &DiagnoseArgs) -> Result<(), Failure> {
             None => notes.push("probe: skipped, the data has no class labels (use --feature NAME)".into()),
             Some((train_y, test_y, k)) => {
                 let layers: Vec<String> = t
-                    .net
+                    .net()
                     .layers
                     .iter()
                     .filter(|l| {
                         matches!(l.op, LayerOp::Input) || common::is_activation(&l.op)
-                            || t.net.outputs.iter().any(|o| t.net.layer(o.layer).name == l.name)
+                            || t.net().outputs.iter().any(|o| t.net().layer(o.layer).name == l.name)
                     })
                     .map(|l| l.name.clone())
                     .collect();
