@@ -535,7 +535,9 @@ fn mlp() -> Mlp {
     let logits = g.with_origin("dense2", |g| {
         nn::dense(g, hidden, params[2], Some(params[3]))
     });
-    let loss = g.with_origin("loss", |g| nnc::train::loss::softmax_cross_entropy(g, logits, labels));
+    let loss = g.with_origin("loss", |g| {
+        nnc::train::loss::softmax_cross_entropy(g, logits, labels)
+    });
     g.output("loss", loss);
     Mlp {
         graph: g,

@@ -66,7 +66,8 @@ pub fn bring_up(
         if show {
             eprintln!(
                 "{what}: epoch {}/{} train loss {loss:.4} acc {acc:.4}",
-                trainer.epoch(), trainer.decl().epochs
+                trainer.epoch(),
+                trainer.decl().epochs
             );
         }
     }

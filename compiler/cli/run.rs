@@ -356,7 +356,11 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
                 .collect();
         }
         if show {
-            eprintln!("resuming {} at epoch {}", path.display(), trainer.epoch() + 1);
+            eprintln!(
+                "resuming {} at epoch {}",
+                path.display(),
+                trainer.epoch() + 1
+            );
         }
     } else {
         lsuv = trainer.init()?;

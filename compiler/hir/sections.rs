@@ -255,21 +255,7 @@ fn check_source(c: &Ctor, span: Span, diags: &mut Diagnostics) -> Option<()> {
         return None;
     }
     let info = BUILTINS.iter().find(|b| b.name == set)?;
-    for (arg, value) in c.args.iter().filter(|(n, _)| n != "name") {
-        if info.params.iter().any(|p| p.name == arg) && value.as_f64().is_none() {
-            diags.push(
-                Diagnostic::error(
-                    codes::ARG_TYPE,
-                    format!(
-                        "parameter `{arg}` of \"{set}\" expects a number, found {}",
-                        value.kind()
-                    ),
-                )
-                .with_label(span, "in this source")
-                .with_help(format!("Give `{arg}` a number, e.g. `{arg}: 3`.")),
-            );
-            return None;
-        }
+    for (arg, _) in c.args.iter().filter(|(n, _)| n != "name") {
         if !info.params.iter().any(|p| p.name == arg) {
             let names: Vec<&str> = info.params.iter().map(|p| p.name).collect();
             let mut help = if names.is_empty() {
@@ -387,7 +373,13 @@ fn train_decl(
                     diags,
                 };
                 let defaults = binder
-                    .bind(&schema::DISTILL_FIELDS, &[], &[], b.span("teacher"), "distill")
+                    .bind(
+                        &schema::DISTILL_FIELDS,
+                        &[],
+                        &[],
+                        b.span("teacher"),
+                        "distill",
+                    )
                     .map(|bound| {
                         bound
                             .args
@@ -545,4 +537,3 @@ fn rules_decl(rules: &ast::Rules, diags: &mut Diagnostics) -> Option<RulesDecl> 
         rules: out,
     })
 }
-

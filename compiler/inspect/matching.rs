@@ -40,10 +40,7 @@ impl Matching {
 
 /// Each row's best column (the first, on ties).
 pub fn semi_matching(m: &[Vec<f64>]) -> Matching {
-    let pairs = m
-        .iter()
-        .map(|row| argmax(row.iter().copied()))
-        .collect();
+    let pairs = m.iter().map(|row| argmax(row.iter().copied())).collect();
     Matching::new(m, pairs)
 }
 

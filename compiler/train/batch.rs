@@ -69,7 +69,10 @@ pub fn labels(ds: &Dataset, rows: &[usize]) -> (Vec<u32>, Vec<bool>) {
 /// The rows of a `[n, ...]` output as flat vectors of `width` values.
 pub fn rows(values: &ArrayD<f32>, n: usize, width: usize) -> Vec<Vec<f32>> {
     let flat: Vec<f32> = values.iter().copied().collect();
-    flat.chunks(width.max(1)).take(n).map(<[f32]>::to_vec).collect()
+    flat.chunks(width.max(1))
+        .take(n)
+        .map(<[f32]>::to_vec)
+        .collect()
 }
 
 /// A scalar input.

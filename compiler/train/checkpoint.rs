@@ -34,7 +34,8 @@ impl Trainer {
         ck.metadata
             .insert(keys::EPOCH.into(), self.epoch.to_string());
         ck.metadata.insert(keys::STEP.into(), self.step.to_string());
-        ck.metadata.insert(SEED.into(), self.decl().seed.to_string());
+        ck.metadata
+            .insert(SEED.into(), self.decl().seed.to_string());
         ck.metadata.insert(keys::LAYOUT.into(), LAYOUT.into());
         Ok(ck)
     }

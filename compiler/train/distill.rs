@@ -50,9 +50,11 @@ pub fn load(program: &Hir, train: &TrainDecl) -> Result<Option<(Distill, State)>
         .graph
         .nodes
         .iter()
-        .filter_map(|n| match &n.op {
-            Op::Param { name } => Some((name.clone(), n.shape.clone())),
-            _ => None,
+        .filter_map(|n| {
+            let Op::Param { name } = &n.op else {
+                return None;
+            };
+            Some((name.clone(), n.shape.clone()))
         })
         .collect();
     // Every parameter and running statistic of the teacher, as its own run saved them.

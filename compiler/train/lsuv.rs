@@ -40,11 +40,12 @@ pub fn run(t: &mut Trainer) -> Result<Vec<LsuvReport>, RunError> {
     let targets: Vec<(String, String, f64, u32)> = t
         .params
         .iter()
-        .filter_map(|p| match p.init {
-            Init::Lsuv { tol, max_iter } if p.kind == crate::hir::params::ParamKind::Weight => {
-                Some((p.name.clone(), p.layer.clone(), tol, max_iter))
-            }
-            _ => None,
+        .filter(|p| p.kind == crate::hir::params::ParamKind::Weight)
+        .filter_map(|p| {
+            let Init::Lsuv { tol, max_iter } = p.init else {
+                return None;
+            };
+            Some((p.name.clone(), p.layer.clone(), tol, max_iter))
         })
         .collect();
     if targets.is_empty() {

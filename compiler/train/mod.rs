@@ -157,7 +157,7 @@ impl Trainer {
     }
 
     /// The program for a mode and batch size (built once, then cached).
-    pub fn program(&mut self, mode: Mode, batch: usize) -> std::rc::Rc<Program> {
+    fn program(&mut self, mode: Mode, batch: usize) -> std::rc::Rc<Program> {
         self.engine.program(mode, batch)
     }
 
@@ -211,7 +211,10 @@ impl Trainer {
         let ds = &self.data.train;
         let decl = self.decl();
         let mut inputs = vec![
-            (step::TARGETS, batch::targets(ds, rows, self.width(), &decl.loss)),
+            (
+                step::TARGETS,
+                batch::targets(ds, rows, self.width(), &decl.loss),
+            ),
             (step::LR, batch::scalar(self.schedule.lr(self.step))),
         ];
         if let Some(rules) = &self.extras().rules {

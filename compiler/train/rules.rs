@@ -379,9 +379,11 @@ impl Rules {
     pub fn conditions(&self, row: &[f32]) -> Vec<Option<bool>> {
         self.rules
             .iter()
-            .map(|rule| match &rule.term {
-                Term::Binary(BinaryOp::Implies, cond, _) => host_value(cond, row).map(|v| v > 0.5),
-                _ => None,
+            .map(|rule| {
+                let Term::Binary(BinaryOp::Implies, cond, _) = &rule.term else {
+                    return None;
+                };
+                host_value(cond, row).map(|v| v > 0.5)
             })
             .collect()
     }

@@ -120,7 +120,9 @@ fn check_targets(train: &TrainDecl, split: &Dataset, width: usize) -> Result<(),
                 "Use `cross_entropy` for classification.",
             ))
         }
-        _ => {}
+        (Loss::Mse, Targets::Real(_))
+        | (Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy, Targets::Classes { .. })
+        | (Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy, Targets::Real(_)) => {}
     }
     let n = split.n_unlabelled();
     if n == 0 {

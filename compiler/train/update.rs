@@ -138,7 +138,13 @@ pub fn append(p: &mut Program, opt: &Optimizer) {
                 ..
             } => {
                 let grad = with_decay(u.g, grad, w, weight_decay * decay);
-                adam(&mut u, corrections, [w, grad, lr_b], [beta1, beta2, eps], 0.0)
+                adam(
+                    &mut u,
+                    corrections,
+                    [w, grad, lr_b],
+                    [beta1, beta2, eps],
+                    0.0,
+                )
             }
             Optimizer::AdamW {
                 beta1,

@@ -153,7 +153,11 @@ fn network_checks(
                         let (i, o) = shape(n);
                         format!("maps {} to {o} outputs", super::super::shapes_show(&i))
                     } else {
-                        format!("has {} inputs and {} outputs", n.inputs.len(), n.outputs.len())
+                        format!(
+                            "has {} inputs and {} outputs",
+                            n.inputs.len(),
+                            n.outputs.len()
+                        )
                     }
                 };
                 error(
@@ -169,7 +173,9 @@ fn network_checks(
                     )
                     .with_label(b.span("teacher"), "the teacher")
                     .with_label(b.span("network"), "the student")
-                    .with_help("The teacher must read the student's input and predict the same classes."),
+                    .with_help(
+                        "The teacher must read the student's input and predict the same classes.",
+                    ),
                 );
             }
         }
@@ -192,11 +198,16 @@ fn network_checks(
         error(
             Diagnostic::error(
                 codes::TRAIN_INVALID,
-                format!("data block `{}` names {n} classes but the network predicts {k}", decl.data),
+                format!(
+                    "data block `{}` names {n} classes but the network predicts {k}",
+                    decl.data
+                ),
             )
             .with_label(b.span("network"), format!("predicts {k} classes"))
             .with_label(b.span("data"), format!("{n} classes"))
-            .with_help(format!("Give the network's last layer {n} outputs, e.g. `dense({n})`.")),
+            .with_help(format!(
+                "Give the network's last layer {n} outputs, e.g. `dense({n})`."
+            )),
         );
     }
     let mut per_class = |field: &str, what: &str, weights: &[f64]| {
@@ -204,11 +215,17 @@ fn network_checks(
             error(
                 Diagnostic::error(
                     codes::TRAIN_INVALID,
-                    format!("{what} has {} weights, but data block `{}` names {n} classes", weights.len(), decl.data),
+                    format!(
+                        "{what} has {} weights, but data block `{}` names {n} classes",
+                        weights.len(),
+                        decl.data
+                    ),
                 )
                 .with_label(b.span(field), format!("{} weights", weights.len()))
                 .with_label(b.span("data"), format!("{n} classes"))
-                .with_help("Give one weight per class, in the order of the data block's `classes`."),
+                .with_help(
+                    "Give one weight per class, in the order of the data block's `classes`.",
+                ),
             );
         }
     };
@@ -222,5 +239,8 @@ fn network_checks(
 
 /// Values per example of the network's single output.
 fn width(net: &Network) -> usize {
-    net.layer(net.outputs[0].layer).shape.iter().product::<u64>() as usize
+    net.layer(net.outputs[0].layer)
+        .shape
+        .iter()
+        .product::<u64>() as usize
 }

@@ -8,7 +8,9 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Source {
     /// Real data bundled with nnc.
-    Builtin { name: String },
+    Builtin {
+        name: String,
+    },
     /// A seeded generator and its numeric parameters, as written.
     Synthetic {
         name: String,
@@ -21,9 +23,19 @@ pub enum Source {
         /// One byte (the checker refuses longer separators).
         delimiter: u8,
     },
-    Npy { x: String, y: String },
-    Npz { path: String, x: String, y: String },
-    Idx { images: String, labels: String },
+    Npy {
+        x: String,
+        y: String,
+    },
+    Npz {
+        path: String,
+        x: String,
+        y: String,
+    },
+    Idx {
+        images: String,
+        labels: String,
+    },
 }
 
 /// A CSV label column.

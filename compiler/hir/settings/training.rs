@@ -279,7 +279,10 @@ impl fmt::Display for Schedule {
             Schedule::Step { every, gamma } => call(
                 f,
                 "step",
-                &[("every", Arg::Num(every as f64)), ("gamma", Arg::Num(gamma))],
+                &[
+                    ("every", Arg::Num(every as f64)),
+                    ("gamma", Arg::Num(gamma)),
+                ],
             ),
             Schedule::Cosine { min_lr } => call(f, "cosine", &[("min_lr", Arg::Num(min_lr))]),
         }
@@ -291,11 +294,17 @@ impl fmt::Display for Schedule {
 pub enum Sampler {
     Uniform,
     Balanced,
-    Weighted { weights: Vec<f64> },
+    Weighted {
+        weights: Vec<f64>,
+    },
     Oversample,
-    HardMining { fraction: f64 },
+    HardMining {
+        fraction: f64,
+    },
     /// Every class but the smallest replaced by `kmeans` centroids before training.
-    Undersample { kmeans: u64 },
+    Undersample {
+        kmeans: u64,
+    },
 }
 
 impl Sampler {
@@ -348,9 +357,7 @@ impl fmt::Display for Sampler {
         match self {
             Sampler::Uniform | Sampler::Balanced | Sampler::Oversample => call(f, name, &[]),
             Sampler::Weighted { weights } => call(f, name, &[("weights", Arg::Nums(weights))]),
-            Sampler::HardMining { fraction } => {
-                call(f, name, &[("fraction", Arg::Num(*fraction))])
-            }
+            Sampler::HardMining { fraction } => call(f, name, &[("fraction", Arg::Num(*fraction))]),
             Sampler::Undersample { kmeans } => {
                 call(f, name, &[("kmeans", Arg::Num(*kmeans as f64))])
             }
