@@ -63,6 +63,7 @@ fn catalogue_codes() {
         ("pool_pad_too_large", codes::ARG_RANGE),
         ("train_bce_width", codes::TRAIN_INVALID),
         ("train_two_outputs", codes::TRAIN_INVALID),
+        ("train_data_shape", codes::TRAIN_INVALID),
         ("train_rules_need_cross_entropy", codes::TRAIN_INVALID),
         ("train_teacher_shape", codes::TRAIN_INVALID),
         ("train_smoothing_with_class_weights", codes::TRAIN_INVALID),

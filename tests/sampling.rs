@@ -174,12 +174,19 @@ fn class_weights_of_one_are_plain_cross_entropy_bit_for_bit() {
     assert_ne!(plain, balanced);
 }
 
+/// The data block names its classes, so `nnc check` counts the weights.
 #[test]
 fn class_weights_need_one_weight_per_class() {
-    let err = trainer(&["train.loss=cross_entropy(class_weights: [1, 2, 3])"])
-        .err()
+    let checked = check(
+        &spec("imbalance.nn"),
+        &["train.loss=cross_entropy(class_weights: [1, 2, 3])"],
+    );
+    let d = checked
+        .diags
+        .iter()
+        .find(|d| d.code == nnc::diagnostics::codes::TRAIN_INVALID)
         .expect("3 weights for 2 classes");
-    assert!(format!("{err}").contains("3 weights"), "{err}");
+    assert!(d.message.contains("3 weights"), "{}", d.message);
 }
 
 #[test]

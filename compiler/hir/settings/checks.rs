@@ -180,12 +180,32 @@ fn network_checks(
             }
         }
     }
-    let Some(classes) = program
-        .data
-        .iter()
-        .find(|d| d.name == decl.data)
-        .and_then(|d| d.classes.as_ref())
-    else {
+    let data = program.data.iter().find(|d| d.name == decl.data);
+    let input = &net.layer(net.inputs[0]).shape;
+    if let Some(shape) = data.and_then(|d| d.shape.as_ref()) {
+        // The data's features become `shape`, then the network's input: both hold every
+        // feature, so their sizes must agree.
+        let size = |s: &[u64]| s.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+        if size(shape) != size(input) {
+            let show = super::super::shapes_show;
+            error(
+                Diagnostic::error(
+                    codes::TRAIN_INVALID,
+                    format!(
+                        "data block `{}` shapes examples as {}, but network `{}` reads {}",
+                        decl.data,
+                        show(shape),
+                        net.name,
+                        show(input)
+                    ),
+                )
+                .with_label(b.span("data"), format!("examples shaped {}", show(shape)))
+                .with_label(b.span("network"), format!("reads {}", show(input)))
+                .with_help("Give the data block a `shape` with as many values as the network's input, or leave `shape` out."),
+            );
+        }
+    }
+    let Some(classes) = data.and_then(|d| d.classes.as_ref()) else {
         return;
     };
     let n = classes.len();
