@@ -61,6 +61,17 @@ fn catalogue_codes() {
         ("conv_needs_spatial", codes::SHAPE_RANK),
         ("pool_ceil_caffe", codes::SHAPE_KERNEL),
         ("pool_pad_too_large", codes::ARG_RANGE),
+        ("train_bce_width", codes::TRAIN_INVALID),
+        ("train_two_outputs", codes::TRAIN_INVALID),
+        ("train_data_shape", codes::TRAIN_INVALID),
+        ("train_rules_need_cross_entropy", codes::TRAIN_INVALID),
+        ("train_teacher_shape", codes::TRAIN_INVALID),
+        ("train_smoothing_with_class_weights", codes::TRAIN_INVALID),
+        ("train_class_weights_count", codes::TRAIN_INVALID),
+        ("rules_imitation_range", codes::RULES_INVALID),
+        ("rules_predict_needs_field", codes::RULES_INVALID),
+        ("data_csv_delimiter", codes::ARG_RANGE),
+        ("data_generator_parameter", codes::ARG_TYPE),
     ];
     for (case, code) in expected {
         let path =

@@ -40,7 +40,10 @@ fn random_bindings(
         let data: Vec<f32> = (0..n)
             .map(|_| {
                 let x: f32 = rng.random_range(-1.0..1.0);
-                if name.contains("running_var") || name.ends_with(".v") || name.starts_with("adam")
+                if name.contains("running_var")
+                    || name.ends_with(".v")
+                    || name.ends_with(".square_avg")
+                    || name.starts_with("adam")
                 {
                     x.abs() + 0.5
                 } else if name == "lr" {
@@ -175,6 +178,26 @@ fn every_spec_training_step_matches_the_interpreter() {
     }
 }
 
+/// The optimizers and loss options no spec uses, on digits' network: the JIT's step
+/// matches the interpreter's.
+#[test]
+fn rmsprop_and_label_smoothing_steps_match_the_interpreter() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/digits.nn");
+    for set in [
+        "train.optimizer=rmsprop",
+        "train.optimizer=rmsprop(lr: 0.001, momentum: 0.9, centered: true, weight_decay: 0.0001)",
+        "train.loss=cross_entropy(label_smoothing: 0.1)",
+    ] {
+        let checked = nnc::check_path_with(&path, &|p| std::fs::read(p), &[set.to_string()]);
+        assert!(!checked.has_errors(), "{set}: {:?}", checked.diags);
+        let decl = &checked.program.trains[0];
+        let net = checked.program.network(&decl.network).unwrap();
+        let p = step::training_step(net, decl, 3);
+        let wanted: Vec<NodeId> = p.graph.outputs.iter().map(|(_, id)| *id).collect();
+        compare(set, &p.graph, &wanted, 11, false);
+    }
+}
+
 /// exp is an inline f32x4 polynomial (jit/vexp.rs), log a call into Rust's `f32::ln`;
 /// tanh and sigmoid are built from exp (prim/build.rs). Their maximum error against f64 `std` over
 /// a grid of 20001 points in [-20, 20] (positive half for log) is printed and bounded
@@ -240,18 +263,15 @@ fn rules_and_distillation_steps_match_the_interpreter() {
     let checked = nnc::check_path(&path, &|p| std::fs::read(p));
     let decl = &checked.program.trains[0];
     let trainer = nnc::train::Trainer::new(&checked.program, decl, path.parent().unwrap()).unwrap();
-    assert!(trainer.extras.rules.is_some());
-    compare_with_extras("logic_rules.nn", &checked, &trainer.extras);
+    assert!(trainer.extras().rules.is_some());
+    compare_with_extras("logic_rules.nn", &checked, trainer.extras());
 
     let path = root.join("specs/distill_student.nn");
     let checked = nnc::check_path(&path, &|p| std::fs::read(p));
     let decl = &checked.program.trains[0];
-    let (t, w) = decl.distill.unwrap();
-    let teacher = checked
-        .program
-        .network(&decl.teacher.as_ref().unwrap().0)
-        .unwrap()
-        .clone();
+    let spec = decl.teacher.as_ref().unwrap();
+    let (t, w) = (spec.distill.temperature, spec.distill.weight);
+    let teacher = checked.program.network(&spec.network).unwrap().clone();
     let extras = step::Extras {
         rules: None,
         distill: Some(step::Distill {

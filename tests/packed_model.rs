@@ -80,7 +80,7 @@ fn evaluating_the_packed_model_gives_the_same_accuracy() {
     assert!((before.loss - after.loss).abs() <= 1e-5 * before.loss.abs().max(1.0));
     // The weights come back as ±alpha, the signs exactly.
     for name in t.binary_weights() {
-        let (a, b) = (&t.state[&name], &fresh.state[&name]);
+        let (a, b) = (&t.state()[&name], &fresh.state()[&name]);
         assert!(
             a.iter().zip(b).all(|(x, y)| x.signum() == y.signum()),
             "{name}"

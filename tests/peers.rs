@@ -24,11 +24,11 @@ fn losses(spec: &str, init: &str) -> (f64, f64) {
         .expect("init-from");
     assert_eq!(
         loaded.len(),
-        t.params.len(),
+        t.params().len(),
         "every parameter comes from the peers"
     );
     let mut all = Vec::new();
-    while t.epoch < t.decl.epochs {
+    while t.epoch() < t.decl().epochs {
         all.push(t.train_epoch(&mut |_| {}).expect("step").0);
     }
     (all[0], all[all.len() - 1])

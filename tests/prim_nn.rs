@@ -499,7 +499,7 @@ fn softmax_gradient_is_finite_on_large_logits() {
     let mut g = Graph::new();
     let x = g.param("x", &[1, 3]);
     let labels = g.input("labels", &[1, 3]);
-    let loss = nn::softmax_cross_entropy(&mut g, x, labels);
+    let loss = nnc::train::loss::softmax_cross_entropy(&mut g, x, labels);
     let grad = differentiate(&mut g, loss, &[x])[0];
     let bindings = Bindings::new()
         .param("x", arr2(&[[1000.0, 0.0, -1000.0]]).into_dyn())
@@ -535,7 +535,9 @@ fn mlp() -> Mlp {
     let logits = g.with_origin("dense2", |g| {
         nn::dense(g, hidden, params[2], Some(params[3]))
     });
-    let loss = g.with_origin("loss", |g| nn::softmax_cross_entropy(g, logits, labels));
+    let loss = g.with_origin("loss", |g| {
+        nnc::train::loss::softmax_cross_entropy(g, logits, labels)
+    });
     g.output("loss", loss);
     Mlp {
         graph: g,

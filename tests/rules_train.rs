@@ -57,12 +57,12 @@ train plain {
 fn run(t: &mut Trainer) -> (Vec<u32>, Vec<(String, Vec<u32>)>) {
     t.init().unwrap();
     let mut losses = Vec::new();
-    while t.epoch < t.decl.epochs {
+    while t.epoch() < t.decl().epochs {
         t.train_epoch(&mut |s| losses.push((s.loss as f32).to_bits()))
             .unwrap();
     }
     let state = t
-        .state
+        .state()
         .iter()
         .map(|(n, v)| (n.clone(), v.iter().map(|x| x.to_bits()).collect()))
         .collect();
@@ -75,9 +75,9 @@ fn rules_at_pi_zero_train_exactly_as_plain_cross_entropy() {
     for backend in [Backend::Reference, Backend::Jit] {
         let mut with = trainer(&spec, 0).unwrap();
         let mut plain = trainer(&spec, 1).unwrap();
-        with.backend = backend;
-        plain.backend = backend;
-        assert!(with.extras.rules.is_some() && plain.extras.rules.is_none());
+        with.set_backend(backend);
+        plain.set_backend(backend);
+        assert!(with.extras().rules.is_some() && plain.extras().rules.is_none());
         assert_eq!(run(&mut with), run(&mut plain), "{backend:?}");
     }
 }
@@ -121,7 +121,7 @@ fn semi(imitation: &str) -> String {
 fn labelled_data_trains_as_before_unlabelled_data() {
     // Epoch losses of the plain block recorded before unlabelled examples existed.
     let mut plain = trainer(&SENTIMENT.replace("IMITATION", "0 * epoch"), 1).unwrap();
-    assert_eq!(plain.data.train.n_unlabelled(), 0);
+    assert_eq!(plain.data().train.n_unlabelled(), 0);
     plain.init().unwrap();
     let losses: Vec<f64> = (0..2)
         .map(|_| plain.train_epoch(&mut |_| {}).unwrap().0)
@@ -131,9 +131,9 @@ fn labelled_data_trains_as_before_unlabelled_data() {
     for backend in [Backend::Reference, Backend::Jit] {
         let mut with = trainer(&semi("0 * epoch"), 0).unwrap();
         let mut plain = trainer(&semi("0 * epoch"), 1).unwrap();
-        assert_eq!(with.data.train.n_unlabelled(), 30, "half of 20% of 300");
-        with.backend = backend;
-        plain.backend = backend;
+        assert_eq!(with.data().train.n_unlabelled(), 30, "half of 20% of 300");
+        with.set_backend(backend);
+        plain.set_backend(backend);
         assert_eq!(run(&mut with), run(&mut plain), "{backend:?}");
     }
 }
@@ -144,12 +144,12 @@ fn unlabelled_examples_train_through_the_rules_term_alone() {
     for backend in [Backend::Reference, Backend::Jit] {
         for (imitation, pi) in [("0 * epoch", 0.0), ("0.5 + 0 * epoch", 0.5)] {
             let mut t = trainer(&semi(imitation), 0).unwrap();
-            t.backend = backend;
+            t.set_backend(backend);
             t.init().unwrap();
-            let rows: Vec<usize> = (0..t.data.train.n_samples()).collect();
+            let rows: Vec<usize> = (0..t.data().train.n_samples()).collect();
             let losses = t.step_losses(&rows).unwrap();
             for (&r, &l) in rows.iter().zip(&losses) {
-                if t.data.train.is_labelled(r) {
+                if t.data().train.is_labelled(r) {
                     assert!(l > 0.0, "{backend:?} pi {pi}: labelled row {r}: {l}");
                 } else if pi == 0.0 {
                     assert_eq!(l, 0.0, "{backend:?}: unlabelled row {r} adds to the loss");
@@ -172,7 +172,7 @@ fn unlabelled_examples_train_through_the_rules_term_alone() {
     t.init().unwrap();
     let (_, accuracy) = t.train_epoch(&mut |_| {}).unwrap();
     assert!(accuracy > 0.0);
-    let n_labelled = t.data.train.n_samples() - t.data.train.n_unlabelled();
+    let n_labelled = t.data().train.n_samples() - t.data().train.n_unlabelled();
     assert_eq!(t.evaluate(false).unwrap().labels.len(), n_labelled);
 }
 
@@ -216,7 +216,7 @@ fn the_a_but_b_rule_lifts_the_student_on_but_examples() {
     for spec in [&text, &plain_text] {
         let mut t = trainer(spec, 0).unwrap();
         t.init().unwrap();
-        while t.epoch < t.decl.epochs {
+        while t.epoch() < t.decl().epochs {
             t.train_epoch(&mut |_| {}).unwrap();
         }
         let eval = t.evaluate(true).unwrap();
@@ -284,10 +284,10 @@ fn a_student_distills_from_its_teacher_checkpoint() {
     teacher.to_checkpoint().unwrap().save(&path).unwrap();
 
     let mut student = trainer(&spec, 1).unwrap();
-    let d = student.extras.distill.as_ref().expect("a teacher");
+    let d = student.extras().distill.as_ref().expect("a teacher");
     assert_eq!((d.temperature, d.weight), (4.0, 0.9));
-    assert!(student.fixed.keys().all(|k| k.starts_with("teacher.")));
-    assert!(!student.fixed.is_empty());
+    assert!(student.fixed().keys().all(|k| k.starts_with("teacher.")));
+    assert!(!student.fixed().is_empty());
     student.init().unwrap();
     let (loss, _) = student.train_epoch(&mut |_| {}).unwrap();
     assert!(loss.is_finite());

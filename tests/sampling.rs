@@ -29,10 +29,10 @@ fn trainer(overrides: &[&str]) -> Result<Trainer, RunError> {
 
 /// Minority share of the rows of one epoch, through the trainer's sampler.
 fn minority_share(t: &Trainer) -> f64 {
-    let labels = t.data.train.labels().unwrap();
-    let order = t.sampler.epoch(0);
+    let labels = t.data().train.labels().unwrap();
+    let order = t.sampler().epoch(0);
     let mut cursor = 0;
-    let rows = t.sampler.batch(&order, &mut cursor, order.len());
+    let rows = t.sampler().batch(&order, &mut cursor, order.len());
     rows.iter().filter(|&&r| labels[r] == 1).count() as f64 / rows.len() as f64
 }
 
@@ -50,7 +50,7 @@ fn every_sampler_trains_on_both_backends() {
         for backend in [Backend::Reference, Backend::Jit] {
             let set = format!("train.sampler={sampler}");
             let mut t = trainer(&[&set, "train.epochs=2"]).unwrap();
-            t.backend = backend;
+            t.set_backend(backend);
             t.init().unwrap();
             for _ in 0..2 {
                 let (loss, _) = t.train_epoch(&mut |_| {}).unwrap();
@@ -81,12 +81,12 @@ fn the_trainer_draws_the_class_frequencies_of_its_policy() {
     assert_eq!(minority_share(&over), 0.5);
     assert_eq!(
         over.steps_per_epoch() as usize,
-        over.sampler.epoch_len().div_ceil(over.batch())
+        over.sampler().epoch_len().div_ceil(over.batch())
     );
     let under = trainer(&["train.sampler=undersample(kmeans: 50)"]).unwrap();
-    assert_eq!(under.data.train.class_counts()[0], 50);
-    let minority = under.data.train.class_counts()[1];
-    assert_eq!(under.data.train.n_samples(), 50 + minority);
+    assert_eq!(under.data().train.class_counts()[0], 50);
+    let minority = under.data().train.class_counts()[1];
+    assert_eq!(under.data().train.n_samples(), 50 + minority);
 }
 
 #[test]
@@ -156,7 +156,7 @@ fn trained(overrides: &[&str]) -> nnc::train::State {
     t.init().unwrap();
     t.train_epoch(&mut |_| {}).unwrap();
     t.train_epoch(&mut |_| {}).unwrap();
-    t.state
+    t.state().clone()
 }
 
 #[test]
@@ -174,12 +174,19 @@ fn class_weights_of_one_are_plain_cross_entropy_bit_for_bit() {
     assert_ne!(plain, balanced);
 }
 
+/// The data block names its classes, so `nnc check` counts the weights.
 #[test]
 fn class_weights_need_one_weight_per_class() {
-    let err = trainer(&["train.loss=cross_entropy(class_weights: [1, 2, 3])"])
-        .err()
+    let checked = check(
+        &spec("imbalance.nn"),
+        &["train.loss=cross_entropy(class_weights: [1, 2, 3])"],
+    );
+    let d = checked
+        .diags
+        .iter()
+        .find(|d| d.code == nnc::diagnostics::codes::TRAIN_INVALID)
         .expect("3 weights for 2 classes");
-    assert!(format!("{err}").contains("3 weights"), "{err}");
+    assert!(d.message.contains("3 weights"), "{}", d.message);
 }
 
 #[test]

@@ -163,8 +163,12 @@ fn the_student_imports_its_teacher() {
         .find(|t| t.name.as_deref() == Some("student"))
         .expect("train student");
     assert_eq!(student.network, "shallow");
-    let (teacher, path) = student.teacher.as_ref().expect("a teacher");
-    assert_eq!(teacher, "deep");
-    assert_eq!(path, "runs/distill_teacher/checkpoint.safetensors");
-    assert_eq!(student.distill, Some((4.0, 0.9)));
+    let teacher = student.teacher.as_ref().expect("a teacher");
+    assert_eq!(teacher.network, "deep");
+    assert_eq!(
+        teacher.checkpoint,
+        "runs/distill_teacher/checkpoint.safetensors"
+    );
+    assert_eq!(teacher.distill.temperature, 4.0);
+    assert_eq!(teacher.distill.weight, 0.9);
 }

@@ -83,7 +83,7 @@ fn the_default_spec_reaches_97_percent() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/digits.nn");
     let mut t = trainer(&path, &[]).unwrap().unwrap();
     t.init().unwrap();
-    while t.epoch < t.decl.epochs {
+    while t.epoch() < t.decl().epochs {
         t.train_epoch(&mut |_| {}).unwrap();
     }
     let acc = t.evaluate(true).unwrap().accuracy();
@@ -94,13 +94,13 @@ fn the_default_spec_reaches_97_percent() {
 fn the_lsuv_spec_brings_every_lsuv_layer_within_tol_of_unit_variance() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/lsuv_deep.nn");
     let mut t = trainer(&path, &[]).unwrap().unwrap();
-    let tol = match t.decl.init {
+    let tol = match t.decl().init {
         Some(nnc::hir::Init::Lsuv { tol, .. }) => tol,
         ref other => panic!("lsuv_deep.nn should default to LSUV, has {other:?}"),
     };
     let reports = t.init().unwrap();
     let lsuv_layers = t
-        .params
+        .params()
         .iter()
         .filter(|p| p.kind == nnc::hir::params::ParamKind::Weight)
         .count();

@@ -16,7 +16,7 @@ fn trainer(spec: &str) -> Trainer {
 
 fn train(t: &mut Trainer) -> f64 {
     t.init().expect("init");
-    while t.epoch < t.decl.epochs {
+    while t.epoch() < t.decl().epochs {
         t.train_epoch(&mut |_| {}).expect("epoch");
     }
     t.evaluate(true).expect("eval").accuracy()
@@ -54,10 +54,10 @@ fn same_seed_same_bits_and_another_seed_differs() {
     let mut b = trainer(MLP);
     train(&mut a);
     train(&mut b);
-    assert_eq!(a.state, b.state);
+    assert_eq!(a.state(), b.state());
     let mut c = trainer(&MLP.replace("seed: 7", "seed: 8"));
     train(&mut c);
-    assert_ne!(a.state, c.state);
+    assert_ne!(a.state(), c.state());
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn divergence_names_the_epoch_step_and_layer() {
     let mut t = trainer(&spec);
     t.init().unwrap();
     let mut err = None;
-    while t.epoch < 3 && err.is_none() {
+    while t.epoch() < 3 && err.is_none() {
         err = t.train_epoch(&mut |_| {}).err();
     }
     match err {
@@ -161,11 +161,11 @@ fn resume_after_two_epochs_matches(spec: &str, tag: &str) {
     second
         .resume_from(&nnc_runtime::checkpoint::Checkpoint::load(&path).unwrap())
         .unwrap();
-    assert_eq!(second.epoch, 2);
-    while second.epoch < 4 {
+    assert_eq!(second.epoch(), 2);
+    while second.epoch() < 4 {
         second.train_epoch(&mut |_| {}).unwrap();
     }
-    assert_eq!(second.state, whole.state);
+    assert_eq!(second.state(), whole.state());
     assert_eq!(
         second.to_checkpoint().unwrap().to_bytes().unwrap(),
         whole.to_checkpoint().unwrap().to_bytes().unwrap()

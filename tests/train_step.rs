@@ -30,6 +30,14 @@ enum Opt {
         wd: f64,
         decoupled: bool,
     },
+    RmsProp {
+        lr: f64,
+        alpha: f64,
+        eps: f64,
+        momentum: f64,
+        centered: bool,
+        wd: f64,
+    },
 }
 
 /// A two-layer linear network with mse, so the gradients are easy by hand. The first
@@ -148,6 +156,41 @@ fn hand_step(
                 out.insert(mk, m);
                 out.insert(vk, v);
             }
+            Opt::RmsProp {
+                lr,
+                alpha,
+                eps,
+                momentum,
+                centered,
+                wd,
+            } => {
+                // torch.optim.RMSprop: g += wd p; v = a v + (1 - a) g^2; centered:
+                // c = a c + (1 - a) g, avg = sqrt(v - c^2) + eps, else sqrt(v) + eps;
+                // momentum: b = m b + g / avg, p -= lr b; else p -= lr g / avg.
+                let d = grad + &(value * (wd * decay_mult));
+                let vk = format!("opt.{name}.square_avg");
+                let v = &slots[&vk] * alpha + &(d.mapv(|x| x * x) * (1.0 - alpha));
+                let var = if centered {
+                    let ck = format!("opt.{name}.grad_avg");
+                    let c = &slots[&ck] * alpha + &(&d * (1.0 - alpha));
+                    let var = &v - &c.mapv(|x| x * x);
+                    out.insert(ck, c);
+                    var
+                } else {
+                    v.clone()
+                };
+                let scaled = &d / &var.mapv(|x| x.sqrt() + eps);
+                let step = if momentum > 0.0 {
+                    let bk = format!("opt.{name}.momentum_buffer");
+                    let b = &slots[&bk] * momentum + &scaled;
+                    out.insert(bk, b.clone());
+                    b
+                } else {
+                    scaled
+                };
+                out.insert(name.clone(), value - &(step * (lr * lr_mult)));
+                out.insert(vk, v);
+            }
         }
     }
     out
@@ -196,11 +239,15 @@ fn check_optimizer(text: &str, opt: Opt) {
         Opt::Sgd { momentum, .. } if momentum > 0.0 => 4,
         Opt::Sgd { .. } => 0,
         Opt::Adam { .. } => 8,
+        Opt::RmsProp {
+            momentum, centered, ..
+        } => 4 * (1 + usize::from(momentum > 0.0) + usize::from(centered)),
     };
     assert_eq!(slots.len(), expected_slots, "{:?}", p.opt_state);
     let (lr, b1, b2) = match opt {
         Opt::Sgd { lr, .. } => (lr, 0.0, 0.0),
         Opt::Adam { lr, b1, b2, .. } => (lr, b1, b2),
+        Opt::RmsProp { lr, .. } => (lr, 0.0, 0.0),
     };
     for t in 1..=2 {
         let x = uniform(&mut r, &[batch, 3], -1.0, 1.0);
@@ -347,6 +394,36 @@ fn adamw() {
     };
     check_optimizer(
         &spec("adamw(lr: 0.05, beta1: 0.5, beta2: 0.9, eps: 0.0001, weight_decay: 0.3)"),
+        opt,
+    );
+}
+
+#[test]
+fn rmsprop() {
+    // PyTorch's defaults: lr 0.01, alpha 0.99, eps 1e-8, no momentum, not centered.
+    let opt = Opt::RmsProp {
+        lr: 0.01,
+        alpha: 0.99,
+        eps: 1e-8,
+        momentum: 0.0,
+        centered: false,
+        wd: 0.0,
+    };
+    check_optimizer(&spec("rmsprop"), opt);
+}
+
+#[test]
+fn rmsprop_centered_with_momentum_and_weight_decay() {
+    let opt = Opt::RmsProp {
+        lr: 0.02,
+        alpha: 0.9,
+        eps: 1e-6,
+        momentum: 0.5,
+        centered: true,
+        wd: 0.1,
+    };
+    check_optimizer(
+        &spec("rmsprop(lr: 0.02, alpha: 0.9, eps: 0.000001, momentum: 0.5, centered: true, weight_decay: 0.1)"),
         opt,
     );
 }

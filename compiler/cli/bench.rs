@@ -111,7 +111,7 @@ pub fn run(args: &Args) -> Outcome {
             "{}",
             json!({
                 "spec": spec.file.display().to_string(),
-                "network": trainer.net.name,
+                "network": trainer.net().name,
                 "batch": batch,
                 "threads": threads,
                 "results": all.iter().map(|f| f.to_json(batch)).collect::<Vec<_>>(),
@@ -137,7 +137,7 @@ fn measure(
 ) -> Result<Figures, Failure> {
     let t = Instant::now();
     // The same programs `nnc run` trains with, logic rules and distillation included.
-    let (net, decl, extras) = (&trainer.net, &trainer.decl, &trainer.extras);
+    let (net, decl, extras) = (trainer.net(), trainer.decl(), trainer.extras());
     let train = step::training_step_with_extras(net, decl, batch, extras);
     let lower_ms = ms(t.elapsed());
     let infer = |b: usize| step::forward_with_extras(net, decl, b, Mode::Eval, extras);
@@ -146,8 +146,8 @@ fn measure(
     let mut train_wanted = vec![train.loss];
     train_wanted.extend(train.updates.iter().map(|(_, id)| *id));
     // Trained weights and the distillation teacher's fixed ones.
-    let mut weights = trainer.state.clone();
-    weights.extend(trainer.fixed.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut weights = trainer.state().clone();
+    weights.extend(trainer.fixed().iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut runners = Vec::new();
     let mut jit_ms = 0.0;
     for (k, (program, wanted)) in [
@@ -363,7 +363,7 @@ fn print_table(
     outln!(
         "bench {} (network `{}`, batch {batch}, {threads} thread(s); medians)",
         file.display(),
-        trainer.net.name
+        trainer.net().name
     );
     let mut header = format!("{:<28}", "");
     for f in all {

@@ -180,11 +180,7 @@ fn nets(args: &Args) -> Result<(Trainer, Trainer), Failure> {
         // two nets differ only in their initialisation and example order.
         if let (None, Some(first)) = (&args.b, out.first()) {
             let first: &Trainer = first;
-            t.data = nnc::train::data::Prepared {
-                train: first.data.train.clone(),
-                test: first.data.test.clone(),
-                scaler: first.data.scaler.clone(),
-            };
+            t.set_data(first.data().clone());
         }
         common::bring_up(
             &mut t,
@@ -202,9 +198,9 @@ fn nets(args: &Args) -> Result<(Trainer, Trainer), Failure> {
 pub fn run(args: &Args) -> Outcome {
     let (mut a, mut b) = nets(args)?;
     let layers =
-        shared_layers(&a.net, &b.net, args.layers.as_deref()).map_err(common::inspect_error)?;
-    let (na, nb) = (a.data.test.n_samples(), b.data.test.n_samples());
-    if na != nb || a.data.test.features() != b.data.test.features() {
+        shared_layers(a.net(), b.net(), args.layers.as_deref()).map_err(common::inspect_error)?;
+    let (na, nb) = (a.data().test.n_samples(), b.data().test.n_samples());
+    if na != nb || a.data().test.features() != b.data().test.features() {
         return Err(common::inspect_error(InspectError::LayersDiffer {
             message: format!(
                 "the two specs' test splits differ ({na} and {nb} examples): units must be compared on the same inputs"
@@ -282,7 +278,7 @@ pub fn run(args: &Args) -> Outcome {
         ],
     )
     .map_err(common::plot_error)?;
-    let describe = |t: &Trainer, file: &Path, accuracy: f64| json!({"spec": file.display().to_string(), "network": t.net.name, "seed": t.decl.seed, "test_accuracy": accuracy});
+    let describe = |t: &Trainer, file: &Path, accuracy: f64| json!({"spec": file.display().to_string(), "network": t.net().name, "seed": t.decl().seed, "test_accuracy": accuracy});
     let file_b = args.b.clone().unwrap_or_else(|| args.a.clone());
     if args.json {
         let brief: Vec<Value> = rows
@@ -304,9 +300,9 @@ pub fn run(args: &Args) -> Outcome {
     outln!(
         "A: {} seed {} (test accuracy {acc_a:.4}); B: {} seed {} (test accuracy {acc_b:.4})",
         args.a.display(),
-        a.decl.seed,
+        a.decl().seed,
         file_b.display(),
-        b.decl.seed
+        b.decl().seed
     );
     let mut header = format!(
         "{:<16} {:>6} {:>8} {:>10} {:>10} {:>14}",

@@ -132,7 +132,7 @@ fn gradients_at(args: &Args, text: Option<String>, depth: Option<u64>) -> Result
         let g = shatter::input_gradient(&t, &xs, args.output_unit.unwrap_or(0), width)?;
         deviation = g.iter().map(|v| (v - g[0]).abs()).fold(deviation, f64::max);
         lag1.push(lag1_autocorrelation(&g));
-        used_seeds.push(t.decl.seed);
+        used_seeds.push(t.decl().seed);
         sequences.push(g);
     }
     let defined: Vec<f64> = lag1.iter().flatten().copied().collect();
@@ -154,7 +154,7 @@ fn gradients(args: &Args, out: &std::path::Path) -> Result<Value, Failure> {
         None => vec![gradients_at(args, None, None)?],
         Some(depths) => {
             let (checked, t) = common::prepare(&spec(args, None, None))?;
-            let span = shatter::repeat_count_span(&checked.files[0], &t.net.name)
+            let span = shatter::repeat_count_span(&checked.files[0], &t.net().name)
                 .map_err(common::inspect_error)?;
             let text = checked
                 .sources
@@ -225,7 +225,7 @@ type Targets = (Vec<u32>, Vec<u32>, usize);
 /// Probe targets of a split: its labels, or classes of a named feature (its distinct
 /// values if there are at most 10, else below / above the training split's median).
 fn probe_targets(t: &Trainer, feature: Option<&str>) -> Result<Option<Targets>, InspectError> {
-    let (train, test) = (&t.data.train, &t.data.test);
+    let (train, test) = (&t.data().train, &t.data().test);
     let Some(name) = feature else {
         // A withheld label is stored as 0; probing it would fit noise.
         if train.n_unlabelled() > 0 {
@@ -299,7 +299,7 @@ pub fn run(args: &Args) -> Outcome {
         None,
         args.seeds.as_ref().and_then(|s| s.first().copied()),
     )?;
-    report["network"] = json!(t.net.name);
+    report["network"] = json!(t.net().name);
     report["state"] = json!(if args.checkpoint.is_some() {
         "checkpoint"
     } else if args.trained {
@@ -318,7 +318,7 @@ pub fn run(args: &Args) -> Outcome {
         }
     }
     let relus: Vec<String> = t
-        .net
+        .net()
         .layers
         .iter()
         .filter(|l| matches!(l.op, LayerOp::Relu | LayerOp::Crelu))
@@ -351,12 +351,12 @@ pub fn run(args: &Args) -> Outcome {
             None => notes.push("probe: skipped, the data has no class labels (use --feature NAME)".into()),
             Some((train_y, test_y, k)) => {
                 let layers: Vec<String> = t
-                    .net
+                    .net()
                     .layers
                     .iter()
                     .filter(|l| {
                         matches!(l.op, LayerOp::Input) || common::is_activation(&l.op)
-                            || t.net.outputs.iter().any(|o| t.net.layer(o.layer).name == l.name)
+                            || t.net().outputs.iter().any(|o| t.net().layer(o.layer).name == l.name)
                     })
                     .map(|l| l.name.clone())
                     .collect();

@@ -39,7 +39,7 @@ pub fn run(args: &Args) -> Outcome {
         );
     } else {
         if let Some(r) = &report {
-            out!("{}", class_table(r, trainer.data.test.class_names()));
+            out!("{}", class_table(r, trainer.data().test.class_names()));
         }
         outln!(
             "test accuracy {:.4}, loss {:.4}",

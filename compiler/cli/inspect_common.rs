@@ -59,12 +59,13 @@ pub fn bring_up(
         return Ok(());
     }
     trainer.init()?;
-    while trainer.epoch < trainer.decl.epochs {
+    while trainer.epoch() < trainer.decl().epochs {
         let (loss, acc) = trainer.train_epoch(&mut |_| {})?;
         if show {
             eprintln!(
                 "{what}: epoch {}/{} train loss {loss:.4} acc {acc:.4}",
-                trainer.epoch, trainer.decl.epochs
+                trainer.epoch(),
+                trainer.decl().epochs
             );
         }
     }

@@ -102,7 +102,9 @@ fn program(args: &Args) -> Outcome {
     // checkpoint: their terms are in the step only when those load, as in `nnc run`.
     let extras = if decl.rules.is_some() || decl.teacher.is_some() {
         let base = file.parent().unwrap_or(Path::new("."));
-        nnc::train::Trainer::new(program, decl, base)?.extras
+        nnc::train::Trainer::new(program, decl, base)?
+            .extras()
+            .clone()
     } else {
         nnc::train::step::Extras::default()
     };

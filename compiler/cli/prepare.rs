@@ -80,6 +80,6 @@ pub fn trainer_for(
             }
             None => e.into(),
         })?;
-    trainer.backend = backend;
+    trainer.set_backend(backend);
     Ok(trainer)
 }

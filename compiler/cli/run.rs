@@ -165,19 +165,19 @@ pub fn run(args: &Args) -> Outcome {
     let mut lsuv: Vec<LsuvReport> = Vec::new();
     if let Some(path) = &args.resume {
         trainer.resume_from(&Checkpoint::load(path)?)?;
-        let epochs = trainer.decl.epochs;
-        if trainer.epoch >= epochs {
+        let epochs = trainer.decl().epochs;
+        if trainer.epoch() >= epochs {
             return Err(miette::miette!(
                 code = "nnc::run::config",
                 help = format!(
                     "To train further, raise the epochs: `--set train.epochs={}` trains one more \
                      epoch (a schedule that depends on the number of epochs, like `cosine`, then \
                      follows the new count from here on).",
-                    trainer.epoch + 1
+                    trainer.epoch() + 1
                 ),
                 "{} has already trained all {epochs} epochs (it was written after epoch {}): nothing is left to train",
                 path.display(),
-                trainer.epoch
+                trainer.epoch()
             )
             .into());
         }
@@ -185,12 +185,16 @@ pub fn run(args: &Args) -> Outcome {
         if let Ok(text) = std::fs::read_to_string(out.join("metrics.jsonl")) {
             lines = text
                 .lines()
-                .take(trainer.epoch as usize)
+                .take(trainer.epoch() as usize)
                 .map(str::to_string)
                 .collect();
         }
         if show {
-            eprintln!("resuming {} at epoch {}", path.display(), trainer.epoch + 1);
+            eprintln!(
+                "resuming {} at epoch {}",
+                path.display(),
+                trainer.epoch() + 1
+            );
         }
     } else {
         lsuv = trainer.init()?;
@@ -223,7 +227,7 @@ pub fn run(args: &Args) -> Outcome {
     write_atomic(&out.join("resolved.txt"), resolved.as_bytes())
         .map_err(|e| io_error("the resolved spec", &out, e))?;
 
-    let epochs = trainer.decl.epochs;
+    let epochs = trainer.decl().epochs;
     let bar = if show {
         ProgressBar::new(epochs * trainer.steps_per_epoch())
     } else {
@@ -233,11 +237,11 @@ pub fn run(args: &Args) -> Outcome {
         ProgressStyle::with_template("{bar:30} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar.set_position(trainer.epoch * trainer.steps_per_epoch());
+    bar.set_position(trainer.epoch() * trainer.steps_per_epoch());
     let start = Instant::now();
     let mut history: Vec<(f64, f64, f64, f64)> = Vec::new();
     let mut last: Option<(Evaluation, Evaluation, f64, f64)> = None;
-    while trainer.epoch < epochs {
+    while trainer.epoch() < epochs {
         let epoch_start = Instant::now();
         let mut samples = 0usize;
         let mut on_step = |s: nnc::train::StepReport| {
@@ -259,8 +263,8 @@ pub fn run(args: &Args) -> Outcome {
         let test = trainer.evaluate(true)?;
         let report = report_of(&test);
         let line = json!({
-            "epoch": trainer.epoch,
-            "step": trainer.step,
+            "epoch": trainer.epoch(),
+            "step": trainer.step(),
             "lr": lr,
             "seconds": epoch_start.elapsed().as_secs_f64(),
             "train": {"loss": train_loss, "accuracy": train_acc},
@@ -279,10 +283,10 @@ pub fn run(args: &Args) -> Outcome {
             // `suspend` prints whether or not stderr is a terminal (`println` would not).
             let line = format!(
                 "epoch {:>3}/{epochs}  train loss {train_loss:.4} acc {train_acc:.4}  test loss {:.4} acc {:.4}{}",
-                trainer.epoch,
+                trainer.epoch(),
                 test.loss,
                 test.accuracy(),
-                report.as_ref().map_or(String::new(), |r| requested(&trainer.decl.metrics, r)),
+                report.as_ref().map_or(String::new(), |r| requested(&trainer.decl().metrics, r)),
             );
             let line = match &test.q {
                 Some(q) => format!("{line}  q acc {:.4}", q.accuracy()),
@@ -302,13 +306,13 @@ pub fn run(args: &Args) -> Outcome {
     let train_eval = trainer.evaluate(false)?;
     let report = report_of(&test);
     let train_report = report_of(&train_eval);
-    plot_roc(&out, &test, trainer.data.test.class_names())?;
+    plot_roc(&out, &test, trainer.data().test.class_names())?;
     if args.json {
         let out_json = json!({
             "spec": spec.file.display().to_string(),
-            "network": trainer.net.name,
+            "network": trainer.net().name,
             "epochs": epochs,
-            "steps": trainer.step,
+            "steps": trainer.step(),
             "seconds": seconds,
             "test": split_json(&test, report.as_ref(), true),
             "train": split_json(&train_eval, train_report.as_ref(), false),
@@ -321,7 +325,7 @@ pub fn run(args: &Args) -> Outcome {
         outln!("{out_json}");
     } else {
         if let Some(r) = &report {
-            out!("{}", class_table(r, trainer.data.test.class_names()));
+            out!("{}", class_table(r, trainer.data().test.class_names()));
         }
         out!("{}", rules_report(&test));
         outln!(

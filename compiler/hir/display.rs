@@ -73,15 +73,17 @@ pub fn print_program(program: &Program, sources: &SourceMap) -> String {
         if let Some(r) = &t.rules {
             let _ = writeln!(out, "  rules: {r}");
         }
-        if let Some((net, path)) = &t.teacher {
-            let _ = writeln!(out, "  teacher: {net} from {path:?}");
-        }
-        if let Some((temp, w)) = t.distill {
+        if let Some(teacher) = &t.teacher {
+            let _ = writeln!(
+                out,
+                "  teacher: {} from {:?}",
+                teacher.network, teacher.checkpoint
+            );
             let _ = writeln!(
                 out,
                 "  distill: (temperature: {}, weight: {})",
-                fmt_f64(temp),
-                fmt_f64(w)
+                fmt_f64(teacher.distill.temperature),
+                fmt_f64(teacher.distill.weight)
             );
         }
         out.push('\n');

@@ -12,10 +12,11 @@ mod network;
 pub mod params;
 pub mod schema;
 mod sections;
+pub mod settings;
 mod shapes;
 pub mod value;
 
-pub use sections::{DataDecl, RulesDecl, TrainDecl};
+pub use sections::{DataDecl, RuleInfo, RulesDecl, TrainDecl};
 pub use shapes::show as shapes_show;
 pub use value::{LayerId, Value};
 

@@ -5,20 +5,22 @@ use super::args::{Binder, Bound, NoNames};
 use super::layers::init_of;
 use super::network::Items;
 use super::schema::{self, Sig};
+use super::settings::formula::{check_formula, Formula};
+use super::settings::{self, Distill, Loss, Optimizer, Sampler, Scale, Schedule, Source, Teacher};
 use super::value::{Ctor, Value};
 use super::{Init, Program};
 use crate::diagnostics::{codes, did_you_mean, Diagnostic, Diagnostics};
 use crate::source::Span;
-use crate::syntax::ast::{self, BinaryOp, Expr, ExprKind, Ident, UnaryOp};
+use crate::syntax::ast::{self, Expr, Ident};
 
 #[derive(Clone, Debug)]
 pub struct DataDecl {
     pub name: String,
     pub span: Span,
-    pub source: Ctor,
-    pub test: Option<Ctor>,
+    pub source: Source,
+    pub test: Option<Source>,
     pub split: f64,
-    pub scale: Ctor,
+    pub scale: Scale,
     pub shape: Option<Vec<u64>>,
     pub classes: Option<Vec<String>>,
     pub features: Option<Vec<String>>,
@@ -30,21 +32,19 @@ pub struct TrainDecl {
     pub span: Span,
     pub network: String,
     pub data: String,
-    pub loss: Ctor,
-    pub optimizer: Ctor,
-    pub schedule: Ctor,
+    pub loss: Loss,
+    pub optimizer: Optimizer,
+    pub schedule: Schedule,
     pub warmup: u64,
     pub batch: u64,
     pub epochs: u64,
     pub seed: u64,
     pub init: Option<Init>,
-    pub sampler: Ctor,
+    pub sampler: Sampler,
     pub metrics: Vec<String>,
     pub rules: Option<String>,
-    /// (network, checkpoint path)
-    pub teacher: Option<(String, String)>,
-    /// (temperature, weight)
-    pub distill: Option<(f64, f64)>,
+    /// The distillation teacher, with its `distill` settings.
+    pub teacher: Option<Teacher>,
 }
 
 #[derive(Clone, Debug)]
@@ -62,6 +62,13 @@ pub struct RulesDecl {
     pub strength: f64,
     pub imitation: Option<Expr>,
     pub rules: Vec<RuleInfo>,
+}
+
+impl RulesDecl {
+    /// pi at `epoch` (0-based: the number of epochs already trained).
+    pub fn pi(&self, epoch: u64) -> f64 {
+        settings::formula::imitation_pi(self.imitation.as_ref(), epoch)
+    }
 }
 
 /// Binds a block's fields. The fields that are valid are returned even if others are not,
@@ -82,10 +89,31 @@ fn bind_section(
     binder.bind_all(sig, &[], &named, span, what)
 }
 
-fn ctor(b: &Bound, name: &str) -> Option<Ctor> {
+fn ctor<'b>(b: &'b Bound, name: &str) -> Option<&'b Ctor> {
     match b.get(name) {
-        Some(Value::Ctor(c)) => Some(c.clone()),
+        Some(Value::Ctor(c)) => Some(c),
         _ => None,
+    }
+}
+
+/// The typed form of the constructor in field `name`. The binder checked the call against
+/// the schema; a call that still does not fit its typed form is reported at the field.
+fn typed<T>(
+    b: &Bound,
+    name: &str,
+    build: fn(&Ctor) -> Result<T, settings::Unfit>,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    match build(ctor(b, name)?) {
+        Ok(t) => Some(t),
+        Err(unfit) => {
+            diags.push(
+                Diagnostic::error(codes::ARG_TYPE, format!("`{name}`: {unfit}"))
+                    .with_label(b.span(name), "here")
+                    .with_help("This is a bug in nnc's schema; please report it with the spec."),
+            );
+            None
+        }
     }
 }
 
@@ -132,7 +160,7 @@ pub fn resolve(items: &Items, program: &mut Program, diags: &mut Diagnostics) {
             None => "the train block".to_string(),
         };
         let (b, ok) = bind_section(section, &schema::TRAIN_FIELDS, &what, diags);
-        match train_decl(section, &b, items, diags) {
+        match train_decl(section, &b, items, program, diags) {
             Some(decl) if ok => program.trains.push(decl),
             _ => {}
         }
@@ -140,13 +168,16 @@ pub fn resolve(items: &Items, program: &mut Program, diags: &mut Diagnostics) {
 }
 
 fn data_decl(name: String, span: Span, b: &Bound, diags: &mut Diagnostics) -> Option<DataDecl> {
-    let source = ctor(b, "source")?;
-    let test = ctor(b, "test");
-    for (field, c) in [("source", Some(&source)), ("test", test.as_ref())] {
-        if let Some(c) = c {
+    for field in ["source", "test"] {
+        if let Some(c) = ctor(b, field) {
             check_source(c, b.span(field), diags)?;
         }
     }
+    let source = typed(b, "source", Source::from_ctor, diags)?;
+    let test = match ctor(b, "test") {
+        Some(_) => Some(typed(b, "test", Source::from_ctor, diags)?),
+        None => None,
+    };
     let shape = match b.get("shape") {
         Some(Value::List(dims)) => Some(
             dims.iter()
@@ -164,7 +195,7 @@ fn data_decl(name: String, span: Span, b: &Bound, diags: &mut Diagnostics) -> Op
         source,
         test,
         split: b.f64("split"),
-        scale: ctor(b, "scale")?,
+        scale: typed(b, "scale", Scale::from_ctor, diags)?,
         shape,
         classes: strings(b, "classes"),
         features: strings(b, "features"),
@@ -182,6 +213,21 @@ fn check_source(c: &Ctor, span: Span, diags: &mut Diagnostics) -> Option<()> {
             .map(|b| b.name)
             .filter(|n| !schema::BUILTIN.contains(n))
             .collect(),
+        "csv" => {
+            let delimiter = c.sym("delimiter");
+            if delimiter.len() != 1 {
+                diags.push(
+                    Diagnostic::error(
+                        codes::ARG_RANGE,
+                        format!("the CSV delimiter {delimiter:?} is not one character"),
+                    )
+                    .with_label(span, "in this source")
+                    .with_help("Give one ASCII character, e.g. `delimiter: \";\"` or `delimiter: \"\\t\"`."),
+                );
+                return None;
+            }
+            return Some(());
+        }
         _ => return Some(()),
     };
     let set = c.sym("name");
@@ -274,6 +320,7 @@ fn train_decl(
     section: &ast::Section,
     b: &Bound,
     items: &Items,
+    program: &Program,
     diags: &mut Diagnostics,
 ) -> Option<TrainDecl> {
     let networks: Vec<&str> = items
@@ -309,31 +356,62 @@ fn train_decl(
     let network = reference("network", "network", &networks, diags);
     let data_name = reference("data", "data", &data, diags);
     let rules_name = reference("rules", "rules", &rules, diags);
+    let distill = match b.get("distill") {
+        Some(Value::Record(fields)) => Some(Distill::from_record(fields)),
+        _ => None,
+    };
     let teacher = match b.get("teacher") {
         Some(Value::From(net, path)) => {
             if !networks.contains(&net.as_str()) {
                 missing_reference(diags, "network", net, b.span("teacher"), &networks);
                 ok = false;
             }
-            Some((net.clone(), path.clone()))
+            // Without a `distill` record, the schema's defaults.
+            let distill = distill.clone().unwrap_or_else(|| {
+                let mut binder = Binder {
+                    names: &NoNames,
+                    diags,
+                };
+                let defaults = binder
+                    .bind(
+                        &schema::DISTILL_FIELDS,
+                        &[],
+                        &[],
+                        b.span("teacher"),
+                        "distill",
+                    )
+                    .map(|bound| {
+                        bound
+                            .args
+                            .into_iter()
+                            .filter_map(|a| a.value.map(|v| (a.name.to_string(), v)))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                Distill::from_record(&defaults)
+            });
+            match distill {
+                Ok(distill) => Some(Teacher {
+                    network: net.clone(),
+                    checkpoint: path.clone(),
+                    distill,
+                }),
+                Err(unfit) => {
+                    diags.push(
+                        Diagnostic::error(codes::ARG_TYPE, format!("`distill`: {unfit}"))
+                            .with_label(b.span("distill"), "here")
+                            .with_help(
+                                "This is a bug in nnc's schema; please report it with the spec.",
+                            ),
+                    );
+                    ok = false;
+                    None
+                }
+            }
         }
         _ => None,
     };
-    let distill = match b.get("distill") {
-        Some(Value::Record(fields)) => {
-            // Missing fields take the defaults of schema::DISTILL_FIELDS.
-            let get = |k: &str, default: f64| {
-                fields
-                    .iter()
-                    .find(|(n, _)| n == k)
-                    .and_then(|(_, v)| v.as_f64())
-                    .unwrap_or(default)
-            };
-            Some((get("temperature", 4.0), get("weight", 0.9)))
-        }
-        _ => None,
-    };
-    if distill.is_some() && teacher.is_none() {
+    if distill.is_some() && teacher.is_none() && b.get("teacher").is_none() {
         diags.push(
             Diagnostic::error(codes::TRAIN_INVALID, "`distill` needs a `teacher`")
                 .with_label(b.span("distill"), "no teacher to distill from")
@@ -341,40 +419,10 @@ fn train_decl(
         );
         ok = false;
     }
-    let loss = ctor(b, "loss")?;
-    let sampler = ctor(b, "sampler")?;
-    if loss.name == "mse" && sampler.name != "uniform" {
-        diags.push(
-            Diagnostic::error(
-                codes::TRAIN_INVALID,
-                format!(
-                    "sampler `{}` needs class labels, but the loss is `mse`",
-                    sampler.name
-                ),
-            )
-            .with_label(b.span("sampler"), "a class-based sampler")
-            .with_label(b.span("loss"), "a regression loss")
-            .with_help("Use `sampler: uniform` for regression, or a classification loss."),
-        );
-        ok = false;
-    }
-    let rebalancing = ["balanced", "weighted", "oversample", "undersample"];
-    if loss.get("class_weights").is_some() && rebalancing.contains(&sampler.name.as_str()) {
-        // Both fix the class frequencies the loss sees: together they over-correct, e.g.
-        // balanced batches and balanced weights weigh a 1:20 minority 400 times more.
-        diags.push(
-            Diagnostic::warning(
-                codes::TRAIN_DOUBLE_CORRECTION,
-                format!(
-                    "sampler `{}` and the loss's `class_weights` both correct the class imbalance",
-                    sampler.name
-                ),
-            )
-            .with_label(b.span("sampler"), "re-balances the batches")
-            .with_label(b.span("loss"), "re-weights the classes")
-            .with_help("Keep one of the two: `sampler: uniform` with class weights, or the sampler without `class_weights`."),
-        );
-    }
+    let loss = typed(b, "loss", Loss::from_ctor, diags);
+    let sampler = typed(b, "sampler", Sampler::from_ctor, diags);
+    let optimizer = typed(b, "optimizer", Optimizer::from_ctor, diags);
+    let schedule = typed(b, "schedule", Schedule::from_ctor, diags);
     let init = match b.get("init") {
         Some(Value::Ctor(c)) => {
             let init = init_of(c);
@@ -396,29 +444,28 @@ fn train_decl(
         }
         _ => None,
     };
-    let _ = section;
-    if !ok {
-        return None;
-    }
-    Some(TrainDecl {
+    let decl = TrainDecl {
         name: section.name.as_ref().map(|n| n.name.clone()),
         span: section.span,
         network: network?,
         data: data_name?,
-        loss,
-        optimizer: ctor(b, "optimizer")?,
-        schedule: ctor(b, "schedule")?,
+        loss: loss?,
+        optimizer: optimizer?,
+        schedule: schedule?,
         warmup: b.u64("warmup"),
         batch: b.u64("batch"),
         epochs: b.u64("epochs"),
         seed: b.u64("seed"),
         init,
-        sampler,
+        sampler: sampler?,
         metrics: strings(b, "metrics").unwrap_or_default(),
         rules: rules_name,
         teacher,
-        distill,
-    })
+    };
+    if !settings::checks::train(&decl, b, program, diags) {
+        ok = false;
+    }
+    ok.then_some(decl)
 }
 
 fn rules_decl(rules: &ast::Rules, diags: &mut Diagnostics) -> Option<RulesDecl> {
@@ -489,110 +536,4 @@ fn rules_decl(rules: &ast::Rules, diags: &mut Diagnostics) -> Option<RulesDecl> 
         imitation,
         rules: out,
     })
-}
-
-enum Formula {
-    /// pi as a function of `epoch`: numbers, arithmetic, min, max.
-    Schedule,
-    /// A rule: features, fields, predictions, the class, connectives.
-    Rule,
-}
-
-/// Checks the structure of a formula: known functions with the right arity, operators
-/// allowed in its kind. Names (classes, features) are checked against the data later.
-fn check_formula(e: &Expr, kind: &Formula, diags: &mut Diagnostics) {
-    let bad = |diags: &mut Diagnostics, span: Span, msg: String, help: &str| {
-        diags.push(
-            Diagnostic::error(codes::RULES_INVALID, msg)
-                .with_label(span, "here")
-                .with_help(help),
-        );
-    };
-    match (&e.kind, kind) {
-        (ExprKind::Number(_), _) | (ExprKind::Error, _) => {}
-        (ExprKind::Name(n), Formula::Schedule) => {
-            if n != "epoch" {
-                bad(
-                    diags,
-                    e.span,
-                    format!("unknown name `{n}` in the imitation schedule"),
-                    "The schedule is an expression of `epoch`, e.g. `min(0.95, 1 - 0.9^epoch)`.",
-                );
-            }
-        }
-        (ExprKind::Name(_), Formula::Rule) | (ExprKind::Str(_), Formula::Rule) => {}
-        (ExprKind::Unary { op, operand }, _) => {
-            if *op == UnaryOp::Not && matches!(kind, Formula::Schedule) {
-                bad(
-                    diags,
-                    e.span,
-                    "`not` in the imitation schedule".into(),
-                    "The schedule is arithmetic on `epoch`.",
-                );
-            }
-            check_formula(operand, kind, diags);
-        }
-        (ExprKind::Binary { op, lhs, rhs }, _) => {
-            let logic = matches!(
-                op,
-                BinaryOp::Iff
-                    | BinaryOp::Implies
-                    | BinaryOp::Or
-                    | BinaryOp::And
-                    | BinaryOp::Eq
-                    | BinaryOp::Ne
-                    | BinaryOp::Lt
-                    | BinaryOp::Le
-                    | BinaryOp::Gt
-                    | BinaryOp::Ge
-            );
-            if *op == BinaryOp::From || (logic && matches!(kind, Formula::Schedule)) {
-                bad(
-                    diags,
-                    e.span,
-                    format!("`{}` is not allowed here", op.symbol()),
-                    "Check the formula against docs/language.md, section Rules.",
-                );
-            }
-            check_formula(lhs, kind, diags);
-            check_formula(rhs, kind, diags);
-        }
-        (ExprKind::Call { callee, args }, _) => {
-            let arity = match (callee.name.as_str(), kind) {
-                ("min" | "max", _) => 2,
-                ("feature" | "field" | "predict", Formula::Rule) => 1,
-                _ => {
-                    let known = match kind {
-                        Formula::Schedule => "`min` and `max`",
-                        Formula::Rule => "`feature`, `field`, `predict`, `min` and `max`",
-                    };
-                    bad(
-                        diags,
-                        callee.span,
-                        format!("unknown function `{}`", callee.name),
-                        &format!("The functions here are {known}."),
-                    );
-                    return;
-                }
-            };
-            if args.len() != arity || args.iter().any(|a| a.name.is_some()) {
-                bad(
-                    diags,
-                    e.span,
-                    format!("`{}` takes {arity} positional argument(s)", callee.name),
-                    "See docs/language.md, section Rules.",
-                );
-                return;
-            }
-            for a in args {
-                check_formula(&a.value, kind, diags);
-            }
-        }
-        _ => bad(
-            diags,
-            e.span,
-            "this expression is not allowed in a formula".into(),
-            "See docs/language.md, section Rules.",
-        ),
-    }
 }

@@ -3,10 +3,9 @@
 //! the wanted layers' outputs as the program's results.
 
 use crate::lower::{lower_network, LowerOptions, Lowered, Mode};
-use crate::prim::interp::{self, Bindings};
+use crate::prim::interp;
 use crate::train::{RunError, Trainer};
-use ndarray::{concatenate, ArrayD, Axis, IxDyn};
-use nnc_runtime::data::Dataset;
+use ndarray::{concatenate, ArrayD, Axis};
 use std::collections::HashMap;
 
 /// Examples per forward pass: large enough to amortise the interpreter's per-node cost,
@@ -16,25 +15,13 @@ pub const BATCH: usize = 256;
 /// The evaluation-mode lowering of the trainer's network at `batch`.
 pub fn lowered(trainer: &Trainer, mode: Mode, batch: usize) -> Lowered {
     lower_network(
-        &trainer.net,
+        trainer.net(),
         &LowerOptions {
             mode,
             batch,
-            default_init: trainer.decl.init.clone(),
+            default_init: trainer.decl().init.clone(),
         },
     )
-}
-
-/// The features of `rows` of `ds` as one input batch.
-pub fn batch_input(ds: &Dataset, rows: &[usize]) -> ArrayD<f32> {
-    let mut shape = vec![rows.len()];
-    shape.extend_from_slice(ds.feature_shape());
-    let features = ds.features();
-    let mut x = Vec::with_capacity(rows.len() * features.ncols());
-    for &r in rows {
-        x.extend(features.row(r).iter().copied());
-    }
-    ArrayD::from_shape_vec(IxDyn(&shape), x).expect("rows fill the batch")
 }
 
 /// The values of `layers` (names of the trainer's network) over every example of the
@@ -45,17 +32,14 @@ pub fn layer_values(
     layers: &[String],
 ) -> Result<Vec<ArrayD<f32>>, RunError> {
     let ds = if test {
-        &trainer.data.test
+        &trainer.data().test
     } else {
-        &trainer.data.train
+        &trainer.data().train
     };
     let rows: Vec<usize> = (0..ds.n_samples()).collect();
     let mut programs: HashMap<usize, Lowered> = HashMap::new();
     let mut parts: Vec<Vec<ArrayD<f32>>> = vec![Vec::new(); layers.len()];
-    let mut params = Bindings::new().seed(trainer.decl.seed, trainer.step);
-    for (name, value) in &trainer.state {
-        params = params.param(name, value.clone());
-    }
+    let params = trainer.state_bindings();
     for chunk in rows.chunks(BATCH) {
         let program = programs
             .entry(chunk.len())
@@ -75,7 +59,7 @@ pub fn layer_values(
         let mut bindings = params.clone();
         bindings
             .inputs
-            .insert(input.clone(), batch_input(ds, chunk));
+            .insert(input.clone(), crate::train::batch::features(ds, chunk));
         let values =
             interp::evaluate(&program.graph, &bindings, &nodes).map_err(RunError::internal)?;
         for (part, value) in parts.iter_mut().zip(values) {

@@ -8,6 +8,7 @@
 //!   than taken from `pathfinding`: that crate's proc-macro dependency turns on syn's
 //!   full feature set, which rebuilds every derive macro of the workspace for ~40 lines.
 
+use crate::train::loss::argmax;
 use serde::Serialize;
 
 /// Units with a match above this correlation count as having a counterpart.
@@ -37,23 +38,9 @@ impl Matching {
     }
 }
 
-/// Each row's best column.
+/// Each row's best column (the first, on ties).
 pub fn semi_matching(m: &[Vec<f64>]) -> Matching {
-    let pairs = m
-        .iter()
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .fold((0, f64::NEG_INFINITY), |best, (j, &v)| {
-                    if v > best.1 {
-                        (j, v)
-                    } else {
-                        best
-                    }
-                })
-                .0
-        })
-        .collect();
+    let pairs = m.iter().map(|row| argmax(row.iter().copied())).collect();
     Matching::new(m, pairs)
 }
 

@@ -4,6 +4,7 @@
 //! Features are standardised with the training examples' statistics; the probe is fitted
 //! by full-batch gradient descent from zero weights, so it is deterministic.
 
+use crate::train::loss::argmax;
 use ndarray::{Array1, Array2, Axis};
 
 /// Gradient-descent steps, step size and L2 penalty of the probe: enough for the
@@ -61,18 +62,7 @@ impl Probe {
         let xs = (x - &self.mean) / &self.std;
         let z = xs.dot(&self.w) + &self.b;
         z.axis_iter(Axis(0))
-            .map(|row| {
-                row.iter()
-                    .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |best, (j, &v)| {
-                        if v > best.1 {
-                            (j, v)
-                        } else {
-                            best
-                        }
-                    })
-                    .0 as u32
-            })
+            .map(|row| argmax(row.iter().copied()) as u32)
             .collect()
     }
 

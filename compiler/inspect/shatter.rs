@@ -31,7 +31,7 @@ pub fn grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 /// Checks that the trainer's network maps one scalar to outputs of which `unit` is
 /// chosen; returns the output width.
 pub fn check_scalar(trainer: &Trainer, unit: Option<usize>) -> Result<usize, InspectError> {
-    let net = &trainer.net;
+    let net = trainer.net();
     let input = net.layer(net.inputs[0]);
     let output = &net.outputs[0];
     let out_layer = net.layer(output.layer);
@@ -71,11 +71,11 @@ pub fn check_scalar(trainer: &Trainer, unit: Option<usize>) -> Result<usize, Ins
 /// statistics of its input over the grid `x` (`[n, 1]`).
 fn frozen_state(trainer: &Trainer, x: &ArrayD<f64>) -> Result<Bindings<f64>, RunError> {
     let n = x.shape()[0];
-    let mut bindings = Bindings::<f64>::new().seed(trainer.decl.seed, trainer.step);
-    for (name, value) in &trainer.state {
+    let mut bindings = Bindings::<f64>::new().seed(trainer.decl().seed, trainer.step());
+    for (name, value) in trainer.state() {
         bindings = bindings.param(name, value.mapv(|v| v as f64));
     }
-    let net = &trainer.net;
+    let net = trainer.net();
     let norms: Vec<(&str, &str)> = net
         .layers
         .iter()

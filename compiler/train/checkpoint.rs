@@ -34,7 +34,8 @@ impl Trainer {
         ck.metadata
             .insert(keys::EPOCH.into(), self.epoch.to_string());
         ck.metadata.insert(keys::STEP.into(), self.step.to_string());
-        ck.metadata.insert(SEED.into(), self.decl.seed.to_string());
+        ck.metadata
+            .insert(SEED.into(), self.decl().seed.to_string());
         ck.metadata.insert(keys::LAYOUT.into(), LAYOUT.into());
         Ok(ck)
     }
@@ -55,7 +56,7 @@ impl Trainer {
 
     /// Checkpoint names of the weights binary layers use only through `alpha · sign(w)`.
     pub fn binary_weights(&self) -> Vec<String> {
-        self.net
+        self.net()
             .layers
             .iter()
             .filter(|l| {
@@ -131,11 +132,11 @@ impl Trainer {
             ));
         };
         if let Some(seed) = meta(SEED) {
-            if seed != self.decl.seed {
+            if seed != self.decl().seed {
                 return Err(RunError::config(
                     format!(
                         "the checkpoint was trained with seed {seed}, this run has seed {}",
-                        self.decl.seed
+                        self.decl().seed
                     ),
                     format!("Resume with `--seed {seed}` so the run continues as it started."),
                 ));

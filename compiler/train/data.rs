@@ -1,12 +1,13 @@
 //! Loads and prepares a `data` block for training: source, split, scaling, shape checks.
 
 use super::RunError;
-use crate::hir::value::Ctor;
-use crate::hir::{DataDecl, Value};
+use crate::hir::settings::{CsvLabel, Scale, Source};
+use crate::hir::DataDecl;
 use nnc_runtime::data::{self, CsvOptions, Dataset, LabelColumn, Scaling};
 use std::path::Path;
 
 /// The training and test splits, scaled, with features shaped like the network input.
+#[derive(Clone)]
 pub struct Prepared {
     pub train: Dataset,
     pub test: Dataset,
@@ -14,50 +15,43 @@ pub struct Prepared {
     pub scaler: data::Scaler,
 }
 
-fn load(source: &Ctor, seed: u64, base: &Path) -> Result<Dataset, RunError> {
-    let path = |key: &str| base.join(source.sym(key));
-    let ds = match source.name.as_str() {
-        "builtin" => data::builtin(source.sym("name"))?,
-        "synthetic" => {
-            let params: Vec<(&str, f64)> = source
-                .args
-                .iter()
-                .filter(|(n, _)| n != "name")
-                .filter_map(|(n, v)| v.as_f64().map(|x| (n.as_str(), x)))
-                .collect();
-            data::builtin_with(source.sym("name"), seed, &params)?
+fn load(source: &Source, seed: u64, base: &Path) -> Result<Dataset, RunError> {
+    let ds = match source {
+        Source::Builtin { name } => data::builtin(name)?,
+        Source::Synthetic { name, params } => {
+            let params: Vec<(&str, f64)> = params.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+            data::builtin_with(name, seed, &params)?
         }
-        "csv" => {
-            let label = match source.get("label") {
-                Some(Value::Int(i)) => LabelColumn::Index(*i as usize),
-                Some(Value::Str(s)) => LabelColumn::Name(s.clone()),
-                _ => LabelColumn::Last,
-            };
-            let delimiter = source.sym("delimiter").bytes().next().unwrap_or(b',');
-            let header = matches!(source.get("header"), Some(Value::Bool(true)));
-            data::load_csv(
-                path("path"),
-                &CsvOptions {
-                    header,
-                    label,
-                    delimiter,
+        Source::Csv {
+            path,
+            header,
+            label,
+            delimiter,
+        } => data::load_csv(
+            base.join(path),
+            &CsvOptions {
+                header: *header,
+                label: match label {
+                    CsvLabel::Last => LabelColumn::Last,
+                    CsvLabel::Index(i) => LabelColumn::Index(*i as usize),
+                    CsvLabel::Name(n) => LabelColumn::Name(n.clone()),
                 },
-            )?
-        }
-        "npy" => data::load_npy(path("x"), path("y"))?,
-        "npz" => data::load_npz(path("path"), Some(source.sym("x")), Some(source.sym("y")))?,
-        "idx" => data::load_idx(path("images"), path("labels"))?,
-        other => unreachable!("the checker accepts no data source `{other}`"),
+                delimiter: *delimiter,
+            },
+        )?,
+        Source::Npy { x, y } => data::load_npy(base.join(x), base.join(y))?,
+        Source::Npz { path, x, y } => data::load_npz(base.join(path), Some(x), Some(y))?,
+        Source::Idx { images, labels } => data::load_idx(base.join(images), base.join(labels))?,
     };
     Ok(ds)
 }
 
-fn scaling(c: &Ctor) -> Scaling {
-    match c.name.as_str() {
-        "standardize" => Scaling::Standardize,
-        "minmax" => Scaling::MinMax,
-        "divide" => Scaling::Divide(c.f64("by") as f32),
-        _ => Scaling::None,
+fn scaling(scale: Scale) -> Scaling {
+    match scale {
+        Scale::None => Scaling::None,
+        Scale::Standardize => Scaling::Standardize,
+        Scale::MinMax => Scaling::MinMax,
+        Scale::Divide { by } => Scaling::Divide(by as f32),
     }
 }
 
@@ -90,7 +84,7 @@ pub fn prepare(
             (all.subset(&split.train), all.subset(&split.test))
         }
     };
-    let scaler = data::scale_split(scaling(&decl.scale), &mut train, &mut test)?;
+    let scaler = data::scale_split(scaling(decl.scale), &mut train, &mut test)?;
     let shaped = |ds: Dataset| -> Result<Dataset, RunError> {
         let mut ds = match &decl.shape {
             Some(shape) => {

@@ -1,5 +1,5 @@
 //! Distillation from a teacher checkpoint (`teacher: NET from "PATH"`, `distill: (...)`):
-//! the teacher network checked against the student, and its weights read from the
+//! the teacher network (`nnc check` compares its shape with the student's) and its weights read from the
 //! checkpoint, which must hold exactly the teacher's parameters and running statistics.
 //!
 //! The checkpoint path is relative to the current directory, like the `runs/` folder that
@@ -8,7 +8,7 @@
 
 use super::step::{Distill, TEACHER_PREFIX};
 use super::{RunError, State};
-use crate::hir::{Network, Program as Hir, TrainDecl};
+use crate::hir::{Program as Hir, TrainDecl};
 use crate::lower::{lower_network, LowerOptions, Mode};
 use crate::prim::Op;
 use ndarray::{ArrayD, IxDyn};
@@ -16,14 +16,12 @@ use nnc_runtime::checkpoint::Checkpoint;
 use std::path::Path;
 
 /// The teacher of `train` and its weights (named `teacher.<name>`), or None without one.
-pub fn load(
-    program: &Hir,
-    train: &TrainDecl,
-    student: &Network,
-) -> Result<Option<(Distill, State)>, RunError> {
-    let Some((name, path)) = &train.teacher else {
+/// `nnc check` checked the teacher's shape against the student.
+pub fn load(program: &Hir, train: &TrainDecl) -> Result<Option<(Distill, State)>, RunError> {
+    let Some(spec) = &train.teacher else {
         return Ok(None);
     };
+    let (name, path) = (&spec.network, &spec.checkpoint);
     let teacher = program
         .network(name)
         .ok_or_else(|| {
@@ -33,19 +31,6 @@ pub fn load(
             )
         })?
         .clone();
-    let shape = |net: &Network| {
-        let input = net.layer(net.inputs[0]).shape.clone();
-        let output: u64 = net.layer(net.outputs[0].layer).shape.iter().product();
-        (input, output)
-    };
-    if teacher.inputs.len() != 1 || teacher.outputs.len() != 1 || shape(&teacher) != shape(student)
-    {
-        let ((ti, to), (si, so)) = (shape(&teacher), shape(student));
-        return Err(RunError::config(
-            format!("teacher `{name}` maps {ti:?} to {to} outputs, the student `{}` maps {si:?} to {so}", student.name),
-            "The teacher must read the student's input and predict the same classes.",
-        ));
-    }
     let ck = Checkpoint::load(Path::new(path)).map_err(|e| {
         RunError::config(
             format!("cannot read the teacher checkpoint \"{path}\": {e}"),
@@ -65,9 +50,11 @@ pub fn load(
         .graph
         .nodes
         .iter()
-        .filter_map(|n| match &n.op {
-            Op::Param { name } => Some((name.clone(), n.shape.clone())),
-            _ => None,
+        .filter_map(|n| {
+            let Op::Param { name } = &n.op else {
+                return None;
+            };
+            Some((name.clone(), n.shape.clone()))
         })
         .collect();
     // Every parameter and running statistic of the teacher, as its own run saved them.
@@ -104,12 +91,11 @@ pub fn load(
         let array = ArrayD::from_shape_vec(IxDyn(s), values).map_err(|e| mismatch(&e))?;
         weights.insert(format!("{TEACHER_PREFIX}{n}"), array);
     }
-    let (temperature, weight) = train.distill.unwrap_or((4.0, 0.9));
     Ok(Some((
         Distill {
             teacher,
-            temperature,
-            weight,
+            temperature: spec.distill.temperature,
+            weight: spec.distill.weight,
         },
         weights,
     )))

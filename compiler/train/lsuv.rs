@@ -7,7 +7,7 @@
 //! The forward pass runs in evaluation mode (no dropout; batch norm with its initial
 //! running statistics), on the first `BATCH` examples of the first epoch's order.
 
-use super::{RunError, Trainer};
+use super::{batch, step, RunError, Trainer};
 use crate::hir::Init;
 use crate::lower::Mode;
 use crate::prim::interp;
@@ -40,23 +40,25 @@ pub fn run(t: &mut Trainer) -> Result<Vec<LsuvReport>, RunError> {
     let targets: Vec<(String, String, f64, u32)> = t
         .params
         .iter()
-        .filter_map(|p| match p.init {
-            Init::Lsuv { tol, max_iter } if p.kind == crate::hir::params::ParamKind::Weight => {
-                Some((p.name.clone(), p.layer.clone(), tol, max_iter))
-            }
-            _ => None,
+        .filter(|p| p.kind == crate::hir::params::ParamKind::Weight)
+        .filter_map(|p| {
+            let Init::Lsuv { tol, max_iter } = p.init else {
+                return None;
+            };
+            Some((p.name.clone(), p.layer.clone(), tol, max_iter))
         })
         .collect();
     if targets.is_empty() {
         return Ok(Vec::new());
     }
     let n = t.data.train.n_samples();
-    let rows: Vec<usize> = epoch_order(n, t.decl.seed, 0)
+    let rows: Vec<usize> = epoch_order(n, t.decl().seed, 0)
         .into_iter()
         .take(BATCH.min(n))
         .collect();
     let width = t.width();
-    let (x, y) = t.batch_arrays(&t.data.train, &rows, width);
+    let x = batch::features(&t.data.train, &rows);
+    let y = batch::targets(&t.data.train, &rows, width, &t.decl().loss);
     let program = t.program(Mode::Eval, rows.len()).clone();
     let mut reports = Vec::new();
     for (param, layer, tol, max_iter) in targets {
@@ -69,7 +71,10 @@ pub fn run(t: &mut Trainer) -> Result<Vec<LsuvReport>, RunError> {
             continue;
         };
         let measure = |t: &Trainer| -> Result<f64, RunError> {
-            let bindings = t.bindings(x.clone(), y.clone());
+            let bindings = t
+                .state_bindings()
+                .input(&t.input, x.clone())
+                .input(step::TARGETS, y.clone());
             let values =
                 interp::evaluate(&program.graph, &bindings, &[node]).map_err(RunError::internal)?;
             Ok(variance(&values[0]))

@@ -292,13 +292,9 @@ impl Resolver<'_> {
 
 impl Rules {
     /// Resolves `decl`'s names against the training data (`n_classes` is the network's
-    /// output width) and checks the imitation schedule over `epochs`.
-    pub fn resolve(
-        decl: &RulesDecl,
-        data: &Dataset,
-        n_classes: usize,
-        epochs: u64,
-    ) -> Result<Rules, RunError> {
+    /// output width). `nnc check` checked the formulas' structure and the imitation
+    /// schedule's range.
+    pub fn resolve(decl: &RulesDecl, data: &Dataset, n_classes: usize) -> Result<Rules, RunError> {
         let classes: Vec<&str> = data
             .class_names()
             .unwrap_or_default()
@@ -327,36 +323,20 @@ impl Rules {
                 term,
             });
         }
-        let imitation = decl.imitation.clone();
-        let out = Rules {
+        Ok(Rules {
             name: decl.name.clone(),
             strength: decl.strength,
             rules,
             views: r.views,
             n_features: data.n_features(),
             n_classes,
-            imitation,
-        };
-        for epoch in 0..epochs.max(1) {
-            let pi = out.pi(epoch);
-            if !(0.0..=1.0).contains(&pi) {
-                return Err(err(
-                    &decl.name,
-                    decl.imitation.as_ref().map_or(decl.span, |e| e.span),
-                    format!("the imitation schedule gives pi = {pi} at epoch {epoch}, outside [0, 1]"),
-                    "pi weighs the teacher's targets against the labels; clamp it, e.g. `min(0.95, 1 - 0.9^epoch)`.".into(),
-                ));
-            }
-        }
-        Ok(out)
+            imitation: decl.imitation.clone(),
+        })
     }
 
     /// pi at `epoch` (0-based: the number of epochs already trained).
     pub fn pi(&self, epoch: u64) -> f64 {
-        match &self.imitation {
-            Some(e) => schedule_value(e, epoch as f64),
-            None => (1.0 - 0.9f64.powf(epoch as f64)).min(0.95),
-        }
+        crate::hir::settings::formula::imitation_pi(self.imitation.as_ref(), epoch)
     }
 
     /// The penalty `C Σ_l λ_l (1 - r_l)`, `[batch, classes]`, each r_l clamped to [0, 1].
@@ -399,9 +379,11 @@ impl Rules {
     pub fn conditions(&self, row: &[f32]) -> Vec<Option<bool>> {
         self.rules
             .iter()
-            .map(|rule| match &rule.term {
-                Term::Binary(BinaryOp::Implies, cond, _) => host_value(cond, row).map(|v| v > 0.5),
-                _ => None,
+            .map(|rule| {
+                let Term::Binary(BinaryOp::Implies, cond, _) = &rule.term else {
+                    return None;
+                };
+                host_value(cond, row).map(|v| v > 0.5)
             })
             .collect()
     }
@@ -546,40 +528,6 @@ fn host_value(t: &Term, row: &[f32]) -> Option<f64> {
     })
 }
 
-/// The imitation formula at `epoch` (the checker allows numbers, `epoch`, arithmetic, min,
-/// max); anything else is NaN, which the range check reports.
-fn schedule_value(e: &Expr, epoch: f64) -> f64 {
-    let v = |e: &Expr| schedule_value(e, epoch);
-    match &e.kind {
-        ExprKind::Number(n) => n.value,
-        ExprKind::Name(n) if n == "epoch" => epoch,
-        ExprKind::Unary {
-            op: UnaryOp::Neg,
-            operand,
-        } => -v(operand),
-        ExprKind::Binary { op, lhs, rhs } => {
-            let (a, b) = (v(lhs), v(rhs));
-            match op {
-                BinaryOp::Add => a + b,
-                BinaryOp::Sub => a - b,
-                BinaryOp::Mul => a * b,
-                BinaryOp::Div => a / b,
-                BinaryOp::Pow => a.powf(b),
-                _ => f64::NAN,
-            }
-        }
-        ExprKind::Call { callee, args } if args.len() == 2 => {
-            let (a, b) = (v(&args[0].value), v(&args[1].value));
-            match callee.name.as_str() {
-                "min" => a.min(b),
-                "max" => a.max(b),
-                _ => f64::NAN,
-            }
-        }
-        _ => f64::NAN,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -613,7 +561,7 @@ mod tests {
         let checked =
             crate::check_text("r.nn", &spec, &|_| Err(std::io::ErrorKind::NotFound.into()));
         assert!(!checked.has_errors(), "{:?}", checked.diags);
-        Rules::resolve(&checked.program.rules[0], &data(), 2, 11)
+        Rules::resolve(&checked.program.rules[0], &data(), 2)
     }
 
     const A_BUT_B: &str = r#"rules r {
@@ -680,7 +628,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_names_and_a_schedule_leaving_the_unit_interval_are_errors() {
+    fn unknown_names_are_errors_with_a_span() {
         let cases = [
             (
                 A_BUT_B.replace("has_but", "has_buut"),
@@ -696,11 +644,6 @@ mod tests {
                 A_BUT_B.replace("== positive <=>", "== postive <=>"),
                 "unknown class `postive`",
                 "Did you mean `positive`",
-            ),
-            (
-                A_BUT_B.replace("1 - 0.95^epoch", "0.2 * epoch"),
-                "pi = 1.2000000000000002 at epoch 6",
-                "[0, 1]",
             ),
         ];
         for (spec, message, help) in cases {

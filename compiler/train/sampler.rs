@@ -2,7 +2,8 @@
 //! which examples each batch holds, and the weight of each example's loss.
 
 use super::RunError;
-use crate::hir::{TrainDecl, Value};
+use crate::hir::settings::{ClassWeights, Sampler as Spec};
+use crate::hir::TrainDecl;
 use ndarray::{ArrayD, IxDyn};
 use nnc_runtime::data::Dataset;
 use nnc_runtime::sampling::{kmeans, Policy, Sampler};
@@ -11,40 +12,31 @@ use nnc_runtime::sampling_weights::balanced_class_weights;
 /// The policy the train block names (`undersample` changes the data first, then draws
 /// uniformly).
 fn policy_of(train: &TrainDecl) -> Policy {
-    let s = &train.sampler;
-    match s.name.as_str() {
-        "balanced" => Policy::Balanced,
-        "weighted" => Policy::Weighted(floats(s.get("weights"))),
-        "oversample" => Policy::Oversample,
-        "hard_mining" => Policy::HardMining {
-            fraction: s.f64("fraction"),
+    match &train.sampler {
+        Spec::Uniform | Spec::Undersample { .. } => Policy::Uniform,
+        Spec::Balanced => Policy::Balanced,
+        Spec::Weighted { weights } => Policy::Weighted(weights.clone()),
+        Spec::Oversample => Policy::Oversample,
+        Spec::HardMining { fraction } => Policy::HardMining {
+            fraction: *fraction,
         },
-        _ => Policy::Uniform,
-    }
-}
-
-fn floats(value: Option<&Value>) -> Vec<f64> {
-    match value {
-        Some(Value::List(items)) => items.iter().filter_map(Value::as_f64).collect(),
-        _ => Vec::new(),
     }
 }
 
 /// `undersample(kmeans: K)`: the training split with every class but the smallest replaced
 /// by K k-means centroids; other samplers leave it as it is.
 pub fn prepare_split(train: &TrainDecl, split: Dataset) -> Result<Dataset, RunError> {
-    if train.sampler.name != "undersample" {
+    let Spec::Undersample { kmeans: k } = train.sampler else {
         return Ok(split);
-    }
+    };
     let Some(labels) = split.labels() else {
         return Ok(split);
     };
-    let k = train.sampler.f64("kmeans").max(0.0) as usize;
     let (features, labels) = kmeans::undersample(
         split.features().view(),
         labels,
         split.n_classes() as usize,
-        k,
+        k as usize,
         train.seed,
         split.class_names(),
     )?;
@@ -69,11 +61,10 @@ pub fn sampler(train: &TrainDecl, split: &Dataset) -> Result<Sampler, RunError> 
 /// one weight per class. `None` without `class_weights`.
 pub fn class_weights(train: &TrainDecl, split: &Dataset) -> Result<Option<Vec<f64>>, RunError> {
     let counts: Vec<u64> = split.class_counts().iter().map(|&c| c as u64).collect();
-    match train.loss.get("class_weights") {
+    match train.loss.class_weights() {
         None => Ok(None),
-        Some(Value::Sym(_)) => Ok(Some(balanced_class_weights(&counts)?)),
-        Some(value) => {
-            let weights = floats(Some(value));
+        Some(ClassWeights::Balanced) => Ok(Some(balanced_class_weights(&counts)?)),
+        Some(ClassWeights::Given(weights)) => {
             if weights.len() != counts.len() {
                 return Err(RunError::config(
                     format!(
@@ -84,7 +75,7 @@ pub fn class_weights(train: &TrainDecl, split: &Dataset) -> Result<Option<Vec<f6
                     "Give one weight per class, in class order, or `class_weights: balanced`.",
                 ));
             }
-            Ok(Some(weights))
+            Ok(Some(weights.clone()))
         }
     }
 }

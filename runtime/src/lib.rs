@@ -4,7 +4,7 @@
 //! - [`data`]: loads and prepares data sets.
 //! - [`rng`]: every random number, from one seed.
 //! - [`init`]: weight initialisation schemes.
-//! - [`schedule`]: learning-rate schedules.
+//! - [`lr_schedule`]: learning-rate schedules.
 //! - [`metrics`]: classification metrics and the CLI's final table.
 //! - [`sampling`]: seeded batch-sampling policies and k-means undersampling.
 //! - [`sampling_weights`]: class-imbalance weights and sampling probabilities.
@@ -18,9 +18,9 @@ pub mod data;
 pub mod exec;
 pub mod files;
 pub mod init;
+pub mod lr_schedule;
 pub mod metrics;
 pub mod plot;
 pub mod rng;
 pub mod sampling;
 pub mod sampling_weights;
-pub mod schedule;

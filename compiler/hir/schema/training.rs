@@ -99,6 +99,52 @@ pub static OPTIMIZER: CtorSet = CtorSet {
             ]],
             "Adam with decoupled weight decay.",
         ),
+        sig(
+            "rmsprop",
+            1,
+            &[&[
+                p("lr", POS_FLOAT, Default::Float(0.01), "Learning rate."),
+                p(
+                    "alpha",
+                    Ty::Float {
+                        min: 0.0,
+                        max: 0.999_999,
+                        open_min: false,
+                    },
+                    Default::Float(0.99),
+                    "Decay of the running mean of squared gradients (rho).",
+                ),
+                p(
+                    "eps",
+                    POS_FLOAT,
+                    Default::Float(1e-8),
+                    "Added to the denominator.",
+                ),
+                p(
+                    "momentum",
+                    Ty::Float {
+                        min: 0.0,
+                        max: 0.999_999,
+                        open_min: false,
+                    },
+                    Default::Float(0.0),
+                    "Momentum of the scaled step (PyTorch form: b = m b + g / (sqrt(v) + eps)).",
+                ),
+                p(
+                    "centered",
+                    Ty::Bool,
+                    Default::Bool(false),
+                    "Divide by the gradient's estimated variance rather than its second moment.",
+                ),
+                p(
+                    "weight_decay",
+                    NONNEG_FLOAT,
+                    Default::Float(0.0),
+                    "L2 penalty added to the gradient.",
+                ),
+            ]],
+            "RMSprop (Hinton's lecture 6e; centered: Graves 2013), as PyTorch defines it.",
+        ),
     ],
 };
 

@@ -1,0 +1,154 @@
+//! Building a trainer: the checks that need the data (the spec-only ones ran in `nnc
+//! check`), then the construction from checked parts.
+
+use super::engine::Engine;
+use super::step::Extras;
+use super::{data, distill, rules, sampler, RunError, State, Trainer};
+use crate::hir::settings::{Loss, Sampler, Schedule};
+use crate::hir::{DataDecl, Program as Hir, TrainDecl};
+use crate::lower::Mode;
+use nnc_runtime::data::{Dataset, Targets};
+use nnc_runtime::lr_schedule::{Schedule as LrSchedule, Shape as LrShape};
+use std::path::Path;
+
+/// A spec that failed `nnc check` reached the trainer.
+fn unresolved(what: &str, name: &str) -> RunError {
+    RunError::config(
+        format!("{what} `{name}` did not resolve"),
+        "Fix the errors `nnc check` reports.",
+    )
+}
+
+impl Trainer {
+    /// Prepares the train block `train` of `program`: its network, its data (paths relative
+    /// to `base`), and the compiled training step.
+    pub fn new(program: &Hir, train: &TrainDecl, base: &Path) -> Result<Trainer, RunError> {
+        let net = program
+            .network(&train.network)
+            .ok_or_else(|| unresolved("network", &train.network))?
+            .clone();
+        let decl_data: &DataDecl = program
+            .data
+            .iter()
+            .find(|d| d.name == train.data)
+            .ok_or_else(|| unresolved("data block", &train.data))?;
+        let (Some(&input), Some(output)) = (net.inputs.first(), net.outputs.first()) else {
+            return Err(unresolved("network", &net.name));
+        };
+        let input = net.layer(input);
+        let input_shape: Vec<usize> = input.shape.iter().map(|d| *d as usize).collect();
+        let width: usize = net.layer(output.layer).shape.iter().product::<u64>() as usize;
+        let classes = match train.loss {
+            Loss::CrossEntropy { .. } => Some(width),
+            Loss::BinaryCrossEntropy => Some(2),
+            Loss::Mse => None,
+        };
+        let mut data = data::prepare(decl_data, train.seed, base, &input_shape, classes)?;
+        check_targets(train, &data.train, width)?;
+        data.train = sampler::prepare_split(train, data.train)?;
+        let batch_sampler = sampler::sampler(train, &data.train)?;
+        let class_weights = sampler::class_weights(train, &data.train)?;
+        let rules = match &train.rules {
+            Some(name) => {
+                let decl = program
+                    .rules
+                    .iter()
+                    .find(|r| &r.name == name)
+                    .ok_or_else(|| unresolved("rules block", name))?;
+                Some(rules::Rules::resolve(decl, &data.train, width)?)
+            }
+            None => None,
+        };
+        let (distill, fixed) = match distill::load(program, train)? {
+            Some((d, w)) => (Some(d), w),
+            None => (None, State::new()),
+        };
+        let n = batch_sampler.epoch_len() as u64;
+        let steps_per_epoch = n.div_ceil(train.batch.max(1));
+        let schedule = LrSchedule {
+            base_lr: train.optimizer.lr(),
+            shape: match train.schedule {
+                Schedule::Constant => LrShape::Constant,
+                Schedule::Step { every, gamma } => LrShape::Step { every, gamma },
+                Schedule::Cosine { min_lr } => LrShape::Cosine { min_lr },
+            },
+            warmup_steps: train.warmup * steps_per_epoch,
+            steps_per_epoch,
+            total_steps: train.epochs * steps_per_epoch,
+        };
+        let mut trainer = Trainer {
+            input: input.name.clone(),
+            engine: Engine::new(net, train.clone(), Extras { rules, distill }),
+            data,
+            state: State::new(),
+            fixed,
+            params: Vec::new(),
+            buffers: Vec::new(),
+            epoch: 0,
+            step: 0,
+            schedule,
+            sampler: batch_sampler,
+            class_weights,
+        };
+        let batch = trainer.batch();
+        let p = trainer.engine.program(Mode::Train, batch);
+        trainer.params = p.lowered.params.clone();
+        trainer.buffers = p.lowered.state.clone();
+        trainer.buffers.extend(p.opt_state.iter().cloned());
+        Ok(trainer)
+    }
+}
+
+/// The training split's targets against the loss: `mse` needs real-valued targets as wide
+/// as the output; unlabelled examples train only through the rules' or the teacher's term,
+/// so their label-free target must make CE(y, p) vanish and no sampler or weight may read
+/// their labels.
+fn check_targets(train: &TrainDecl, split: &Dataset, width: usize) -> Result<(), RunError> {
+    match (&train.loss, split.targets()) {
+        (Loss::Mse, Targets::Real(t)) if t.ncols() != width => {
+            return Err(RunError::config(
+                format!(
+                    "the targets have {} values per example but the network outputs {width}",
+                    t.ncols()
+                ),
+                "Match the last layer's width to the targets.",
+            ))
+        }
+        (Loss::Mse, Targets::Classes { .. }) => {
+            return Err(RunError::config(
+                "`mse` needs real-valued targets, but the data has class labels",
+                "Use `cross_entropy` for classification.",
+            ))
+        }
+        (Loss::Mse, Targets::Real(_))
+        | (Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy, Targets::Classes { .. })
+        | (Loss::CrossEntropy { .. } | Loss::BinaryCrossEntropy, Targets::Real(_)) => {}
+    }
+    let n = split.n_unlabelled();
+    if n == 0 {
+        return Ok(());
+    }
+    let plain_ce = matches!(
+        train.loss,
+        Loss::CrossEntropy { label_smoothing, .. } if label_smoothing == 0.0
+    );
+    let problem = if !plain_ce {
+        Some((
+            "the loss",
+            "Use `loss: cross_entropy` without label smoothing.",
+        ))
+    } else if train.sampler != Sampler::Uniform {
+        Some(("the sampler", "Use the default `sampler: uniform`."))
+    } else if train.loss.class_weights().is_some() {
+        Some(("`class_weights`", "Leave out `class_weights`."))
+    } else {
+        None
+    };
+    match problem {
+        Some((what, help)) => Err(RunError::config(
+            format!("the training split has {n} unlabelled examples, but {what} needs a label for every example"),
+            help,
+        )),
+        None => Ok(()),
+    }
+}
