@@ -221,8 +221,10 @@ fn transcendentals_max_error_against_std() {
         ((1.2e-7, f64::INFINITY), "log"),
         ((f64::INFINITY, 3e-7), "tanh"),
         ((f64::INFINITY, 2e-7), "sigmoid"),
-        // GELU's normal CDF (Abramowitz & Stegun 7.1.26, 7.5e-8 in exact arithmetic).
-        ((f64::INFINITY, 2e-7), "normal_cdf"),
+        // GELU's normal CDF: Abramowitz & Stegun 7.1.26 is within 7.5e-8 in exact
+        // arithmetic; f32 rounding in its polynomial (terms up to 1.45 summing to about 1)
+        // and in 1 - q/2 adds about as much again.
+        ((f64::INFINITY, 3e-7), "normal_cdf"),
     ];
     for (k, ((f, (bound, name)), got)) in exact.iter().zip(bounds).zip(out).enumerate() {
         let args = if k == 1 { &pos } else { &xs };

@@ -75,9 +75,20 @@ impl LayerKind {
     /// Whether its outputs are post-activation values: the layers `nnc compare` and `nnc
     /// diagnose` look at.
     pub fn is_activation(self) -> bool {
+        self.class() == Class::Activation
+    }
+
+    /// Whether it joins several input tensors (`concat(a, b)`) rather than taking one.
+    pub fn joins_inputs(self) -> bool {
+        self.class() == Class::Join
+    }
+
+    /// Every kind's class, in one exhaustive match.
+    fn class(self) -> Class {
         use LayerKind as K;
         match self {
-            K::Relu | K::LeakyRelu | K::Tanh | K::Sigmoid | K::Gelu | K::Crelu => true,
+            K::Relu | K::LeakyRelu | K::Tanh | K::Sigmoid | K::Gelu | K::Crelu => Class::Activation,
+            K::Concat => Class::Join,
             K::Dense
             | K::Conv
             | K::MaskedConv
@@ -88,7 +99,6 @@ impl LayerKind {
             | K::GlobalAvgPool
             | K::Flatten
             | K::Reshape
-            | K::Concat
             | K::Unpool
             | K::Dropout
             | K::Softmax
@@ -96,14 +106,19 @@ impl LayerKind {
             | K::LayerNorm
             | K::GroupNorm
             | K::InstanceNorm
-            | K::L2Norm => false,
+            | K::L2Norm => Class::Other,
         }
     }
+}
 
-    /// Whether it joins several input tensors (`concat(a, b)`) rather than taking one.
-    pub fn joins_inputs(self) -> bool {
-        self == LayerKind::Concat
-    }
+/// How the compiler treats a kind beyond its schema and shape rule.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Post-activation values: compared and diagnosed by `nnc compare`/`nnc diagnose`.
+    Activation,
+    /// Takes two or more input tensors (`concat(a, b)`); every other layer takes one.
+    Join,
+    Other,
 }
 
 const fn same_name(a: &str, b: &str) -> bool {

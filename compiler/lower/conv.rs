@@ -27,7 +27,10 @@ fn mask(g: &mut Graph, kernel: [usize; 2], mask: Mask) -> NodeId {
     if ch > 0 {
         rows.push(g.constant(1.0, &[ch, kw]));
     }
-    let ones = if mask == Mask::A { cw } else { cw + 1 };
+    let ones = match mask {
+        Mask::A => cw,
+        Mask::B => cw + 1,
+    };
     rows.push(if ones == 0 {
         g.constant(0.0, &[1, kw])
     } else {
@@ -126,10 +129,9 @@ pub(super) fn lower_pool(
         unreachable!("pool output is 4-D")
     };
     let window_size = (window.kernel[0] * window.kernel[1]) as usize;
-    let pad_value = if kind == PoolKind::Max {
-        f64::NEG_INFINITY
-    } else {
-        0.0
+    let pad_value = match kind {
+        PoolKind::Max => f64::NEG_INFINITY,
+        PoolKind::Avg => 0.0,
     };
     let cols = cx.g.im2col(x, geom(window, pad_value));
     let cols = cx.g.reshape(cols, &[n, c, window_size, oh * ow]);
