@@ -2,10 +2,10 @@
 //! output shape, or diagnostics that name the shapes involved. Convolutions and pooling
 //! (window geometry) are in `window.rs`.
 
-use super::args::Bound;
-use super::schema::VECTOR_INITS;
 mod window;
 
+use super::args::Bound;
+use super::schema::VECTOR_INITS;
 use super::shapes::{broadcast, numel, show};
 use super::value::{Ctor, Value};
 use super::{
