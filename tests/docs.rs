@@ -280,6 +280,41 @@ fn the_reference_covers_the_schema() {
     );
 }
 
+/// The "How to add ..." sections of docs/ARCHITECTURE.md name the files a change touches;
+/// every file or folder they name in backticks must exist.
+#[test]
+fn how_to_add_sections_name_existing_files() {
+    let text = read_doc("ARCHITECTURE.md");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut named = 0;
+    let mut missing = Vec::new();
+    for section in text.split("\n## ").filter(|s| s.starts_with("How to add")) {
+        for (i, quoted) in section.split('`').enumerate() {
+            let is_path = i % 2 == 1
+                && quoted.contains('/')
+                && !quoted.contains(' ')
+                && quoted
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_lowercase());
+            if is_path {
+                named += 1;
+                if !root.join(quoted).exists() {
+                    missing.push(quoted.to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        named >= 20,
+        "found only {named} paths in the How to add sections"
+    );
+    assert!(
+        missing.is_empty(),
+        "docs/ARCHITECTURE.md names missing files: {missing:?}"
+    );
+}
+
 #[test]
 fn block_extraction_sees_tags_and_headings() {
     let md = "# T\n### nnc::a\n```nn-error\nx\n```\ntext\n```nn\ny\n```\n";

@@ -3,6 +3,8 @@
 //! must agree within a documented tolerance (docs/testing.md); random graphs are in
 //! tests/jit_random.rs. Also the maximum error of the transcendental functions.
 
+mod common;
+
 use ndarray::{ArrayD, IxDyn};
 use nnc::lower::Mode;
 use nnc::prim::interp::{self, Bindings};
@@ -213,7 +215,8 @@ fn transcendentals_max_error_against_std() {
     let mut g = Graph::new();
     let x = g.input("x", &[n]);
     let p = g.input("p", &[n]);
-    let wanted = [g.exp(x), g.log(p), g.tanh(x), g.sigmoid(x)];
+    let cdf = nnc::lower::activation::normal_cdf(&mut g, x);
+    let wanted = [g.exp(x), g.log(p), g.tanh(x), g.sigmoid(x), cdf];
     let mut compiled = nnc::jit::compile(
         &g,
         &wanted,
@@ -226,7 +229,13 @@ fn transcendentals_max_error_against_std() {
     .unwrap();
     let inputs: BTreeMap<&str, &[f32]> = [("x", xs.as_slice()), ("p", pos.as_slice())].into();
     let out = compiled.run(&inputs, &[], 0, 0).unwrap();
-    let exact: [fn(f64) -> f64; 4] = [f64::exp, f64::ln, f64::tanh, |x| 1.0 / (1.0 + (-x).exp())];
+    let exact: [fn(f64) -> f64; 5] = [
+        f64::exp,
+        f64::ln,
+        f64::tanh,
+        |x| 1.0 / (1.0 + (-x).exp()),
+        |x| 0.5 * (1.0 + common::erf(x / std::f64::consts::SQRT_2)),
+    ];
     // (relative bound, absolute bound): exp and log within about one f32 ulp; tanh and
     // sigmoid, (1 - e)/(1 + e) and 1/(1 + e), lose relative accuracy near 0 by
     // cancellation, so their bound is absolute.
@@ -235,6 +244,10 @@ fn transcendentals_max_error_against_std() {
         ((1.2e-7, f64::INFINITY), "log"),
         ((f64::INFINITY, 3e-7), "tanh"),
         ((f64::INFINITY, 2e-7), "sigmoid"),
+        // GELU's normal CDF: Abramowitz & Stegun 7.1.26 is within 7.5e-8 in exact
+        // arithmetic; f32 rounding in its polynomial (terms up to 1.45 summing to about 1)
+        // and in 1 - q/2 adds about as much again.
+        ((f64::INFINITY, 3e-7), "normal_cdf"),
     ];
     for (k, ((f, (bound, name)), got)) in exact.iter().zip(bounds).zip(out).enumerate() {
         let args = if k == 1 { &pos } else { &xs };
@@ -251,6 +264,26 @@ fn transcendentals_max_error_against_std() {
             max_rel <= rel_bound && max_abs <= abs_bound,
             "{name}: {max_abs:e} / {max_rel:e}"
         );
+    }
+}
+
+/// GELU in both forms, forward and backward (the gradient of the output's sum with respect
+/// to the input and every parameter), agrees with the interpreter.
+#[test]
+fn gelu_matches_the_interpreter() {
+    let net = common::single(
+        "[24]",
+        "dense(32) |> gelu |> dense(16) |> gelu(approximate: tanh) |> dense(8)",
+    );
+    let lowered = common::lower(&net, Mode::Train, 8);
+    let mut g = lowered.graph.clone();
+    let y = lowered.outputs[0].1;
+    let leaves = common::leaves(&lowered, &g);
+    let total = g.sum_all(y);
+    let mut wanted = vec![y];
+    wanted.extend(nnc::prim::autodiff::differentiate(&mut g, total, &leaves));
+    for seed in 0..3 {
+        compare("gelu", &g, &wanted, seed, false);
     }
 }
 

@@ -464,6 +464,8 @@ fn activations() {
         "leaky_relu(slope: 1.5)",
         "tanh",
         "sigmoid",
+        "gelu",
+        "gelu(approximate: tanh)",
         "crelu",
         "softmax",
         "softmax(axis: 1)",

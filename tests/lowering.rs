@@ -1,8 +1,9 @@
 //! Forward values of lowered layers against independent computations: direct
 //! convolution loops (groups, stride, padding, dilation) against the Im2Col lowering,
 //! Caffe's pooling loops (including ceil mode), PixelCNN masks, and the hand-checkable
-//! vectors of the design notes (papers.md) (group norm, batch norm, layer norm, l2 norm, XNOR-Net).
-//! Also what the lowering declares: parameters, state, multipliers.
+//! vectors of the design notes (papers.md) (group norm, batch norm, layer norm, l2 norm, XNOR-Net),
+//! GELU's two forms against their formulas in f64. Also what the lowering declares:
+//! parameters, state, multipliers.
 
 // The papers.md vectors are written as printed there (6 decimals), e.g. 1.414213.
 #![allow(clippy::approx_constant)]
@@ -808,4 +809,47 @@ fn parameters_state_and_multipliers() {
     );
     assert_eq!(lowered.graph.shape(lowered.outputs[0].1), &[2, 5]);
     nnc::prim::verify::verify(&lowered.graph).unwrap();
+}
+
+// ------------------------------------------------------------------ gelu
+
+/// PyTorch's `gelu(x, approximate="none")` and `"tanh"`, written as its docs give them.
+fn gelu_ref(x: f64, tanh_form: bool) -> f64 {
+    if tanh_form {
+        let u = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3));
+        0.5 * x * (1.0 + u.tanh())
+    } else {
+        0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2))
+    }
+}
+
+#[test]
+fn gelu_forms_match_their_formulas() {
+    // x from -8 to 8; both tails, 0 and the region where the cubic term matters.
+    let xs: Vec<f64> = (0..=320).map(|i| -8.0 + 0.05 * i as f64).collect();
+    let x = ArrayD::from_shape_vec(IxDyn(&[1, xs.len()]), xs.clone()).unwrap();
+    for (layer, tanh_form) in [
+        ("gelu", false),
+        ("gelu(approximate: none)", false),
+        ("gelu(approximate: tanh)", true),
+    ] {
+        let net = single(&format!("[{}]", xs.len()), layer);
+        let lowered = lower(&net, Mode::Eval, 1);
+        let y = forward(&lowered, std::slice::from_ref(&x), Bindings::new());
+        for (xi, yi) in xs.iter().zip(y.iter()) {
+            let want = gelu_ref(*xi, tanh_form);
+            // The erf form carries A&S 7.1.26's 1.5e-7 error on erf, 7.5e-8 on the CDF,
+            // times |x|; the tanh form is the same function as PyTorch's (as a sigmoid),
+            // so only f64 rounding separates them.
+            let tol = if tanh_form {
+                1e-14
+            } else {
+                7.5e-8 * xi.abs() + 1e-15
+            };
+            assert!((yi - want).abs() <= tol, "{layer} at {xi}: {yi} vs {want}");
+        }
+    }
+    // The reference itself, against A&S table 7.1 (erf 0.5 = 0.5204998778) and erf 2.
+    assert!((erf(0.5) - 0.520_499_877_8).abs() < 1e-10);
+    assert!((erf(2.0) - 0.995_322_265_0).abs() < 1e-10);
 }

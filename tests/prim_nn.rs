@@ -1,17 +1,19 @@
-//! Layer math from `nnc::prim::nn` and the helpers, checked against the papers.md test
-//! vectors (group norm, batch norm, layer norm, ParseNet L2 norm, XNOR-Net), against
-//! direct loops (convolution and pooling through Im2Col), and against finite differences
-//! (composite helpers and a small MLP trained end to end in the interpreter).
+//! Layer math from `nnc::lower` (norms, XNOR-Net, dense), the loss of `nnc::train::loss` and
+//! the helpers, checked against the papers.md test vectors (group norm, batch norm, layer
+//! norm, ParseNet L2 norm, XNOR-Net), against direct loops (convolution and pooling
+//! through Im2Col), and against finite differences (composite helpers and a small MLP
+//! trained end to end in the interpreter).
 
 // The papers.md vectors are copied digit for digit, including 1.414213 (not SQRT_2).
 #![allow(clippy::approx_constant)]
 
 use ndarray::{arr1, arr2, ArrayD, IxDyn};
+use nnc::lower::{binary, dense, norm};
 use nnc::prim::autodiff::differentiate;
 use nnc::prim::gradcheck::{check_gradients, Tolerance};
 use nnc::prim::interp::{evaluate, Bindings};
 use nnc::prim::verify::verify;
-use nnc::prim::{nn, ConvGeom, Graph, NodeId};
+use nnc::prim::{ConvGeom, Graph, NodeId};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -66,7 +68,7 @@ fn group_norm_of(x: ArrayD<f64>, groups: usize, affine: Affine) -> ArrayD<f64> {
         }
         None => (None, None),
     };
-    let y = nn::group_norm(&mut g, input, groups, gamma, beta, 1e-5);
+    let y = norm::group_norm(&mut g, input, groups, gamma, beta, 1e-5);
     eval(&g, &bindings, &[y]).remove(0)
 }
 
@@ -136,16 +138,16 @@ fn group_norm_paper_vectors_x2() {
 fn batch_norm_paper_vectors() {
     let mut g = Graph::new();
     let x = g.input("x", &[2, 4, 1, 2]);
-    let bn = nn::batch_norm_train(&mut g, x, None, None, 1e-5);
-    let count = nn::batch_norm_count(&g, x);
+    let bn = norm::batch_norm_train(&mut g, x, None, None, 1e-5);
+    let count = norm::batch_norm_count(&g, x);
     assert_eq!(count, 4);
     // PyTorch running stats after one step from mean 0, var 1, momentum 0.1.
     let zero_mean = g.constant(0.0, &[4]);
     let unit_var = g.constant(1.0, &[4]);
-    let unbiased = nn::unbiased_var(&mut g, bn.var, count);
-    let running_mean = nn::ema_update(&mut g, zero_mean, bn.mean, 0.1);
-    let running_var = nn::ema_update(&mut g, unit_var, unbiased, 0.1);
-    let eval_y = nn::batch_norm_eval(&mut g, x, running_mean, running_var, None, None, 1e-5);
+    let unbiased = norm::unbiased_var(&mut g, bn.var, count);
+    let running_mean = norm::ema_update(&mut g, zero_mean, bn.mean, 0.1);
+    let running_var = norm::ema_update(&mut g, unit_var, unbiased, 0.1);
+    let eval_y = norm::batch_norm_eval(&mut g, x, running_mean, running_var, None, None, 1e-5);
     let bindings = Bindings::new().input("x", x2());
     let nodes = [
         bn.y,
@@ -184,7 +186,7 @@ fn batch_norm_paper_vectors() {
 fn layer_norm_paper_vectors() {
     let mut g = Graph::new();
     let x = g.input("x", &[3, 4]);
-    let y = nn::layer_norm(&mut g, x, 1, None, None, 1e-5);
+    let y = norm::layer_norm(&mut g, x, 1, None, None, 1e-5);
     let data = arr2(&[
         [1.0, 2.0, 3.0, 4.0],
         [2.0, 2.0, 2.0, 2.0],
@@ -203,8 +205,8 @@ fn layer_norm_paper_vectors() {
     let x = x2();
     let mut g = Graph::new();
     let input = g.input("x", x.shape());
-    let ln = nn::layer_norm(&mut g, input, 3, None, None, 1e-5);
-    let gn = nn::group_norm(&mut g, input, 1, None, None, 1e-5);
+    let ln = norm::layer_norm(&mut g, input, 3, None, None, 1e-5);
+    let gn = norm::group_norm(&mut g, input, 1, None, None, 1e-5);
     let v = eval(&g, &Bindings::new().input("x", x), &[ln, gn]);
     assert_close(&v[0], v[1].as_slice().unwrap(), 1e-12);
 }
@@ -214,14 +216,14 @@ fn parsenet_l2_norm_paper_vectors() {
     let mut g = Graph::new();
     let x = g.input("x", &[1, 2, 2, 2]);
     let gamma = g.param("gamma", &[2]);
-    let normalized = nn::l2_norm(&mut g, x, &[1], 1e-10);
-    let y = nn::channel_affine(&mut g, normalized, Some(gamma), None);
+    let normalized = norm::l2_norm(&mut g, x, &[1], 1e-10);
+    let y = norm::channel_affine(&mut g, normalized, Some(gamma), None);
     let across = g.square(x);
     let across = g.sum(across, &[1, 2, 3]);
     let across = g.add_scalar(across, 1e-10);
     let across = g.sqrt(across);
     let gap = g.mean(x, &[2, 3]);
-    let gap = nn::l2_norm(&mut g, gap, &[1], 1e-10);
+    let gap = norm::l2_norm(&mut g, gap, &[1], 1e-10);
     let bindings = Bindings::new()
         .input("x", array(&[1, 2, 2, 2], &[3., 0., 1., 2., 4., 0., 1., 2.]))
         .param("gamma", arr1(&[10.0, 20.0]).into_dyn());
@@ -243,7 +245,7 @@ fn xnor_weight_ste_paper_vectors() {
     // g * (1/n + alpha * 1{|W| <= 1}) with upstream ones.
     let mut g = Graph::new();
     let w = g.param("w", &[1, 2, 2]);
-    let binary = nn::xnor_weight_ste(&mut g, w);
+    let binary = binary::xnor_weight_ste(&mut g, w);
     let loss = g.sum_all(binary);
     let grad = differentiate(&mut g, loss, &[w])[0];
     let bindings = Bindings::new().param("w", array(&[1, 2, 2], &[0.5, -1.5, 2.0, -0.25]));
@@ -254,7 +256,7 @@ fn xnor_weight_ste_paper_vectors() {
     // Two filters: alpha per filter.
     let mut g = Graph::new();
     let w = g.param("w", &[2, 2, 2]);
-    let binary = nn::xnor_weight_ste(&mut g, w);
+    let binary = binary::xnor_weight_ste(&mut g, w);
     let data = [1.0, -2.0, 3.0, -4.0, 0.1, 0.2, -0.3, 0.4];
     let bindings = Bindings::new().param("w", array(&[2, 2, 2], &data));
     let v = eval(&g, &bindings, &[binary]);
@@ -268,7 +270,7 @@ fn xnor_weight_ste_paper_vectors() {
 fn binary_activation_ste() {
     let mut g = Graph::new();
     let x = g.param("x", &[5]);
-    let y = nn::binary_activation_ste(&mut g, x);
+    let y = binary::binary_activation_ste(&mut g, x);
     let loss = g.sum_all(y);
     let grad = differentiate(&mut g, loss, &[x])[0];
     let bindings = Bindings::new().param("x", arr1(&[-2.0, -0.5, 0.0, 0.3, 1.5]).into_dyn());
@@ -292,7 +294,7 @@ fn xnor_conv_paper_vectors() {
         g.reshape(out, &[2, 2])
     };
     let exact = conv(&mut g, image, w);
-    let w_bin = nn::xnor_weight_ste(&mut g, w);
+    let w_bin = binary::xnor_weight_ste(&mut g, w);
     let bwn = conv(&mut g, image, w_bin);
     let sign_image = g.sign(image);
     let sign_w = g.sign(w);
@@ -486,11 +488,11 @@ proptest! {
             let y = g.exp(x);
             g.div(y, x)
         })?;
-        check_helper(&shape, seed, -3.0, 3.0, |g, x| nn::layer_norm(g, x, 2, None, None, 1e-5))?;
-        check_helper(&shape, seed, -3.0, 3.0, |g, x| nn::batch_norm_train(g, x, None, None, 1e-5).y)?;
-        check_helper(&shape, seed, -3.0, 3.0, |g, x| nn::l2_norm(g, x, &[1], 1e-10))?;
+        check_helper(&shape, seed, -3.0, 3.0, |g, x| norm::layer_norm(g, x, 2, None, None, 1e-5))?;
+        check_helper(&shape, seed, -3.0, 3.0, |g, x| norm::batch_norm_train(g, x, None, None, 1e-5).y)?;
+        check_helper(&shape, seed, -3.0, 3.0, |g, x| norm::l2_norm(g, x, &[1], 1e-10))?;
         let groups = if dims[1] == 2 { 2 } else { 1 };
-        check_helper(&shape, seed, -3.0, 3.0, |g, x| nn::group_norm(g, x, groups, None, None, 1e-5))?;
+        check_helper(&shape, seed, -3.0, 3.0, |g, x| norm::group_norm(g, x, groups, None, None, 1e-5))?;
     }
 }
 
@@ -529,11 +531,11 @@ fn mlp() -> Mlp {
         .map(|(name, shape)| g.param(name, shape))
         .collect();
     let hidden = g.with_origin("dense1", |g| {
-        let h = nn::dense(g, x, params[0], Some(params[1]));
+        let h = dense::dense(g, x, params[0], Some(params[1]));
         g.relu(h)
     });
     let logits = g.with_origin("dense2", |g| {
-        nn::dense(g, hidden, params[2], Some(params[3]))
+        dense::dense(g, hidden, params[2], Some(params[3]))
     });
     let loss = g.with_origin("loss", |g| {
         nnc::train::loss::softmax_cross_entropy(g, logits, labels)

@@ -95,8 +95,8 @@ pub fn shared_layers(
         None => a
             .layers
             .iter()
-            .filter(|l| common::is_activation(&l.op))
-            .filter(|l| find(b, &l.name).is_some_and(|m| common::is_activation(&m.op)))
+            .filter(|l| l.op.is_activation())
+            .filter(|l| find(b, &l.name).is_some_and(|m| m.op.is_activation()))
             .map(|l| l.name.clone())
             .collect(),
     };
@@ -105,7 +105,7 @@ pub fn shared_layers(
             let v: Vec<&str> = n
                 .layers
                 .iter()
-                .filter(|l| common::is_activation(&l.op))
+                .filter(|l| l.op.is_activation())
                 .map(|l| l.name.as_str())
                 .collect();
             if v.is_empty() {

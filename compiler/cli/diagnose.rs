@@ -355,7 +355,7 @@ pub fn run(args: &Args) -> Outcome {
                     .layers
                     .iter()
                     .filter(|l| {
-                        matches!(l.op, LayerOp::Input) || common::is_activation(&l.op)
+                        matches!(l.op, LayerOp::Input) || l.op.is_activation()
                             || t.net().outputs.iter().any(|o| t.net().layer(o.layer).name == l.name)
                     })
                     .map(|l| l.name.clone())

@@ -6,15 +6,6 @@ use super::Failure;
 use nnc::train::{Backend, Trainer};
 use std::path::{Path, PathBuf};
 
-/// Layer ops whose outputs are "post-activation" values.
-pub fn is_activation(op: &nnc::hir::LayerOp) -> bool {
-    use nnc::hir::LayerOp as L;
-    matches!(
-        op,
-        L::Relu | L::LeakyRelu { .. } | L::Tanh | L::Sigmoid | L::Crelu
-    )
-}
-
 /// A spec to inspect: its file, an optional replacement text (for `--depths`), the
 /// overrides and the seed.
 pub struct SpecRun<'a> {

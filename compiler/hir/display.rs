@@ -4,7 +4,7 @@
 
 use super::shapes::show;
 use super::value::fmt_f64;
-use super::{ConvKind, Init, LayerOp, Mask, Network, Program, Weights, Window};
+use super::{ConvKind, GeluApprox, Init, LayerOp, Mask, Network, Program, Weights, Window};
 use crate::source::SourceMap;
 use std::fmt::Write;
 
@@ -269,6 +269,21 @@ pub fn op_text(op: &LayerOp) -> String {
         }
         LayerOp::Scale { factor } => format!("{name}(factor={})", fmt_f64(*factor)),
         LayerOp::Shift { offset } => format!("{name}(offset={})", fmt_f64(*offset)),
-        _ => name.to_string(),
+        LayerOp::Gelu { approximate } => {
+            let form = match approximate {
+                GeluApprox::None => "none",
+                GeluApprox::Tanh => "tanh",
+            };
+            format!("{name}(approximate={form})")
+        }
+        LayerOp::Input
+        | LayerOp::GlobalAvgPool
+        | LayerOp::Flatten
+        | LayerOp::Reshape
+        | LayerOp::Relu
+        | LayerOp::Tanh
+        | LayerOp::Sigmoid
+        | LayerOp::Crelu
+        | LayerOp::Arith(_) => name.to_string(),
     }
 }

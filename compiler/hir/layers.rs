@@ -1,11 +1,16 @@
 //! One function per layer family: bound arguments + input shapes -> the layer's op and
-//! output shape, or diagnostics that name the shapes involved.
+//! output shape, or diagnostics that name the shapes involved. Convolutions and pooling
+//! (window geometry) are in `window.rs`.
+
+mod window;
 
 use super::args::Bound;
 use super::schema::VECTOR_INITS;
-use super::shapes::{broadcast, ceil_pool_out, numel, show, window_out};
+use super::shapes::{broadcast, numel, show};
 use super::value::{Ctor, Value};
-use super::{Arith, ConvKind, Init, LayerOp, Mask, PoolKind, Shape, Weights, Window};
+use super::{
+    Arith, ConvKind, GeluApprox, Init, LayerKind, LayerOp, Mask, PoolKind, Shape, Weights,
+};
 use crate::diagnostics::{codes, Diagnostic, Diagnostics};
 use crate::source::Span;
 
@@ -56,14 +61,33 @@ impl LayerCx<'_> {
         None
     }
 
-    /// Builds the op of layer `name` from its arguments and inputs.
-    pub fn build(&mut self, name: &str, b: &Bound, inputs: &[In]) -> Built {
+    /// Builds the op of a `kind` layer from its arguments and inputs.
+    pub fn build(&mut self, kind: LayerKind, b: &Bound, inputs: &[In]) -> Built {
+        use LayerKind as K;
         let x = &inputs[0];
-        match name {
-            "dense" | "binary_dense" => self.dense(name, b, x),
-            "conv" | "masked_conv" | "binary_conv" => self.conv(name, b, x),
-            "max_pool" | "avg_pool" => self.pool(name, b, x),
-            "global_avg_pool" => {
+        let binary_inputs = || b.sym("inputs") == "binary";
+        match kind {
+            K::Dense => self.dense(b, x, None),
+            K::BinaryDense => self.dense(b, x, Some(binary_inputs())),
+            K::Conv => self.conv(b, x, ConvKind::Plain),
+            K::MaskedConv => {
+                let mask = if b.sym("mask") == "A" {
+                    Mask::A
+                } else {
+                    Mask::B
+                };
+                self.conv(b, x, ConvKind::Masked(mask))
+            }
+            K::BinaryConv => self.conv(
+                b,
+                x,
+                ConvKind::Binary {
+                    binary_inputs: binary_inputs(),
+                },
+            ),
+            K::MaxPool => self.pool(b, x, PoolKind::Max),
+            K::AvgPool => self.pool(b, x, PoolKind::Avg),
+            K::GlobalAvgPool => {
                 if x.shape.len() != 3 {
                     return self.rank(
                         x,
@@ -73,13 +97,13 @@ impl LayerCx<'_> {
                 }
                 Some((LayerOp::GlobalAvgPool, vec![x.shape[0]]))
             }
-            "flatten" => {
+            K::Flatten => {
                 let n = numel(x.shape).or_else(|| self.overflow("output"))?;
                 Some((LayerOp::Flatten, vec![n]))
             }
-            "reshape" => self.reshape(b, x),
-            "concat" => self.concat(b, inputs),
-            "unpool" => {
+            K::Reshape => self.reshape(b, x),
+            K::Concat => self.concat(b, inputs),
+            K::Unpool => {
                 let size = b.size2("size");
                 let c = match x.shape.as_slice() {
                     [c] | [c, 1, 1] => *c,
@@ -93,33 +117,41 @@ impl LayerCx<'_> {
                 };
                 Some((LayerOp::Unpool { size }, vec![c, size[0], size[1]]))
             }
-            "dropout" => Some((
+            K::Dropout => Some((
                 LayerOp::Dropout {
                     rate: b.f64("rate"),
                 },
                 x.shape.clone(),
             )),
-            "relu" => Some((LayerOp::Relu, x.shape.clone())),
-            "leaky_relu" => Some((
+            K::Relu => Some((LayerOp::Relu, x.shape.clone())),
+            K::LeakyRelu => Some((
                 LayerOp::LeakyRelu {
                     slope: b.f64("slope"),
                 },
                 x.shape.clone(),
             )),
-            "tanh" => Some((LayerOp::Tanh, x.shape.clone())),
-            "sigmoid" => Some((LayerOp::Sigmoid, x.shape.clone())),
-            "crelu" => {
+            K::Tanh => Some((LayerOp::Tanh, x.shape.clone())),
+            K::Sigmoid => Some((LayerOp::Sigmoid, x.shape.clone())),
+            K::Gelu => {
+                let approximate = if b.sym("approximate") == "tanh" {
+                    GeluApprox::Tanh
+                } else {
+                    GeluApprox::None
+                };
+                Some((LayerOp::Gelu { approximate }, x.shape.clone()))
+            }
+            K::Crelu => {
                 let mut shape = x.shape.clone();
                 shape[0] = shape[0]
                     .checked_mul(2)
                     .or_else(|| self.overflow("output"))?;
                 Some((LayerOp::Crelu, shape))
             }
-            "softmax" => {
+            K::Softmax => {
                 let axis = self.axis(b, "axis", x)?;
                 Some((LayerOp::Softmax { axis }, x.shape.clone()))
             }
-            "batch_norm" => Some((
+            K::BatchNorm => Some((
                 LayerOp::BatchNorm {
                     momentum: b.f64("momentum"),
                     eps: b.f64("eps"),
@@ -127,14 +159,14 @@ impl LayerCx<'_> {
                 },
                 x.shape.clone(),
             )),
-            "layer_norm" => Some((
+            K::LayerNorm => Some((
                 LayerOp::LayerNorm {
                     eps: b.f64("eps"),
                     affine: b.bool("affine"),
                 },
                 x.shape.clone(),
             )),
-            "group_norm" => {
+            K::GroupNorm => {
                 let groups = b.u64("groups");
                 let c = x.shape[0];
                 if !c.is_multiple_of(groups) {
@@ -162,7 +194,7 @@ impl LayerCx<'_> {
                     x.shape.clone(),
                 ))
             }
-            "instance_norm" => {
+            K::InstanceNorm => {
                 if x.shape.len() < 2 {
                     return self.rank(
                         x,
@@ -178,14 +210,13 @@ impl LayerCx<'_> {
                     x.shape.clone(),
                 ))
             }
-            "l2_norm" => Some((
+            K::L2Norm => Some((
                 LayerOp::L2Norm {
                     scale: b.f64("scale"),
                     eps: b.f64("eps"),
                 },
                 x.shape.clone(),
             )),
-            other => unreachable!("schema layer `{other}` has no builder"),
         }
     }
 
@@ -274,14 +305,14 @@ impl LayerCx<'_> {
         })
     }
 
-    fn dense(&mut self, name: &str, b: &Bound, x: &In) -> Built {
+    /// `binary`: `Some(binary_inputs)` for binary_dense.
+    fn dense(&mut self, b: &Bound, x: &In, binary: Option<bool>) -> Built {
         let units = b.u64("units");
         let fan_in = numel(x.shape).or_else(|| self.overflow("input"))?;
         if units.checked_mul(fan_in).is_none() {
             return self.overflow("weight");
         }
         let weights = self.weights(b, fan_in)?;
-        let binary = (name == "binary_dense").then(|| b.sym("inputs") == "binary");
         Some((
             LayerOp::Dense {
                 units,
@@ -290,221 +321,6 @@ impl LayerCx<'_> {
             },
             vec![units],
         ))
-    }
-
-    fn conv(&mut self, name: &str, b: &Bound, x: &In) -> Built {
-        let [c, h, w] = x.shape[..] else {
-            return self.rank(
-                x,
-                "[channels, height, width]",
-                "Give the data a spatial shape (`shape: [1, 8, 8]` in the data block) or `reshape` first.",
-            );
-        };
-        let filters = b.u64("filters");
-        let window = Window {
-            kernel: b.size2("kernel"),
-            stride: b.size2("stride"),
-            pad: b.pad4("pad"),
-            dilation: b.size2("dilation"),
-        };
-        let groups = if name == "masked_conv" {
-            1
-        } else {
-            b.u64("groups")
-        };
-        let layer = self.layer;
-        for (what, n) in [("input channels", c), ("filters", filters)] {
-            if n % groups != 0 {
-                self.diags.push(
-                    Diagnostic::error(
-                        codes::SHAPE_GROUPS,
-                        format!("`{layer}`: {n} {what} are not divisible by {groups} groups"),
-                    )
-                    .with_label(b.span("groups"), format!("{groups} groups"))
-                    .with_label(
-                        if what == "filters" {
-                            b.span("filters")
-                        } else {
-                            x.span
-                        },
-                        format!("{n} {what}"),
-                    )
-                    .with_help(
-                        "Both the input channels and the filters must be multiples of `groups`.",
-                    ),
-                );
-                return None;
-            }
-        }
-        let kind = match name {
-            "masked_conv" => {
-                let [kh, kw] = window.kernel;
-                if kh % 2 == 0 || kw % 2 == 0 {
-                    self.err(
-                        codes::ARG_RANGE,
-                        format!(
-                            "`{layer}`: a masked convolution needs an odd kernel, found {kh}x{kw}"
-                        ),
-                        b.span("kernel"),
-                        "even kernel".into(),
-                        "PixelCNN masks are defined around a centre tap; use 3, 5 or 7.",
-                    );
-                    return None;
-                }
-                ConvKind::Masked(if b.sym("mask") == "A" {
-                    Mask::A
-                } else {
-                    Mask::B
-                })
-            }
-            "binary_conv" => ConvKind::Binary {
-                binary_inputs: b.sym("inputs") == "binary",
-            },
-            _ => ConvKind::Plain,
-        };
-        let (oh, ow) = self.window_fits(&window, h, w, b, x)?;
-        let fan_in = (c / groups).checked_mul(window.kernel[0] * window.kernel[1]);
-        let fan_in = fan_in.or_else(|| self.overflow("weight"))?;
-        if filters.checked_mul(fan_in).is_none() {
-            return self.overflow("weight");
-        }
-        let weights = self.weights(b, fan_in)?;
-        Some((
-            LayerOp::Conv {
-                filters,
-                window,
-                groups,
-                kind,
-                weights,
-            },
-            vec![filters, oh, ow],
-        ))
-    }
-
-    /// The output size of a window over [h, w], or a kernel-too-large diagnostic.
-    fn window_fits(
-        &mut self,
-        win: &Window,
-        h: u64,
-        w: u64,
-        b: &Bound,
-        x: &In,
-    ) -> Option<(u64, u64)> {
-        let oh = window_out(
-            h,
-            win.kernel[0],
-            win.stride[0],
-            win.pad[0],
-            win.pad[2],
-            win.dilation[0],
-        );
-        let ow = window_out(
-            w,
-            win.kernel[1],
-            win.stride[1],
-            win.pad[1],
-            win.pad[3],
-            win.dilation[1],
-        );
-        match (oh, ow) {
-            (Some(oh), Some(ow)) => Some((oh, ow)),
-            _ => {
-                self.kernel_too_large(win, h, w, b, x);
-                None
-            }
-        }
-    }
-
-    fn kernel_too_large(&mut self, win: &Window, h: u64, w: u64, b: &Bound, x: &In) {
-        let eff = |i: usize| {
-            win.dilation[i]
-                .saturating_mul(win.kernel[i].saturating_sub(1))
-                .saturating_add(1)
-        };
-        let ph = h.saturating_add(win.pad[0]).saturating_add(win.pad[2]);
-        let pw = w.saturating_add(win.pad[1]).saturating_add(win.pad[3]);
-        let layer = self.layer;
-        self.diags.push(
-            Diagnostic::error(
-                codes::SHAPE_KERNEL,
-                format!(
-                    "`{layer}`: the {}x{} kernel is larger than its {ph}x{pw} (padded) input",
-                    eff(0),
-                    eff(1)
-                ),
-            )
-            .with_label(b.span("kernel"), format!("kernel {}x{}", eff(0), eff(1)))
-            .with_label(x.span, format!("input {}", show(x.shape)))
-            .with_help(
-                "Use a smaller kernel, more padding, or fewer downsampling layers before this one.",
-            ),
-        );
-    }
-
-    fn pool(&mut self, name: &str, b: &Bound, x: &In) -> Built {
-        let [c, h, w] = x.shape[..] else {
-            return self.rank(
-                x,
-                "[channels, height, width]",
-                "Pooling works on spatial feature maps.",
-            );
-        };
-        let mut window = Window {
-            kernel: b.size2("kernel"),
-            stride: b.size2("stride"),
-            pad: b.pad4("pad"),
-            dilation: [1, 1],
-        };
-        // A window of padding alone has no maximum and no meaningful mean (Caffe refuses it).
-        let [kh, kw] = window.kernel;
-        if window.pad[0].max(window.pad[2]) >= kh || window.pad[1].max(window.pad[3]) >= kw {
-            let layer = self.layer;
-            self.err(
-                codes::ARG_RANGE,
-                format!("`{layer}`: padding must be smaller than the {kh}x{kw} window"),
-                b.span("pad"),
-                "as large as the window".into(),
-                "Pad by less than the kernel size, usually kernel / 2.",
-            );
-            return None;
-        }
-        let ceil = b.bool("ceil");
-        let kind = if name == "max_pool" {
-            PoolKind::Max
-        } else {
-            PoolKind::Avg
-        };
-        let (oh, ow) = if ceil {
-            if window.pad[0] != window.pad[2] || window.pad[1] != window.pad[3] {
-                let layer = self.layer;
-                self.err(
-                    codes::ARG_RANGE,
-                    format!("`{layer}`: `ceil: true` needs symmetric padding"),
-                    b.span("pad"),
-                    "asymmetric".into(),
-                    "Caffe's ceil rounding is defined for `pad: p` or `pad: [h, w]`.",
-                );
-                return None;
-            }
-            let rh = ceil_pool_out(h, window.kernel[0], window.stride[0], window.pad[0]);
-            let rw = ceil_pool_out(w, window.kernel[1], window.stride[1], window.pad[1]);
-            match (rh, rw) {
-                (Some((oh, eh)), Some((ow, ew))) => {
-                    // The extra bottom/right padding makes a floor-mode window produce
-                    // Caffe's ceil-mode size.
-                    window.pad[2] += eh;
-                    window.pad[3] += ew;
-                    (oh, ow)
-                }
-                _ => {
-                    self.kernel_too_large(&window, h, w, b, x);
-                    return None;
-                }
-            }
-        } else {
-            self.window_fits(&window, h, w, b, x)?
-        };
-        Some((LayerOp::Pool { kind, window, ceil }, vec![c, oh, ow]))
     }
 
     fn reshape(&mut self, b: &Bound, x: &In) -> Built {

@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod display;
+mod kind;
 mod layers;
 mod network;
 pub mod params;
@@ -16,6 +17,7 @@ pub mod settings;
 mod shapes;
 pub mod value;
 
+pub use kind::LayerKind;
 pub use sections::{DataDecl, RuleInfo, RulesDecl, TrainDecl};
 pub use shapes::show as shapes_show;
 pub use value::{LayerId, Value};
@@ -144,6 +146,15 @@ pub enum PoolKind {
     Avg,
 }
 
+/// GELU's form of the normal CDF Φ (PyTorch's `approximate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeluApprox {
+    /// Φ(x) = (1 + erf(x / sqrt 2)) / 2.
+    None,
+    /// Φ(x) ≈ (1 + tanh(sqrt(2/π) (x + 0.044715 x³))) / 2.
+    Tanh,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arith {
     Add,
@@ -193,6 +204,9 @@ pub enum LayerOp {
     },
     Tanh,
     Sigmoid,
+    Gelu {
+        approximate: GeluApprox,
+    },
     Crelu,
     Softmax {
         axis: usize,
@@ -232,58 +246,71 @@ pub enum LayerOp {
 }
 
 impl LayerOp {
+    /// The layer a spec calls to make this op; `None` for inputs and operators.
+    pub fn kind(&self) -> Option<LayerKind> {
+        self.kind_or_name().ok()
+    }
+
     /// The name shown in summaries and used for automatic layer names.
     pub fn name(&self) -> &'static str {
-        match self {
-            LayerOp::Input => "input",
-            LayerOp::Dense { binary: None, .. } => "dense",
+        match self.kind_or_name() {
+            Ok(kind) => kind.name(),
+            Err(name) => name,
+        }
+    }
+
+    /// Whether its outputs are post-activation values ([`LayerKind::is_activation`]).
+    pub fn is_activation(&self) -> bool {
+        self.kind().is_some_and(LayerKind::is_activation)
+    }
+
+    /// The op's layer kind, or the name of an input or operator, which have no kind.
+    fn kind_or_name(&self) -> Result<LayerKind, &'static str> {
+        use LayerKind as K;
+        Ok(match self {
+            LayerOp::Input => return Err("input"),
+            LayerOp::Arith(arith) => {
+                return Err(match arith {
+                    Arith::Add => "add",
+                    Arith::Sub => "sub",
+                    Arith::Mul => "mul",
+                    Arith::Div => "div",
+                })
+            }
+            LayerOp::Scale { .. } => return Err("scale"),
+            LayerOp::Shift { .. } => return Err("shift"),
+            LayerOp::Dense { binary: None, .. } => K::Dense,
             LayerOp::Dense {
                 binary: Some(_), ..
-            } => "binary_dense",
-            LayerOp::Conv {
-                kind: ConvKind::Plain,
-                ..
-            } => "conv",
-            LayerOp::Conv {
-                kind: ConvKind::Masked(_),
-                ..
-            } => "masked_conv",
-            LayerOp::Conv {
-                kind: ConvKind::Binary { .. },
-                ..
-            } => "binary_conv",
-            LayerOp::Pool {
-                kind: PoolKind::Max,
-                ..
-            } => "max_pool",
-            LayerOp::Pool {
-                kind: PoolKind::Avg,
-                ..
-            } => "avg_pool",
-            LayerOp::GlobalAvgPool => "global_avg_pool",
-            LayerOp::Flatten => "flatten",
-            LayerOp::Reshape => "reshape",
-            LayerOp::Concat { .. } => "concat",
-            LayerOp::Unpool { .. } => "unpool",
-            LayerOp::Dropout { .. } => "dropout",
-            LayerOp::Relu => "relu",
-            LayerOp::LeakyRelu { .. } => "leaky_relu",
-            LayerOp::Tanh => "tanh",
-            LayerOp::Sigmoid => "sigmoid",
-            LayerOp::Crelu => "crelu",
-            LayerOp::Softmax { .. } => "softmax",
-            LayerOp::BatchNorm { .. } => "batch_norm",
-            LayerOp::LayerNorm { .. } => "layer_norm",
-            LayerOp::GroupNorm { .. } => "group_norm",
-            LayerOp::InstanceNorm { .. } => "instance_norm",
-            LayerOp::L2Norm { .. } => "l2_norm",
-            LayerOp::Arith(Arith::Add) => "add",
-            LayerOp::Arith(Arith::Sub) => "sub",
-            LayerOp::Arith(Arith::Mul) => "mul",
-            LayerOp::Arith(Arith::Div) => "div",
-            LayerOp::Scale { .. } => "scale",
-            LayerOp::Shift { .. } => "shift",
-        }
+            } => K::BinaryDense,
+            LayerOp::Conv { kind, .. } => match kind {
+                ConvKind::Plain => K::Conv,
+                ConvKind::Masked(_) => K::MaskedConv,
+                ConvKind::Binary { .. } => K::BinaryConv,
+            },
+            LayerOp::Pool { kind, .. } => match kind {
+                PoolKind::Max => K::MaxPool,
+                PoolKind::Avg => K::AvgPool,
+            },
+            LayerOp::GlobalAvgPool => K::GlobalAvgPool,
+            LayerOp::Flatten => K::Flatten,
+            LayerOp::Reshape => K::Reshape,
+            LayerOp::Concat { .. } => K::Concat,
+            LayerOp::Unpool { .. } => K::Unpool,
+            LayerOp::Dropout { .. } => K::Dropout,
+            LayerOp::Relu => K::Relu,
+            LayerOp::LeakyRelu { .. } => K::LeakyRelu,
+            LayerOp::Tanh => K::Tanh,
+            LayerOp::Sigmoid => K::Sigmoid,
+            LayerOp::Gelu { .. } => K::Gelu,
+            LayerOp::Crelu => K::Crelu,
+            LayerOp::Softmax { .. } => K::Softmax,
+            LayerOp::BatchNorm { .. } => K::BatchNorm,
+            LayerOp::LayerNorm { .. } => K::LayerNorm,
+            LayerOp::GroupNorm { .. } => K::GroupNorm,
+            LayerOp::InstanceNorm { .. } => K::InstanceNorm,
+            LayerOp::L2Norm { .. } => K::L2Norm,
+        })
     }
 }
 

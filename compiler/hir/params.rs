@@ -79,7 +79,28 @@ pub fn params(net: &Network, id: LayerId) -> Vec<ParamInfo> {
             out.push(param("bias", layer.shape.clone(), ParamKind::Other));
         }
         LayerOp::L2Norm { .. } => out.push(param("scale", vec![channels()], ParamKind::Other)),
-        _ => {}
+        LayerOp::BatchNorm { affine: false, .. }
+        | LayerOp::GroupNorm { affine: false, .. }
+        | LayerOp::InstanceNorm { affine: false, .. }
+        | LayerOp::LayerNorm { affine: false, .. }
+        | LayerOp::Input
+        | LayerOp::Pool { .. }
+        | LayerOp::GlobalAvgPool
+        | LayerOp::Flatten
+        | LayerOp::Reshape
+        | LayerOp::Concat { .. }
+        | LayerOp::Unpool { .. }
+        | LayerOp::Dropout { .. }
+        | LayerOp::Relu
+        | LayerOp::LeakyRelu { .. }
+        | LayerOp::Tanh
+        | LayerOp::Sigmoid
+        | LayerOp::Gelu { .. }
+        | LayerOp::Crelu
+        | LayerOp::Softmax { .. }
+        | LayerOp::Arith(_)
+        | LayerOp::Scale { .. }
+        | LayerOp::Shift { .. } => {}
     }
     out
 }
@@ -92,28 +113,49 @@ pub fn buffers(net: &Network, id: LayerId) -> Vec<(&'static str, Vec<u64>)> {
             let c = layer.shape.first().copied().unwrap_or(1);
             vec![("running_mean", vec![c]), ("running_var", vec![c])]
         }
-        _ => Vec::new(),
+        LayerOp::Input
+        | LayerOp::Dense { .. }
+        | LayerOp::Conv { .. }
+        | LayerOp::Pool { .. }
+        | LayerOp::GlobalAvgPool
+        | LayerOp::Flatten
+        | LayerOp::Reshape
+        | LayerOp::Concat { .. }
+        | LayerOp::Unpool { .. }
+        | LayerOp::Dropout { .. }
+        | LayerOp::Relu
+        | LayerOp::LeakyRelu { .. }
+        | LayerOp::Tanh
+        | LayerOp::Sigmoid
+        | LayerOp::Gelu { .. }
+        | LayerOp::Crelu
+        | LayerOp::Softmax { .. }
+        | LayerOp::LayerNorm { .. }
+        | LayerOp::GroupNorm { .. }
+        | LayerOp::InstanceNorm { .. }
+        | LayerOp::L2Norm { .. }
+        | LayerOp::Arith(_)
+        | LayerOp::Scale { .. }
+        | LayerOp::Shift { .. } => Vec::new(),
     }
 }
 
-/// Multiply-accumulates of one forward pass for one example.
+/// Multiply-accumulates of one forward pass for one example: each weight is used once per
+/// output position (1 for dense, H × W for conv). Parameters that are not weights (norm
+/// scales) and elementwise work are not counted, as in Caffe.
 pub fn macs(net: &Network, id: LayerId) -> u64 {
-    let layer = net.layer(id);
-    let weights = || {
-        params(net, id)
-            .iter()
-            .filter(|p| p.kind == ParamKind::Weight)
-            .map(ParamInfo::count)
-            .sum::<u64>()
-    };
-    match &layer.op {
-        LayerOp::Dense { .. } => weights(),
-        LayerOp::Conv { .. } => {
-            let positions = layer.shape[1].saturating_mul(layer.shape[2]);
-            weights().saturating_mul(positions)
-        }
-        _ => 0,
-    }
+    let weights: u64 = params(net, id)
+        .iter()
+        .filter(|p| p.kind == ParamKind::Weight)
+        .map(ParamInfo::count)
+        .fold(0, u64::saturating_add);
+    let positions = net
+        .layer(id)
+        .shape
+        .iter()
+        .skip(1)
+        .fold(1u64, |acc, d| acc.saturating_mul(*d));
+    weights.saturating_mul(positions)
 }
 
 /// Totals over a network, in u128 so that absurd specs still add up.

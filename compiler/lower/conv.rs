@@ -1,9 +1,11 @@
 //! Convolutions (plain, grouped, PixelCNN-masked, binary) and pooling, as Im2Col + MatMul.
 
+use super::binary::{binary_activation_ste, xnor_weight_ste};
 use super::dense::weight_init;
+use super::norm::channel_affine;
 use super::Cx;
 use crate::hir::{ConvKind, Mask, PoolKind, Weights, Window};
-use crate::prim::{nn, ConvGeom, Graph, NodeId};
+use crate::prim::{ConvGeom, Graph, NodeId};
 
 fn geom(w: &Window, pad_value: f64) -> ConvGeom {
     let u = |a: [u64; 2]| [a[0] as usize, a[1] as usize];
@@ -25,7 +27,10 @@ fn mask(g: &mut Graph, kernel: [usize; 2], mask: Mask) -> NodeId {
     if ch > 0 {
         rows.push(g.constant(1.0, &[ch, kw]));
     }
-    let ones = if mask == Mask::A { cw } else { cw + 1 };
+    let ones = match mask {
+        Mask::A => cw,
+        Mask::B => cw + 1,
+    };
     rows.push(if ones == 0 {
         g.constant(0.0, &[1, kw])
     } else {
@@ -42,7 +47,7 @@ fn mask(g: &mut Graph, kernel: [usize; 2], mask: Mask) -> NodeId {
     }
 }
 
-pub(super) fn conv(
+pub(super) fn lower_conv(
     cx: &mut Cx,
     x: NodeId,
     window: &Window,
@@ -67,12 +72,12 @@ pub(super) fn conv(
             let m = cx.g.broadcast(m, &wshape);
             cx.g.mul(weight, m)
         }
-        ConvKind::Binary { .. } => nn::xnor_weight_ste(cx.g, weight),
+        ConvKind::Binary { .. } => xnor_weight_ste(cx.g, weight),
     };
     let x = match kind {
         ConvKind::Binary {
             binary_inputs: true,
-        } => nn::binary_activation_ste(cx.g, x),
+        } => binary_activation_ste(cx.g, x),
         _ => x,
     };
     let geom = geom(window, 0.0);
@@ -102,7 +107,7 @@ pub(super) fn conv(
     let y = cx.g.reshape(y, &[n, filters, oh, ow]);
     if w.bias {
         let bias = cx.param("bias", w.bias_init.clone());
-        nn::channel_affine(cx.g, y, None, Some(bias))
+        channel_affine(cx.g, y, None, Some(bias))
     } else {
         y
     }
@@ -112,16 +117,21 @@ pub(super) fn conv(
 /// divides by the window clipped to the padded image, as Caffe (and PyTorch's
 /// `count_include_pad`) do: padding counts, but the extra rows and columns that ceil
 /// rounding hangs past the padding do not.
-pub(super) fn pool(cx: &mut Cx, x: NodeId, kind: PoolKind, window: &Window, ceil: bool) -> NodeId {
+pub(super) fn lower_pool(
+    cx: &mut Cx,
+    x: NodeId,
+    kind: PoolKind,
+    window: &Window,
+    ceil: bool,
+) -> NodeId {
     let out = cx.out_shape();
     let [n, c, oh, ow] = out[..] else {
         unreachable!("pool output is 4-D")
     };
     let window_size = (window.kernel[0] * window.kernel[1]) as usize;
-    let pad_value = if kind == PoolKind::Max {
-        f64::NEG_INFINITY
-    } else {
-        0.0
+    let pad_value = match kind {
+        PoolKind::Max => f64::NEG_INFINITY,
+        PoolKind::Avg => 0.0,
     };
     let cols = cx.g.im2col(x, geom(window, pad_value));
     let cols = cx.g.reshape(cols, &[n, c, window_size, oh * ow]);

@@ -1,8 +1,9 @@
 //! Dense layers, full precision and binary (XNOR-Net).
 
+use super::binary::{binary_activation_ste, xnor_weight_ste};
 use super::Cx;
 use crate::hir::{Init, Weights};
-use crate::prim::{nn, NodeId};
+use crate::prim::{Graph, NodeId};
 
 /// The weight init of a layer: its own, else the train block's default, else xavier.
 pub(super) fn weight_init(cx: &Cx, w: &Weights) -> Init {
@@ -18,7 +19,7 @@ pub(super) fn weight_init(cx: &Cx, w: &Weights) -> Init {
 /// `y = x W^T + b` on the flattened input; W is [units, inputs] (PyTorch's layout).
 /// Binary: W is replaced by alpha·sign(W) with the paper's straight-through gradient, and
 /// with binary inputs x by sign(x) (gradient 1{|x| <= 1}).
-pub(super) fn dense(cx: &mut Cx, x: NodeId, binary: Option<bool>, w: &Weights) -> NodeId {
+pub(super) fn lower_dense(cx: &mut Cx, x: NodeId, binary: Option<bool>, w: &Weights) -> NodeId {
     let shape = cx.shape(x);
     let batch = shape[0];
     let features: usize = shape[1..].iter().product();
@@ -30,12 +31,24 @@ pub(super) fn dense(cx: &mut Cx, x: NodeId, binary: Option<bool>, w: &Weights) -
     let init = weight_init(cx, w);
     let mut weight = cx.param("weight", init);
     if binary.is_some() {
-        weight = nn::xnor_weight_ste(cx.g, weight);
+        weight = xnor_weight_ste(cx.g, weight);
     }
     if binary == Some(true) {
-        x = nn::binary_activation_ste(cx.g, x);
+        x = binary_activation_ste(cx.g, x);
     }
     let weight_t = cx.g.transpose(weight, 0, 1);
     let bias = w.bias.then(|| cx.param("bias", w.bias_init.clone()));
-    nn::dense(cx.g, x, weight_t, bias)
+    dense(cx.g, x, weight_t, bias)
+}
+
+/// `x [.., in] @ w [in, out] + b [out]`.
+pub fn dense(g: &mut Graph, x: NodeId, w: NodeId, b: Option<NodeId>) -> NodeId {
+    let y = g.matmul(x, w);
+    match b {
+        Some(b) => {
+            let b = g.broadcast_like(b, y);
+            g.add(y, b)
+        }
+        None => y,
+    }
 }

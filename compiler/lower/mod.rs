@@ -1,18 +1,23 @@
 //! Stage 3, lowering: a resolved network -> a primitive graph ([`crate::prim`]) for one
 //! batch size and one mode (training or evaluation).
 //!
-//! One function per layer family (`dense.rs`, `conv.rs`, `norm.rs`, `simple.rs`); each
-//! appends primitives to the graph and declares the parameters and state it reads.
+//! One file per layer family (`dense.rs`, `conv.rs`, `norm.rs`, `binary.rs`,
+//! `activation.rs`, `simple.rs`) holds the family's math on a [`Graph`] (public, for the
+//! tests) and its `lower_*` functions, which declare the parameters and state a layer
+//! reads and append its primitives. [`lower_layer`] matches every [`LayerOp`], so a new
+//! layer does not compile until it has a lowering.
 //! Layers never get hand-written backward code: autodiff differentiates the primitives.
 //! Activations are `[batch, ...per-example shape]`, channels on axis 1.
 
-mod conv;
-mod dense;
-mod norm;
+pub mod activation;
+pub mod binary;
+pub mod conv;
+pub mod dense;
+pub mod norm;
 mod simple;
 
 use crate::hir::params::{self, ParamKind};
-use crate::hir::{Init, LayerId, Network};
+use crate::hir::{Init, LayerId, LayerOp, Network};
 use crate::prim::{Graph, NodeId};
 
 /// Training uses batch statistics, dropout and updates running statistics; evaluation
@@ -174,7 +179,7 @@ pub fn lower_network(net: &Network, options: &LowerOptions) -> Lowered {
             lower_layer(&mut cx, &inputs)
         };
         g.set_origin(saved);
-        if matches!(layer.op, crate::hir::LayerOp::Input) {
+        if let LayerOp::Input = layer.op {
             out.inputs.push((layer.name.clone(), value));
         }
         out.layer_outputs.push((layer.name.clone(), value));
@@ -189,8 +194,9 @@ pub fn lower_network(net: &Network, options: &LowerOptions) -> Lowered {
     out
 }
 
+/// Appends the layer `cx.layer` to the graph; `inputs` are its input layers' values.
 fn lower_layer(cx: &mut Cx, inputs: &[NodeId]) -> NodeId {
-    use crate::hir::LayerOp as L;
+    use LayerOp as L;
     let op = cx.net.layer(cx.layer).op.clone();
     match op {
         L::Input => {
@@ -200,28 +206,42 @@ fn lower_layer(cx: &mut Cx, inputs: &[NodeId]) -> NodeId {
         }
         L::Dense {
             binary, weights, ..
-        } => dense::dense(cx, inputs[0], binary, &weights),
+        } => dense::lower_dense(cx, inputs[0], binary, &weights),
         L::Conv {
             window,
             groups,
             kind,
             weights,
             ..
-        } => conv::conv(cx, inputs[0], &window, groups as usize, kind, &weights),
-        L::Pool { kind, window, ceil } => conv::pool(cx, inputs[0], kind, &window, ceil),
+        } => conv::lower_conv(cx, inputs[0], &window, groups as usize, kind, &weights),
+        L::Pool { kind, window, ceil } => conv::lower_pool(cx, inputs[0], kind, &window, ceil),
+        L::GlobalAvgPool => simple::lower_global_avg_pool(cx, inputs[0]),
+        L::Flatten | L::Reshape => simple::lower_reshape(cx, inputs[0]),
+        L::Concat { axis } => cx.g.concat(inputs, axis + 1),
+        L::Unpool { .. } => simple::lower_unpool(cx, inputs[0]),
+        L::Dropout { rate } => simple::lower_dropout(cx, inputs[0], rate),
+        L::Relu => cx.g.relu(inputs[0]),
+        L::LeakyRelu { slope } => activation::leaky_relu(cx.g, inputs[0], slope),
+        L::Tanh => cx.g.tanh(inputs[0]),
+        L::Sigmoid => cx.g.sigmoid(inputs[0]),
+        L::Gelu { approximate } => activation::gelu(cx.g, inputs[0], approximate),
+        L::Crelu => activation::crelu(cx.g, inputs[0]),
+        L::Softmax { axis } => cx.g.softmax(inputs[0], axis + 1),
         L::BatchNorm {
             momentum,
             eps,
             affine,
-        } => norm::batch_norm(cx, inputs[0], momentum, eps, affine),
-        L::LayerNorm { eps, affine } => norm::layer_norm(cx, inputs[0], eps, affine),
+        } => norm::lower_batch_norm(cx, inputs[0], momentum, eps, affine),
+        L::LayerNorm { eps, affine } => norm::lower_layer_norm(cx, inputs[0], eps, affine),
         L::GroupNorm {
             groups,
             eps,
             affine,
-        } => norm::group_norm(cx, inputs[0], groups as usize, eps, affine),
-        L::InstanceNorm { eps, affine } => norm::instance_norm(cx, inputs[0], eps, affine),
-        L::L2Norm { scale, eps } => norm::l2_norm(cx, inputs[0], scale, eps),
-        other => simple::lower(cx, &other, inputs),
+        } => norm::lower_group_norm(cx, inputs[0], groups as usize, eps, affine),
+        L::InstanceNorm { eps, affine } => norm::lower_instance_norm(cx, inputs[0], eps, affine),
+        L::L2Norm { scale, eps } => norm::lower_l2_norm(cx, inputs[0], scale, eps),
+        L::Arith(arith) => simple::lower_arith(cx, arith, inputs[0], inputs[1]),
+        L::Scale { factor } => cx.g.scale(inputs[0], factor),
+        L::Shift { offset } => cx.g.add_scalar(inputs[0], offset),
     }
 }

@@ -1,70 +1,55 @@
-//! Layers that are a few primitives each: shapes, activations, dropout, arithmetic.
+//! Layers that are a few primitives each: shapes, dropout, tensor arithmetic.
 
 use super::Cx;
-use crate::hir::{Arith, LayerOp};
+use crate::hir::Arith;
 use crate::prim::NodeId;
 
-pub(super) fn lower(cx: &mut Cx, op: &LayerOp, inputs: &[NodeId]) -> NodeId {
-    let x = inputs[0];
+/// `flatten` and `reshape`: the same elements in the layer's output shape.
+pub(super) fn lower_reshape(cx: &mut Cx, x: NodeId) -> NodeId {
     let out = cx.out_shape();
-    match op {
-        LayerOp::Flatten | LayerOp::Reshape => cx.g.reshape(x, &out),
-        LayerOp::GlobalAvgPool => {
-            let shape = cx.shape(x);
-            let positions: usize = shape[2..].iter().product();
-            let axes: Vec<usize> = (2..shape.len()).collect();
-            let total = cx.g.sum(x, &axes);
-            let mean = cx.g.scale(total, 1.0 / positions as f64);
-            cx.g.reshape(mean, &out)
-        }
-        LayerOp::Concat { axis } => cx.g.concat(inputs, axis + 1),
-        LayerOp::Unpool { .. } => {
-            let column = [out[0], out[1], 1, 1];
-            let x = cx.g.reshape(x, &column);
-            cx.g.broadcast(x, &out)
-        }
-        LayerOp::Dropout { rate } => {
-            if !cx.train() || *rate == 0.0 {
-                return x;
-            }
-            // Inverted dropout: keep with probability 1 - rate, scale kept units up.
-            let noise = cx.g.rand_uniform(cx.stream(), &out);
-            let threshold = cx.g.constant(*rate, &out);
-            let keep = cx.g.cmp_gt(noise, threshold);
-            let kept = cx.g.mul(x, keep);
-            cx.g.scale(kept, 1.0 / (1.0 - rate))
-        }
-        LayerOp::Relu => cx.g.relu(x),
-        LayerOp::LeakyRelu { slope } => {
-            let leak = cx.g.scale(x, *slope);
-            if *slope <= 1.0 {
-                cx.g.max(x, leak)
-            } else {
-                cx.g.min(x, leak)
-            }
-        }
-        LayerOp::Tanh => cx.g.tanh(x),
-        LayerOp::Sigmoid => cx.g.sigmoid(x),
-        LayerOp::Crelu => {
-            let pos = cx.g.relu(x);
-            let negated = cx.g.neg(x);
-            let neg = cx.g.relu(negated);
-            cx.g.concat(&[pos, neg], 1)
-        }
-        LayerOp::Softmax { axis } => cx.g.softmax(x, axis + 1),
-        LayerOp::Arith(arith) => {
-            let a = align(cx, inputs[0], &out);
-            let b = align(cx, inputs[1], &out);
-            match arith {
-                Arith::Add => cx.g.add(a, b),
-                Arith::Sub => cx.g.sub(a, b),
-                Arith::Mul => cx.g.mul(a, b),
-                Arith::Div => cx.g.div(a, b),
-            }
-        }
-        LayerOp::Scale { factor } => cx.g.scale(x, *factor),
-        LayerOp::Shift { offset } => cx.g.add_scalar(x, *offset),
-        other => unreachable!("{} has its own lowering", other.name()),
+    cx.g.reshape(x, &out)
+}
+
+pub(super) fn lower_global_avg_pool(cx: &mut Cx, x: NodeId) -> NodeId {
+    let out = cx.out_shape();
+    let shape = cx.shape(x);
+    let positions: usize = shape[2..].iter().product();
+    let axes: Vec<usize> = (2..shape.len()).collect();
+    let total = cx.g.sum(x, &axes);
+    let mean = cx.g.scale(total, 1.0 / positions as f64);
+    cx.g.reshape(mean, &out)
+}
+
+pub(super) fn lower_unpool(cx: &mut Cx, x: NodeId) -> NodeId {
+    let out = cx.out_shape();
+    let column = [out[0], out[1], 1, 1];
+    let x = cx.g.reshape(x, &column);
+    cx.g.broadcast(x, &out)
+}
+
+pub(super) fn lower_dropout(cx: &mut Cx, x: NodeId, rate: f64) -> NodeId {
+    if !cx.train() || rate == 0.0 {
+        return x;
+    }
+    // Inverted dropout: keep with probability 1 - rate, scale kept units up.
+    let out = cx.out_shape();
+    let noise = cx.g.rand_uniform(cx.stream(), &out);
+    let threshold = cx.g.constant(rate, &out);
+    let keep = cx.g.cmp_gt(noise, threshold);
+    let kept = cx.g.mul(x, keep);
+    cx.g.scale(kept, 1.0 / (1.0 - rate))
+}
+
+/// `a ⊕ b` with broadcasting.
+pub(super) fn lower_arith(cx: &mut Cx, arith: Arith, a: NodeId, b: NodeId) -> NodeId {
+    let out = cx.out_shape();
+    let a = align(cx, a, &out);
+    let b = align(cx, b, &out);
+    match arith {
+        Arith::Add => cx.g.add(a, b),
+        Arith::Sub => cx.g.sub(a, b),
+        Arith::Mul => cx.g.mul(a, b),
+        Arith::Div => cx.g.div(a, b),
     }
 }
 

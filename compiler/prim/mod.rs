@@ -6,7 +6,8 @@
 //! (`g.input`, `g.param`, `g.add`, ... and the derived helpers in `build.rs`).
 //! Out: the text form ([`display`]), structural checks ([`verify::verify`]), values
 //! ([`interp::evaluate`]) and gradients appended to the same graph
-//! ([`autodiff::differentiate`]). Reusable layer math built from primitives is in [`nn`].
+//! ([`autodiff::differentiate`]). Layer math built from primitives lives beside its lowering
+//! in `crate::lower`; the losses in `crate::train::loss`.
 //!
 //! Design points (the op table is in `docs/ir.md`):
 //! - Every node has a concrete shape; the batch size is fixed when the graph is built.
@@ -46,7 +47,6 @@ pub mod display;
 pub mod gradcheck;
 pub mod interp;
 mod interp_kernels;
-pub mod nn;
 pub mod op;
 pub mod shape;
 mod splice;

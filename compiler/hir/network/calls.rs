@@ -7,6 +7,7 @@ use crate::diagnostics::{codes, did_you_mean, Diagnostic};
 use crate::hir::layers::{In, LayerCx};
 use crate::hir::schema::{self, Ty};
 use crate::hir::value::{LayerId, Value};
+use crate::hir::LayerKind;
 use crate::source::Span;
 use crate::syntax::ast::{self, Arg, Expr, ExprKind, Ident, Stmt};
 use std::collections::HashMap;
@@ -88,10 +89,10 @@ impl<'a, 'd> Eval<'a, 'd> {
         if let Some(block) = self.items.blocks.get(callee.name.as_str()) {
             return self.call_block(block, callee, piped, args, span);
         }
-        if let Some(sig) = schema::layer(&callee.name) {
-            return self.call_layer(sig, piped, args, span);
+        if let Some(kind) = LayerKind::from_name(&callee.name) {
+            return self.call_layer(kind, piped, args, span);
         }
-        let mut candidates: Vec<&str> = schema::LAYERS.iter().map(|s| s.name).collect();
+        let mut candidates: Vec<&str> = LayerKind::ALL.iter().map(|k| k.name()).collect();
         candidates.extend(self.items.blocks.keys().copied());
         let help = if let Some(dym) = did_you_mean(&callee.name, candidates.iter().copied()) {
             crate::hir::args::capitalize(&dym)
@@ -129,13 +130,14 @@ impl<'a, 'd> Eval<'a, 'd> {
         if self.items.blocks.contains_key(callee.name.as_str()) {
             return;
         }
-        let Some(sig) = schema::layer(&callee.name) else {
+        let Some(kind) = LayerKind::from_name(&callee.name) else {
             self.call(&callee, None, &[], stage.span);
             return;
         };
-        if sig.name == "concat" {
+        if kind.joins_inputs() {
             return;
         }
+        let sig = kind.schema();
         let (positional, named) = crate::hir::args::split_args(args);
         let what = format!("layer `{}`", sig.name);
         self.binder()
@@ -144,12 +146,13 @@ impl<'a, 'd> Eval<'a, 'd> {
 
     pub(super) fn call_layer(
         &mut self,
-        sig: &'static schema::Sig,
+        kind: LayerKind,
         piped: Option<(LayerId, Span)>,
         args: &[Arg],
         span: Span,
     ) -> Val {
-        let many = sig.name == "concat";
+        let sig = kind.schema();
+        let many = kind.joins_inputs();
         let mut inputs: Vec<(LayerId, Span)> = piped.into_iter().collect();
         let positional: Vec<&Expr> = args
             .iter()
@@ -220,7 +223,7 @@ impl<'a, 'd> Eval<'a, 'd> {
             call: span,
             layer: sig.name,
         };
-        let Some((op, shape)) = cx.build(sig.name, &bound, &ins) else {
+        let Some((op, shape)) = cx.build(kind, &bound, &ins) else {
             return Val::Error;
         };
         let (lr, decay) = if sig.param("lr_mult").is_some() {
@@ -428,8 +431,9 @@ impl<'a, 'd> Eval<'a, 'd> {
     /// that is neither bound nor a layer (`orthogonal`), or a call of a constructor that is
     /// not a layer (`orthogonal(gain: 2)`, `sgd(lr: 0.1)`).
     pub(super) fn setting(&mut self, e: &Expr) -> Option<Value> {
-        let is_layer =
-            |this: &Self, n: &str| schema::layer(n).is_some() || this.items.blocks.contains_key(n);
+        let is_layer = |this: &Self, n: &str| {
+            LayerKind::from_name(n).is_some() || this.items.blocks.contains_key(n)
+        };
         match &e.kind {
             ExprKind::Name(n)
                 if self.scope.get(n).is_none()

@@ -5,10 +5,10 @@ use super::{Items, MAX_LAYERS};
 use crate::diagnostics::{codes, did_you_mean, Diagnostic, Diagnostics};
 use crate::hir::args::{describe, Binder};
 use crate::hir::layers::{arith, In};
-use crate::hir::schema::{self, Ty};
+use crate::hir::schema::Ty;
 use crate::hir::shapes::numel;
 use crate::hir::value::{LayerId, Value};
-use crate::hir::{Arith, Layer, LayerOp, Network, Output};
+use crate::hir::{Arith, Layer, LayerKind, LayerOp, Network, Output};
 use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp, Expr, ExprKind, Ident, Stmt, UnaryOp};
 use std::collections::HashMap;
@@ -402,7 +402,7 @@ impl<'a, 'd> Eval<'a, 'd> {
     }
 
     pub(super) fn undefined(&mut self, name: &str, span: Span) -> Val {
-        if schema::layer(name).is_some() || self.items.blocks.contains_key(name) {
+        if LayerKind::from_name(name).is_some() || self.items.blocks.contains_key(name) {
             return self.error(
                 codes::RESOLVE_NOT_A_TENSOR,
                 format!("`{name}` is a layer, not a value"),

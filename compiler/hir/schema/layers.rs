@@ -1,6 +1,7 @@
 //! Init schemes and layers.
 
 use super::*;
+use crate::hir::LayerKind;
 
 pub static INIT: CtorSet = CtorSet {
     what: "an init scheme",
@@ -194,7 +195,9 @@ const AFFINE: Param = p(
     "Learn a scale gamma and shift beta.",
 );
 
-pub static LAYERS: &[Sig] = &[
+/// One row per [`LayerKind`], in `LayerKind::ALL` order (`hir/kind.rs` checks it at compile
+/// time).
+pub static LAYERS: &[Sig; LayerKind::ALL.len()] = &[
     sig("dense", 1, &[&[p("units", POS_INT, Default::Required, "Output features.")], WEIGHTED, TRAINABLE, COMMON],
         "Fully connected (Caffe InnerProduct): flattens its input, y = W x + b."),
     sig("conv", 2, &[&[
@@ -231,6 +234,8 @@ pub static LAYERS: &[Sig] = &[
     sig("leaky_relu", 1, &[&[p("slope", NONNEG_FLOAT, Default::Float(0.01), "Slope for x < 0.")], COMMON], "max(x, slope·x)."),
     sig("tanh", 0, &[COMMON], "Hyperbolic tangent."),
     sig("sigmoid", 0, &[COMMON], "1 / (1 + exp(-x))."),
+    sig("gelu", 0, &[&[p("approximate", Ty::Sym(&["none", "tanh"]), Default::Sym("none"), "`none`: the exact x·Φ(x) with the erf form of Φ; `tanh`: the tanh approximation (PyTorch's `approximate`).")], COMMON],
+        "Gaussian error linear unit (Hendrycks & Gimpel 2016): x·Φ(x), Φ the standard normal CDF."),
     sig("crelu", 0, &[COMMON], "Concatenated ReLU [relu(x), relu(-x)] along the channel axis: doubles the channels."),
     sig("softmax", 0, &[&[p("axis", Ty::Axis, Default::Int(0), "Axis to normalize over.")], COMMON], "exp(x) / sum exp(x) along an axis."),
     sig("batch_norm", 0, &[&[
@@ -253,7 +258,3 @@ pub static LAYERS: &[Sig] = &[
         ], TRAINABLE, COMMON],
         "ParseNet: divides by the L2 norm across channels at each position, then multiplies by a learned per-channel scale."),
 ];
-
-pub fn layer(name: &str) -> Option<&'static Sig> {
-    LAYERS.iter().find(|s| s.name == name)
-}
