@@ -268,6 +268,7 @@ impl Trainer {
         let p = trainer.program(Mode::Train, batch);
         let (params, mut buffers) = (p.lowered.params.clone(), p.lowered.state.clone());
         buffers.extend(p.opt_state.iter().cloned());
+        crate::budget::check_state(&trainer.net, &params, &buffers, crate::budget::limit())?;
         trainer.params = params;
         trainer.buffers = buffers;
         Ok(trainer)
@@ -327,6 +328,7 @@ impl Trainer {
         same_state: bool,
     ) -> Result<Vec<ArrayD<f32>>, RunError> {
         let program = self.program(mode, batch);
+        crate::budget::check_graph(&self.net, &program.graph, batch, crate::budget::limit())?;
         let wanted = Self::wanted(&program, mode == Mode::Train && self.sampler.wants_losses());
         match self.backend {
             Backend::Reference => {
