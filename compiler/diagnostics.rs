@@ -259,6 +259,14 @@ impl Default for RenderOptions {
     }
 }
 
+/// At most this many reports are rendered, and no more once the text is this long: a
+/// generated spec with 10,000 mistakes gets the first ones and a count, not megabytes.
+/// (`--json` lists every diagnostic.)
+const MAX_REPORTS: usize = 100;
+const MAX_RENDERED: usize = 256 << 10;
+/// A label over more lines than this is shown on its first line only.
+const MAX_LABEL_LINES: usize = 12;
+
 /// Renders diagnostics as miette reports, in order, separated by blank lines.
 pub fn render(diags: &[Diagnostic], sources: &SourceMap, options: RenderOptions) -> String {
     let theme = if options.color {
@@ -272,7 +280,15 @@ pub fn render(diags: &[Diagnostic], sources: &SourceMap, options: RenderOptions)
     let mut out = String::new();
     // Built once per file and only for files a report shows.
     let mut indexes: Vec<Option<LineIndex>> = Vec::new();
-    for diag in diags {
+    for (shown, diag) in diags.iter().enumerate() {
+        if shown == MAX_REPORTS || out.len() > MAX_RENDERED {
+            let errors = diags[shown..].iter().filter(|d| d.is_error()).count();
+            out.push_str(&format!(
+                "... and {} more ({errors} errors) not shown: fix the ones above first\n",
+                diags.len() - shown
+            ));
+            break;
+        }
         let report = to_report(diag, sources, &mut indexes);
         if handler.render_report(&mut out, &report).is_err() {
             out.push_str(&format!("error[{}]: {}\n", diag.code, diag.message));
@@ -309,7 +325,12 @@ fn to_report(
         .filter(|l| l.span.file == primary.file)
         .map(|l| {
             let start = (l.span.start as usize).min(text_len);
-            (start, start + l.span.len().min(text_len - start))
+            let end = start + l.span.len().min(text_len - start);
+            let covered = file.text.get(start..end).unwrap_or("");
+            match covered.matches('\n').count() > MAX_LABEL_LINES {
+                true => (start, start + covered.find('\n').unwrap_or(0)),
+                false => (start, end),
+            }
         })
         .collect();
     let source = Excerpt::new(&file.name, &file.text, index, &here);

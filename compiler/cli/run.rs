@@ -15,7 +15,6 @@
 //! Every file is written to a temporary file and renamed, so an interrupted run leaves the
 //! last good checkpoint intact.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use nnc::hir::{Program, TrainDecl};
 use nnc::train::lsuv::LsuvReport;
 use nnc::train::{Backend, Evaluation, RunError, Trainer};
@@ -388,15 +387,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         .map_err(|e| io_error("the resolved spec", &out, e))?;
 
     let epochs = trainer.decl.epochs;
-    let bar = if show {
-        ProgressBar::new(epochs * trainer.steps_per_epoch())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = super::progress::bar(epochs * trainer.steps_per_epoch(), show);
     bar.set_position(trainer.epoch * trainer.steps_per_epoch());
     let start = Instant::now();
     let mut history: Vec<(f64, f64, f64, f64)> = Vec::new();
@@ -407,15 +398,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         let mut on_step = |s: nnc::train::StepReport| {
             samples += s.samples;
             let rate = samples as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "epoch {}/{epochs} step {}/{} loss {:.4} acc {:.3} {:.0} samples/s",
-                s.epoch + 1,
-                s.step_in_epoch + 1,
-                s.steps_per_epoch,
-                s.loss,
-                s.accuracy,
-                rate
-            ));
+            bar.set_message(super::progress::message(&s, epochs, rate));
             bar.inc(1);
         };
         let lr = trainer.lr();
