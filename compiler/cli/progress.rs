@@ -42,7 +42,60 @@ pub fn message(s: &StepReport, epochs: u64, samples_per_second: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use indicatif::{InMemoryTerm, ProgressDrawTarget, TermLike};
+    use indicatif::{ProgressDrawTarget, TermLike};
+    use std::sync::{Arc, Mutex};
+
+    /// A terminal `width` columns wide that keeps what is drawn on each line.
+    #[derive(Debug, Clone)]
+    struct Screen {
+        width: u16,
+        lines: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Screen {
+        fn current(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+            let mut lines = self.lines.lock().unwrap();
+            if lines.is_empty() {
+                lines.push(String::new());
+            }
+            lines
+        }
+    }
+
+    impl TermLike for Screen {
+        fn width(&self) -> u16 {
+            self.width
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            let mut lines = self.current();
+            lines.last_mut().unwrap().push_str(s);
+            lines.push(String::new());
+            Ok(())
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.current().last_mut().unwrap().push_str(s);
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            self.current().last_mut().unwrap().clear();
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 
     fn report() -> StepReport {
         StepReport {
@@ -55,29 +108,33 @@ mod tests {
         }
     }
 
-    /// The bar as drawn in a terminal `width` columns wide.
-    fn drawn(width: u16) -> String {
-        let term = InMemoryTerm::new(4, width);
+    /// What the bar draws in a terminal `width` columns wide: its non-empty lines.
+    fn drawn(width: u16) -> Vec<String> {
+        let screen = Screen {
+            width,
+            lines: Arc::default(),
+        };
         let bar = bar(100, true);
-        bar.set_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        bar.set_draw_target(ProgressDrawTarget::term_like(Box::new(screen.clone())));
         bar.set_message(message(&report(), 100, 123456.0));
-        bar.inc(40);
-        bar.tick();
-        let contents = term.contents();
-        assert_eq!(term.width(), width);
-        contents
+        bar.set_position(40);
+        bar.force_draw();
+        let lines = screen.lines.lock().unwrap().clone();
+        lines.into_iter().filter(|l| !l.trim().is_empty()).collect()
     }
 
     #[test]
     fn the_line_fits_the_terminal() {
         for width in [40u16, 80, 200] {
-            let text = drawn(width);
-            let lines: Vec<&str> = text.lines().collect();
-            assert_eq!(lines.len(), 1, "wrapped at {width} columns: {text:?}");
-            assert!(lines[0].chars().count() <= width as usize, "{text:?}");
-            assert!(lines[0].contains("epoch 12/100"), "{text:?}");
+            let lines = drawn(width);
+            assert!(!lines.is_empty(), "nothing drawn at {width} columns");
+            for line in &lines {
+                let len = line.trim_end().chars().count();
+                assert!(len <= width as usize, "{len} > {width} columns: {line:?}");
+                assert!(line.contains("epoch 12/100"), "{line:?}");
+            }
         }
-        assert!(drawn(200).contains("123456 samples/s"));
-        assert!(drawn(80).contains("loss 0.1235"));
+        assert!(drawn(200)[0].contains("123456 samples/s"));
+        assert!(drawn(80)[0].contains("loss 0.1235"));
     }
 }
