@@ -438,7 +438,8 @@ fn mutated_checkpoints() {
 #[test]
 fn time_grows_linearly() {
     let net = |body: String| format!("network n {{\n  input x: [8]\n{body}\n}}\n");
-    let families: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
+    type Family = (&'static str, Box<dyn Fn(usize) -> String>);
+    let families: Vec<Family> = vec![
         (
             "flat sum",
             Box::new(move |n| net(format!("  output y = x{}", " + x".repeat(n)))),
