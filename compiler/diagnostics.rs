@@ -5,8 +5,11 @@
 //! handle presentation. Stages accumulate diagnostics and keep going where they can, so one
 //! run reports every independent problem.
 
+mod excerpt;
+
 use crate::source::{SourceMap, Span};
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use excerpt::{Excerpt, LineIndex};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
 use std::fmt;
 
 /// How bad a diagnostic is. Any `Error` makes `nnc check` exit with 1.
@@ -94,6 +97,7 @@ pub mod codes {
     pub const PARSE_TOO_DEEP: &str = "nnc::parse::too_deep";
     pub const PARSE_NUMBER: &str = "nnc::parse::number";
     pub const PARSE_STRING: &str = "nnc::parse::string";
+    pub const PARSE_EMPTY: &str = "nnc::parse::empty";
     pub const RESOLVE_UNDEFINED: &str = "nnc::resolve::undefined_name";
     pub const RESOLVE_DUPLICATE: &str = "nnc::resolve::duplicate_name";
     pub const RESOLVE_UNKNOWN_LAYER: &str = "nnc::resolve::unknown_layer";
@@ -135,6 +139,7 @@ pub mod codes {
         PARSE_TOO_DEEP,
         PARSE_NUMBER,
         PARSE_STRING,
+        PARSE_EMPTY,
         RESOLVE_UNDEFINED,
         RESOLVE_DUPLICATE,
         RESOLVE_UNKNOWN_LAYER,
@@ -188,7 +193,8 @@ pub fn did_you_mean<'a>(
 /// A diagnostic with its source attached: what miette renders.
 struct Report {
     diag: Diagnostic,
-    source: NamedSource<String>,
+    /// The lines the labels are on, long ones cut (see [`excerpt`]).
+    source: Option<Excerpt>,
     labels: Vec<LabeledSpan>,
     help: Option<String>,
 }
@@ -223,10 +229,9 @@ impl miette::Diagnostic for Report {
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        if self.labels.is_empty() {
-            None
-        } else {
-            Some(&self.source)
+        match &self.source {
+            Some(s) if !self.labels.is_empty() => Some(s),
+            _ => None,
         }
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -254,6 +259,14 @@ impl Default for RenderOptions {
     }
 }
 
+/// At most this many reports are rendered, and no more once the text is this long: a
+/// generated spec with 10,000 mistakes gets the first ones and a count, not megabytes.
+/// (`--json` lists every diagnostic.)
+const MAX_REPORTS: usize = 100;
+const MAX_RENDERED: usize = 256 << 10;
+/// A label over more lines than this is shown on its first line only.
+const MAX_LABEL_LINES: usize = 12;
+
 /// Renders diagnostics as miette reports, in order, separated by blank lines.
 pub fn render(diags: &[Diagnostic], sources: &SourceMap, options: RenderOptions) -> String {
     let theme = if options.color {
@@ -265,8 +278,18 @@ pub fn render(diags: &[Diagnostic], sources: &SourceMap, options: RenderOptions)
         .with_width(options.width)
         .with_links(false);
     let mut out = String::new();
-    for diag in diags {
-        let report = to_report(diag, sources);
+    // Built once per file and only for files a report shows.
+    let mut indexes: Vec<Option<LineIndex>> = Vec::new();
+    for (shown, diag) in diags.iter().enumerate() {
+        if shown == MAX_REPORTS || out.len() > MAX_RENDERED {
+            let errors = diags[shown..].iter().filter(|d| d.is_error()).count();
+            out.push_str(&format!(
+                "... and {} more ({errors} errors) not shown: fix the ones above first\n",
+                diags.len() - shown
+            ));
+            break;
+        }
+        let report = to_report(diag, sources, &mut indexes);
         if handler.render_report(&mut out, &report).is_err() {
             out.push_str(&format!("error[{}]: {}\n", diag.code, diag.message));
         }
@@ -275,25 +298,50 @@ pub fn render(diags: &[Diagnostic], sources: &SourceMap, options: RenderOptions)
     out
 }
 
-fn to_report(diag: &Diagnostic, sources: &SourceMap) -> Report {
+fn to_report(
+    diag: &Diagnostic,
+    sources: &SourceMap,
+    indexes: &mut Vec<Option<LineIndex>>,
+) -> Report {
     let Some(primary) = diag.span() else {
         return Report {
             diag: diag.clone(),
-            source: NamedSource::new("", String::new()),
+            source: None,
             labels: Vec::new(),
             help: diag.help.clone(),
         };
     };
     let file = sources.get(primary.file);
     let text_len = file.text.len();
-    let mut labels = Vec::new();
+    let which = primary.file.0 as usize;
+    if indexes.len() <= which {
+        indexes.resize_with(which + 1, || None);
+    }
+    let index = indexes[which].get_or_insert_with(|| LineIndex::new(&file.text));
     // miette shows one source per report; labels in another file become notes in the help.
+    let here: Vec<(usize, usize)> = diag
+        .labels
+        .iter()
+        .filter(|l| l.span.file == primary.file)
+        .map(|l| {
+            let start = (l.span.start as usize).min(text_len);
+            let end = start + l.span.len().min(text_len - start);
+            let covered = file.text.get(start..end).unwrap_or("");
+            match covered.matches('\n').count() > MAX_LABEL_LINES {
+                true => (start, start + covered.find('\n').unwrap_or(0)),
+                false => (start, end),
+            }
+        })
+        .collect();
+    let source = Excerpt::new(&file.name, &file.text, index, &here);
+    let mut labels = Vec::new();
     let mut notes = Vec::new();
+    let mut here = here.into_iter();
     for (i, label) in diag.labels.iter().enumerate() {
         if label.span.file == primary.file {
-            let start = (label.span.start as usize).min(text_len);
-            let len = label.span.len().min(text_len - start);
-            let span = SourceSpan::new(start.into(), len);
+            let (start, end) = here.next().unwrap_or_default();
+            let (start, end) = (source.map(start), source.map(end));
+            let span = SourceSpan::new(start.into(), end.saturating_sub(start));
             let text = (!label.text.is_empty()).then(|| label.text.clone());
             labels.push(if i == 0 {
                 LabeledSpan::new_primary_with_span(text, span)
@@ -319,7 +367,7 @@ fn to_report(diag: &Diagnostic, sources: &SourceMap) -> Report {
     };
     Report {
         diag: diag.clone(),
-        source: NamedSource::new(file.name.clone(), file.text.clone()),
+        source: Some(source),
         labels,
         help,
     }

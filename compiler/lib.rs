@@ -4,6 +4,7 @@
 //! source text -> [`syntax`] (AST) -> [`hir`] (resolved, shape-checked layer graph).
 //! The library does no IO of its own: callers pass a function that reads files.
 
+pub mod budget;
 pub mod diagnostics;
 pub mod fmt;
 pub mod hir;
@@ -50,6 +51,7 @@ pub fn check_text(name: &str, text: &str, read: ReadFile) -> Checked {
     let id = checked.sources.add(name, text);
     let mut loaded = vec![PathBuf::from(name)];
     parse_with_imports(&mut checked, id, Path::new(name), read, &mut loaded);
+    refuse_empty(&mut checked);
     checked.program = hir::resolve(&checked.files, &mut checked.diags);
     checked
 }
@@ -65,11 +67,28 @@ pub fn check_path_with(path: &Path, read: ReadFile, overrides: &[String]) -> Che
     if let Some(id) = read_source(&mut checked, path, read, None) {
         let mut loaded = vec![path.to_path_buf()];
         parse_with_imports(&mut checked, id, path, read, &mut loaded);
+        refuse_empty(&mut checked);
         let diags = overrides::apply(&mut checked.files, &mut checked.sources, overrides);
         checked.diags.extend(diags);
         checked.program = hir::resolve(&checked.files, &mut checked.diags);
     }
     checked
+}
+
+/// A spec without items (empty, or only comments) is an error: `check` saying "ok (0
+/// networks)" while `summary` and `run` fail would send a user looking in the wrong place.
+/// Imported files may be empty.
+fn refuse_empty(checked: &mut Checked) {
+    let Some(file) = checked.files.first() else {
+        return;
+    };
+    if file.items.is_empty() && !checked.has_errors() {
+        let name = &checked.sources.get(FileId(0)).name;
+        checked.diags.push(
+            Diagnostic::error(codes::PARSE_EMPTY, format!("{name} is empty"))
+                .with_help("A spec declares at least one item: `network`, `block`, `data`, `train`, `rules` or `import` (docs/language.md)."),
+        );
+    }
 }
 
 /// Reads and validates one file; reports problems at `import` (the import's string) if
@@ -123,20 +142,37 @@ fn read_source(
         Ok(text) => Some(checked.sources.add(shown, text)),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
-            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            // Offsets in the lossy text differ after the first bad byte; the first one is exact.
-            let id = checked.sources.add(shown.clone(), lossy);
+            let byte = e.as_bytes()[at];
+            let id = checked.sources.add(shown.clone(), printable(e.as_bytes()));
             checked.diags.push(
                 Diagnostic::error(codes::IO_NOT_UTF8, format!("{shown} is not valid UTF-8"))
                     .with_label(
                         Span::new(id, at, at + 1),
-                        format!("invalid byte at offset {at}"),
+                        format!("invalid byte 0x{byte:02x} at offset {at}"),
                     )
                     .with_help("Save the spec as UTF-8 text."),
             );
             None
         }
     }
+}
+
+/// `bytes` as text that is safe to print on a terminal, byte for byte (so that offsets
+/// stay exact): every invalid byte and every control character but newline and tab
+/// becomes `?`. A binary file reported as not UTF-8 must not send escape sequences.
+fn printable(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' | '\t' => out.push(c),
+                c if c.is_control() => out.extend(std::iter::repeat_n('?', c.len_utf8())),
+                c => out.push(c),
+            }
+        }
+        out.extend(std::iter::repeat_n('?', chunk.invalid().len()));
+    }
+    out
 }
 
 fn parse_with_imports(

@@ -1,6 +1,16 @@
 //! Bad input never panics, hangs or allocates without bound: every spec and diagnostic
-//! fixture, truncated and mutated, plus pathological inputs, gives a result or diagnostics.
+//! fixture, truncated and mutated, specs generated from the grammar, pathological inputs,
+//! and mutated data files (CSV, NPY, IDX) and checkpoints (safetensors) give a result or
+//! an error. Every case goes through the functions the command line calls (check, render,
+//! summary, fmt; the data and checkpoint loaders), with bounds on the report's size and on
+//! the time per input byte. A few thousand seeded cases, in seconds; the cargo-fuzz targets
+//! of fuzz/ run the same entry points for as long as one likes (docs/testing.md).
 
+#[path = "common/grammar.rs"]
+mod grammar;
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -33,18 +43,38 @@ fn corpus() -> Vec<(PathBuf, String)> {
     out
 }
 
-/// Checks `text`, asserting it finishes quickly. A panic fails the test by itself.
+/// What `nnc check` prints to stderr may not exceed this, whatever the input.
+const MAX_REPORT: usize = 1 << 20;
+
+/// Time allowed for one input: generous (CI machines are slow; this guards against hangs
+/// and quadratic behaviour, `time_grows_linearly` measures), plus a share per byte.
+fn time_bound(len: usize) -> Duration {
+    Duration::from_secs(10) + Duration::from_micros(2 * len as u64)
+}
+
+/// Checks `text` as `nnc check`, `nnc summary` and `nnc fmt` do, asserting it finishes in
+/// time and reports in bounded size. A panic fails the test by itself.
 fn check(label: &str, text: &str) -> nnc::Checked {
     let start = Instant::now();
     let checked = nnc::check_text("fuzz.nn", text, &no_files);
-    // Generous: CI machines are slow, and this only guards against hangs.
+    let report = nnc::diagnostics::render(&checked.diags, &checked.sources, Default::default());
     assert!(
-        start.elapsed() < Duration::from_secs(10),
+        report.len() < MAX_REPORT,
+        "{label}: a report of {} bytes",
+        report.len()
+    );
+    for net in &checked.program.networks {
+        let _ = nnc::summary::render(&nnc::summary::summarize(net));
+    }
+    if !nnc::parse_text("fuzz.nn", text).has_errors() {
+        let formatted = nnc::fmt::format_source("fuzz.nn", text);
+        assert!(formatted.is_ok(), "{label}: formats with an internal error");
+    }
+    assert!(
+        start.elapsed() < time_bound(text.len()),
         "{label}: took {:?}",
         start.elapsed()
     );
-    // Rendering must not panic either.
-    let _ = nnc::diagnostics::render(&checked.diags, &checked.sources, Default::default());
     checked
 }
 
@@ -175,12 +205,8 @@ fn pathological_inputs() {
     ];
     for (label, text) in cases {
         let checked = check(label, &text);
-        let valid = [
-            "megabytes of comment",
-            "huge block comment",
-            "many items",
-            "long pipe",
-        ];
+        // A spec of nothing but a comment is empty: `nnc::parse::empty`.
+        let valid = ["megabytes of comment", "many items", "long pipe"];
         assert_eq!(checked.has_errors(), !valid.contains(&label), "{label}");
     }
 }
@@ -227,4 +253,230 @@ fn ten_billion_parameters_are_counted_not_allocated() {
     let s = nnc::summary::summarize(&checked.program.networks[0]);
     assert_eq!(s.params.weights, 10_000_000_000);
     assert_eq!(s.macs, 10_000_000_000);
+}
+
+/// Specs drawn from the grammar (the formatter's generator), then each edited a few times.
+#[test]
+fn generated_specs() {
+    let mut runner = TestRunner::new_with_rng(
+        Default::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
+    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x6e6e63);
+    for case in 0..600 {
+        let text = grammar::program()
+            .new_tree(&mut runner)
+            .expect("the generator never rejects")
+            .current();
+        check(&format!("generated {case}:\n{text}"), &text);
+        for round in 0..2 {
+            let edited = mutate(&mut rng, text.as_bytes());
+            let edited = String::from_utf8_lossy(&edited);
+            check(
+                &format!("generated {case} edit {round}:\n{edited}"),
+                &edited,
+            );
+        }
+    }
+}
+
+/// Byte-level edits: a random byte, a deletion, a duplicated slice, a truncation.
+fn mutate(rng: &mut rand::rngs::StdRng, bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for _ in 0..rng.random_range(1..4) {
+        let at = rng.random_range(0..=out.len());
+        match rng.random_range(0..5) {
+            0 if at < out.len() => out[at] = rng.random(),
+            1 if at < out.len() => {
+                let end = (at + rng.random_range(1..16)).min(out.len());
+                out.drain(at..end);
+            }
+            2 if at < out.len() => {
+                let end = (at + rng.random_range(1..64)).min(out.len());
+                let piece = out[at..end].to_vec();
+                out.splice(at..at, piece);
+            }
+            3 => out.truncate(at),
+            // A big number where a size or count is read: the usual way to ask for a lot.
+            _ if at + 4 <= out.len() => out[at..at + 4].copy_from_slice(&[0xff, 0xff, 0xff, 0x7f]),
+            _ => out.push(rng.random()),
+        }
+    }
+    out
+}
+
+/// A temporary folder for the data and checkpoint cases.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nnc-robust-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A loader's result: its error, rendered as the command line renders it, must be short.
+fn assert_error_is_short<T, E: miette::Diagnostic + Send + Sync + 'static>(
+    label: &str,
+    result: Result<T, E>,
+) {
+    if let Err(e) = result {
+        let text = format!("{:?}", miette::Report::new(e));
+        assert!(
+            text.len() < MAX_REPORT,
+            "{label}: a {} byte error",
+            text.len()
+        );
+    }
+}
+
+fn npy(header_dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = header_dict.to_string();
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.bytes());
+    out.extend(data);
+    out
+}
+
+fn idx(magic_type: u8, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, magic_type, dims.len() as u8];
+    for d in dims {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend(data);
+    out
+}
+
+#[test]
+fn mutated_data_files() {
+    use nnc_runtime::data::{load_csv, load_idx, load_npy, CsvOptions};
+    let dir = scratch("data");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0xda7a);
+    let csv = b"a,b,label\n1.5,2,cat\n-3,4e2,dog\n0,0.25,cat\n7,8,bird\n".to_vec();
+    let x: Vec<u8> = (0..12).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    let y: Vec<u8> = [0i64, 1, 0, 1]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let npy_x = npy(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }",
+        &x,
+    );
+    let npy_y = npy(
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (4,), }",
+        &y,
+    );
+    let idx_x = idx(0x08, &[4, 2, 2], &(0..16).collect::<Vec<u8>>());
+    let idx_y = idx(0x08, &[4], &[0, 1, 2, 1]);
+    let header = CsvOptions {
+        header: true,
+        ..Default::default()
+    };
+    for case in 0..300 {
+        let start = Instant::now();
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        std::fs::write(&a, mutate(&mut rng, &csv)).unwrap();
+        assert_error_is_short(&format!("csv {case}"), load_csv(&a, &header));
+        let (x, y) = match case % 2 {
+            0 => (mutate(&mut rng, &npy_x), npy_y.clone()),
+            _ => (npy_x.clone(), mutate(&mut rng, &npy_y)),
+        };
+        std::fs::write(&a, x).unwrap();
+        std::fs::write(&b, y).unwrap();
+        assert_error_is_short(&format!("npy {case}"), load_npy(&a, &b));
+        let (x, y) = match case % 2 {
+            0 => (mutate(&mut rng, &idx_x), idx_y.clone()),
+            _ => (idx_x.clone(), mutate(&mut rng, &idx_y)),
+        };
+        std::fs::write(&a, x).unwrap();
+        std::fs::write(&b, y).unwrap();
+        assert_error_is_short(&format!("idx {case}"), load_idx(&a, &b));
+        assert!(start.elapsed() < time_bound(0), "data case {case}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn mutated_checkpoints() {
+    use nnc_runtime::checkpoint::{Checkpoint, Tensor};
+    let dir = scratch("checkpoint");
+    let mut good = Checkpoint::new();
+    good.insert(
+        "fc1.weight",
+        Tensor::new(&[3, 2], &[1.0f32, 2., 3., 4., 5., 6.]).unwrap(),
+    );
+    good.insert("fc1.bias", Tensor::new(&[3], &[0.5f32, 0., -1.]).unwrap());
+    good.insert("step", Tensor::new(&[1], &[7u64]).unwrap());
+    let bytes = good.to_bytes().unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0xc4ec);
+    let path = dir.join("model.safetensors");
+    for case in 0..600 {
+        std::fs::write(&path, mutate(&mut rng, &bytes)).unwrap();
+        let start = Instant::now();
+        match Checkpoint::load(&path) {
+            Ok(c) => {
+                assert_error_is_short("values", c.values::<f32>("fc1.weight"));
+                assert_error_is_short(
+                    "shapes",
+                    c.check_against(&[("fc1.weight", &[3, 2]), ("fc1.bias", &[3])]),
+                );
+            }
+            Err(e) => assert_error_is_short(&format!("checkpoint {case}"), Err::<(), _>(e)),
+        }
+        assert!(
+            start.elapsed() < time_bound(bytes.len()),
+            "checkpoint {case}"
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Checking time grows about linearly with the input: four times the input may take at
+/// most ten times as long (a quadratic pass would take sixteen), plus scheduling noise.
+#[test]
+fn time_grows_linearly() {
+    let net = |body: String| format!("network n {{\n  input x: [8]\n{body}\n}}\n");
+    type Family = (&'static str, Box<dyn Fn(usize) -> String>);
+    let families: Vec<Family> = vec![
+        (
+            "flat sum",
+            Box::new(move |n| net(format!("  output y = x{}", " + x".repeat(n)))),
+        ),
+        (
+            "long pipe",
+            Box::new(move |n| net(format!("  output y = x{}", " |> relu".repeat(n)))),
+        ),
+        (
+            "many lets",
+            Box::new(move |n| net((0..n).map(|i| format!("  let h{i} = x\n")).collect())),
+        ),
+        (
+            "many errors",
+            Box::new(move |n| net((0..n).map(|i| format!("  let h{i} = nope{i}\n")).collect())),
+        ),
+        (
+            "many items",
+            Box::new(|n| {
+                (0..n)
+                    .map(|i| format!("block b{i}(x) {{ return x }}\n"))
+                    .collect()
+            }),
+        ),
+    ];
+    for (label, make) in families {
+        let time = |n: usize| {
+            let text = make(n);
+            let start = Instant::now();
+            check(label, &text);
+            start.elapsed()
+        };
+        let small = time(2_000);
+        let large = time(8_000);
+        assert!(
+            large < small * 10 + Duration::from_millis(200),
+            "{label}: {small:?} for 2,000, {large:?} for 8,000"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use nnc::inspect::correlate::{correlation, mutual_information, units_matrix};
 use nnc::inspect::matching::{bipartite_matching, semi_matching, sorted_by_matching, GOOD_MATCH};
 use nnc::inspect::{activations, InspectError};
 use nnc::train::{Backend, Trainer};
-use nnc_runtime::plot::{heatmap, line_plot, Chart};
+use nnc_runtime::plot::{category_plot, heatmap, Chart};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -259,19 +259,19 @@ pub fn run(args: &Args) -> Outcome {
         }
         rows.push(row);
     }
-    let series = |key: &str| -> Vec<(f64, f64)> {
-        rows.iter()
-            .enumerate()
-            .map(|(i, r)| ((i + 1) as f64, r[key].as_f64().unwrap_or(f64::NAN)))
-            .collect()
+    let series = |key: &str| -> Vec<f64> {
+        let value = |r: &Value| r[key].as_f64().unwrap_or(f64::NAN);
+        rows.iter().map(value).collect()
     };
     let (s, p) = (series("semi_mean"), series("bipartite_mean"));
     let chart = Chart::new("Mean matched correlation per layer")
         .x_label("layer (in network order)")
         .y_label("correlation");
-    line_plot(
+    let names: Vec<&str> = layers.iter().map(String::as_str).collect();
+    category_plot(
         &out.join("matched.png"),
         &chart,
+        &names,
         &[
             ("semi-matching", s.as_slice()),
             ("one-to-one", p.as_slice()),

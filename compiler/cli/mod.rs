@@ -12,6 +12,7 @@ pub mod fmt;
 pub mod inspect_common;
 pub mod ir;
 pub mod prepare;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod summary;

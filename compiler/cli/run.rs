@@ -18,7 +18,6 @@
 use super::prepare::{prepare, seed_override};
 use super::report::{class_table, report_of, rules_report, split_json};
 use super::{Failure, Outcome, SpecArgs};
-use indicatif::{ProgressBar, ProgressStyle};
 use nnc::train::lsuv::LsuvReport;
 use nnc::train::{Backend, Evaluation};
 use nnc_runtime::checkpoint::Checkpoint;
@@ -228,15 +227,7 @@ pub fn run(args: &Args) -> Outcome {
         .map_err(|e| io_error("the resolved spec", &out, e))?;
 
     let epochs = trainer.decl().epochs;
-    let bar = if show {
-        ProgressBar::new(epochs * trainer.steps_per_epoch())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = super::progress::bar(epochs * trainer.steps_per_epoch(), show);
     bar.set_position(trainer.epoch() * trainer.steps_per_epoch());
     let start = Instant::now();
     let mut history: Vec<(f64, f64, f64, f64)> = Vec::new();
@@ -247,15 +238,7 @@ pub fn run(args: &Args) -> Outcome {
         let mut on_step = |s: nnc::train::StepReport| {
             samples += s.samples;
             let rate = samples as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "epoch {}/{epochs} step {}/{} loss {:.4} acc {:.3} {:.0} samples/s",
-                s.epoch + 1,
-                s.step_in_epoch + 1,
-                s.steps_per_epoch,
-                s.loss,
-                s.accuracy,
-                rate
-            ));
+            bar.set_message(super::progress::message(&s, epochs, rate));
             bar.inc(1);
         };
         let lr = trainer.lr();

@@ -2,6 +2,10 @@
 //! prints flat (its `Line`s as spaces) when it fits in the remaining width and broken
 //! (every `Line` a newline) otherwise; this is the algorithm of prettier's printer, with
 //! an explicit stack so that long inputs cannot overflow the call stack.
+//!
+//! Trailing comments are aligned after printing: consecutive lines whose comments asked
+//! for the same column (they were aligned in the source) get them at one column, the
+//! requested one or further right if a line's code needs it.
 
 #[derive(Clone, Debug)]
 pub enum Doc {
@@ -10,6 +14,9 @@ pub enum Doc {
     Concat(Vec<Doc>),
     /// Indents every line that starts inside by this many more spaces.
     Indent(usize, Box<Doc>),
+    /// Indents every line that starts inside to the column where it starts (a broken
+    /// pipe's `|>` under the first one).
+    Align(Box<Doc>),
     /// Flat if it fits, broken otherwise; `true` when it must break (it holds a hard line).
     Group(Box<Doc>, bool),
     /// A space when flat, a newline when broken.
@@ -21,8 +28,10 @@ pub enum Doc {
     /// Text printed only when the enclosing group is broken (a trailing comma).
     IfBreak(&'static str),
     /// Text put at the end of the current line, just before the next newline: a
-    /// trailing `//` comment, whatever gets printed after it on the line.
-    LineSuffix(String),
+    /// trailing `//` comment, whatever gets printed after it on the line. Two spaces after
+    /// the code, or the given column (0: none) if the line leaves room, aligned with the
+    /// comments of the next lines that ask for the same column.
+    LineSuffix(String, usize),
     /// Prints nothing but forces the enclosing groups to break.
     BreakParent,
 }
@@ -53,11 +62,18 @@ fn forces_break(doc: &Doc) -> bool {
             Doc::Text(s) if s.contains('\n') => return true,
             Doc::Group(_, forced) if *forced => return true,
             Doc::Concat(v) => stack.extend(v),
-            Doc::Indent(_, d) => stack.push(d),
+            Doc::Indent(_, d) | Doc::Align(d) => stack.push(d),
             _ => {}
         }
     }
     false
+}
+
+/// Where a trailing comment went: byte `at` of the output, after `code` columns of code.
+struct Mark {
+    at: usize,
+    code: usize,
+    want: usize,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -71,7 +87,8 @@ enum Mode {
 pub fn print(doc: &Doc, width: usize) -> String {
     let mut out = String::new();
     let mut col = 0usize;
-    let mut suffixes: Vec<&str> = Vec::new();
+    let mut suffixes: Vec<(&str, usize)> = Vec::new();
+    let mut marks: Vec<Mark> = Vec::new();
     let mut stack: Vec<(usize, Mode, &Doc)> = vec![(0, Mode::Break, doc)];
     while let Some((ind, mode, d)) = stack.pop() {
         match d {
@@ -84,6 +101,7 @@ pub fn print(doc: &Doc, width: usize) -> String {
             }
             Doc::Concat(v) => stack.extend(v.iter().rev().map(|d| (ind, mode, d))),
             Doc::Indent(n, d) => stack.push((ind + n, mode, d)),
+            Doc::Align(d) => stack.push((col, mode, d)),
             Doc::Group(d, forced) => {
                 let mode = if mode == Mode::Flat
                     || !forced && fits(d, &stack, width as isize - col as isize)
@@ -100,7 +118,7 @@ pub fn print(doc: &Doc, width: usize) -> String {
             }
             Doc::SoftLine if mode == Mode::Flat => {}
             Doc::Line | Doc::SoftLine | Doc::HardLine => {
-                newline(&mut out, &mut suffixes, ind);
+                newline(&mut out, &mut suffixes, &mut marks, ind);
                 col = ind;
             }
             Doc::IfBreak(s) => {
@@ -109,26 +127,79 @@ pub fn print(doc: &Doc, width: usize) -> String {
                     col += s.chars().count();
                 }
             }
-            Doc::LineSuffix(s) => suffixes.push(s),
+            Doc::LineSuffix(s, want) => suffixes.push((s, *want)),
             Doc::BreakParent => {}
         }
     }
-    for s in suffixes.drain(..) {
-        out.push_str(s);
-    }
-    let trimmed = out.trim_end_matches([' ', '\t']).len();
-    out.truncate(trimmed);
-    out
+    end_line(&mut out, &mut suffixes, &mut marks);
+    align_comments(&out, &marks)
 }
 
-fn newline(out: &mut String, suffixes: &mut Vec<&str>, indent: usize) {
-    for s in suffixes.drain(..) {
-        out.push_str(s);
-    }
-    let trimmed = out.trim_end_matches([' ', '\t']).len();
-    out.truncate(trimmed);
+fn newline(
+    out: &mut String,
+    suffixes: &mut Vec<(&str, usize)>,
+    marks: &mut Vec<Mark>,
+    indent: usize,
+) {
+    end_line(out, suffixes, marks);
     out.push('\n');
     out.extend(std::iter::repeat_n(' ', indent));
+}
+
+/// Ends the current line: no trailing whitespace, its trailing comments (padded later).
+fn end_line(out: &mut String, suffixes: &mut Vec<(&str, usize)>, marks: &mut Vec<Mark>) {
+    let trimmed = out.trim_end_matches([' ', '\t']).len();
+    out.truncate(trimmed);
+    let Some(&(_, want)) = suffixes.first() else {
+        return;
+    };
+    let line = out.rfind('\n').map_or(0, |i| i + 1);
+    let code = out[line..].chars().count();
+    marks.push(Mark {
+        at: out.len(),
+        code,
+        want,
+    });
+    for (k, (s, _)) in suffixes.drain(..).enumerate() {
+        if k > 0 {
+            out.push_str("  ");
+        }
+        out.push_str(s);
+    }
+}
+
+/// Pads the trailing comments: two spaces after the code, or for a run of consecutive
+/// lines asking for the same column, that column or the first that clears all their code.
+fn align_comments(out: &str, marks: &[Mark]) -> String {
+    let mut lines = Vec::with_capacity(marks.len());
+    let (mut line, mut from) = (0, 0);
+    for m in marks {
+        line += out[from..m.at].matches('\n').count();
+        from = m.at;
+        lines.push(line);
+    }
+    let mut result = String::with_capacity(out.len() + 8 * marks.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < marks.len() {
+        let mut j = i + 1;
+        if marks[i].want > 0 {
+            while j < marks.len() && marks[j].want == marks[i].want && lines[j] == lines[j - 1] + 1
+            {
+                j += 1;
+            }
+        }
+        let clear = marks[i..j].iter().map(|m| m.code + 2).max().unwrap_or(0);
+        let column = clear.max(marks[i].want);
+        for m in &marks[i..j] {
+            result.push_str(&out[copied..m.at]);
+            result.extend(std::iter::repeat_n(' ', column - m.code));
+            copied = m.at;
+        }
+        i = j;
+    }
+    result.push_str(&out[copied..]);
+    result
 }
 
 /// Whether `next`, printed flat, and what follows it up to the next possible line break,
@@ -151,7 +222,7 @@ fn fits(next: &Doc, rest: &[(usize, Mode, &Doc)], mut width: isize) -> bool {
                 None => width -= s.chars().count() as isize,
             },
             Doc::Concat(v) => stack.extend(v.iter().rev().map(|d| (mode, d))),
-            Doc::Indent(_, d) => stack.push((mode, d)),
+            Doc::Indent(_, d) | Doc::Align(d) => stack.push((mode, d)),
             Doc::Group(d, forced) => {
                 let mode = if *forced { Mode::Break } else { mode };
                 stack.push((mode, d));
@@ -160,7 +231,7 @@ fn fits(next: &Doc, rest: &[(usize, Mode, &Doc)], mut width: isize) -> bool {
             Doc::HardLine => return true,
             Doc::Line => width -= 1,
             Doc::IfBreak(s) if mode == Mode::Break => width -= s.chars().count() as isize,
-            Doc::SoftLine | Doc::IfBreak(_) | Doc::LineSuffix(_) | Doc::BreakParent => {}
+            Doc::SoftLine | Doc::IfBreak(_) | Doc::LineSuffix(..) | Doc::BreakParent => {}
         }
     }
     false
@@ -211,11 +282,48 @@ mod tests {
     fn line_suffix_goes_before_the_newline() {
         let d = concat(vec![
             text("a"),
-            Doc::LineSuffix("  // c".into()),
+            Doc::LineSuffix("// c".into(), 0),
             text(","),
             Doc::HardLine,
             text("b"),
         ]);
         assert_eq!(print(&d, 100), "a,  // c\nb");
+    }
+
+    fn commented(code: &str, want: usize) -> Doc {
+        concat(vec![
+            text(code),
+            Doc::LineSuffix("// c".into(), want),
+            Doc::HardLine,
+        ])
+    }
+
+    #[test]
+    fn trailing_comments_keep_their_column_and_align() {
+        let d = concat(vec![
+            commented("a", 8),
+            commented("bbb", 8),
+            commented("a_long_line", 8),
+            text("x"),
+            Doc::HardLine,
+            commented("a", 8),
+            commented("a", 0),
+        ]);
+        let want =
+            "a            // c\nbbb          // c\na_long_line  // c\nx\na       // c\na  // c\n";
+        assert_eq!(print(&d, 100), want);
+    }
+
+    #[test]
+    fn align_indents_to_the_current_column() {
+        let d = concat(vec![
+            text("let h = x "),
+            Doc::Align(Box::new(concat(vec![
+                text("|> a"),
+                Doc::HardLine,
+                text("|> b"),
+            ]))),
+        ]);
+        assert_eq!(print(&d, 100), "let h = x |> a\n          |> b");
     }
 }

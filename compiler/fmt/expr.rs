@@ -7,6 +7,7 @@
 
 use super::doc::{concat, group, indent, text, Doc};
 use super::layout::{push_lines, span, Layout, SeqOpts, CONTINUATION, INDENT};
+use super::trivia::has_newline;
 use crate::syntax::ast::*;
 
 /// Binding strength, as in compiler/syntax/build.rs: higher binds tighter.
@@ -155,7 +156,13 @@ impl Layout<'_> {
             ExprKind::Binary { op, lhs, rhs } => {
                 let l = self.expr_parens(lhs, operand_needs_parens(*op, lhs, true));
                 let r = self.expr_parens(rhs, operand_needs_parens(*op, rhs, false));
-                concat(vec![l, text(format!(" {} ", op.symbol())), r])
+                // `0.9^epoch`, as written in formulas; spaced around anything larger.
+                let simple = |x: &Expr| matches!(x.kind, ExprKind::Number(_) | ExprKind::Name(_));
+                let op_text = match *op == BinaryOp::Pow && simple(lhs) && simple(rhs) {
+                    true => op.symbol().to_string(),
+                    false => format!(" {} ", op.symbol()),
+                };
+                concat(vec![l, text(op_text), r])
             }
             ExprKind::Pipe { head, stages } => self.pipe(e, head, stages),
             ExprKind::Repeat {
@@ -190,9 +197,13 @@ impl Layout<'_> {
         brackets("(", ")", seq)
     }
 
-    /// `head |> stage |> stage` on one line if it fits, else one stage per line.
+    /// A pipe keeps the line breaks written between its stages; each line of stages that
+    /// does not fit is broken one stage per line. Continuation lines start with `|>` under
+    /// the first `|>` when the head is a name (`let h = x |> a` then `|> b` under the
+    /// first `|>`), else they are indented and the head may get a line of its own.
     fn pipe(&mut self, e: &Expr, head: &Expr, stages: &[Expr]) -> Doc {
         let items: Vec<&Expr> = std::iter::once(head).chain(stages).collect();
+        let spans: Vec<(usize, usize)> = items.iter().map(|x| span(x.span)).collect();
         let opts = SeqOpts {
             open: None,
             pipe: true,
@@ -204,22 +215,46 @@ impl Layout<'_> {
             opts,
             |l, x| l.expr_parens(x, prec(x) <= PIPE),
         );
-        let mut first = Vec::new();
-        let mut rest = Vec::new();
-        for (i, mut el) in seq.elements.into_iter().enumerate() {
-            let trail = el.trail_doc();
+        let mut elements = seq.elements.into_iter();
+        let Some(mut first) = elements.next() else {
+            return concat(Vec::new());
+        };
+        let head_trail = first.trail_doc();
+        let head_doc = first.inline_doc();
+        let mut parts = Vec::new();
+        let mut line: Vec<Doc> = Vec::new();
+        let mut aligned = matches!(head.kind, ExprKind::Name(_)) && !self.user_parens(head);
+        for (i, mut el) in elements.enumerate() {
+            let own = std::mem::take(&mut el.own);
+            let breaks = !own.is_empty() || has_newline(self.text, spans[i].1, spans[i + 1].0);
             if i == 0 {
-                first.extend([el.inline_doc(), trail]);
-                continue;
+                aligned &= !breaks;
             }
-            rest.push(Doc::Line);
-            for (c, _) in std::mem::take(&mut el.own) {
-                rest.extend([text(c), Doc::HardLine]);
+            if breaks {
+                if !line.is_empty() {
+                    parts.push(group(concat(std::mem::take(&mut line))));
+                }
+                if !parts.is_empty() || !aligned {
+                    parts.push(Doc::HardLine);
+                }
+                for (c, _) in own {
+                    parts.extend([text(c), Doc::HardLine]);
+                }
+            } else if !line.is_empty() || !aligned {
+                // Between stages, and in an indented pipe between the head and the first.
+                line.push(Doc::Line);
             }
-            rest.extend([text("|> "), el.inline_doc(), trail]);
+            let trail = el.trail_doc();
+            line.extend([text("|> "), el.inline_doc(), trail]);
         }
-        first.push(indent(CONTINUATION, concat(rest)));
-        group(concat(first))
+        if !line.is_empty() {
+            parts.push(group(concat(line)));
+        }
+        let rest = match aligned {
+            true => concat(vec![text(" "), Doc::Align(Box::new(concat(parts)))]),
+            false => indent(CONTINUATION, concat(parts)),
+        };
+        concat(vec![head_doc, head_trail, rest])
     }
 
     /// `repeat N { result }` on one line if that is all and it fits, else a block.
@@ -286,7 +321,7 @@ impl Layout<'_> {
         }
         let mut doc = vec![text("repeat "), count_doc, text(" {")];
         for c in &seq.header {
-            doc.extend([Doc::LineSuffix(format!("  {c}")), Doc::BreakParent]);
+            doc.extend([Doc::LineSuffix(c.clone(), 0), Doc::BreakParent]);
         }
         doc.extend([indent(INDENT, concat(inner)), Doc::Line, text("}")]);
         group(concat(doc))

@@ -72,7 +72,8 @@ pub(super) struct Element {
     pub own: Vec<(String, bool)>,
     pub inline: Vec<String>,
     pub trail_inline: Vec<String>,
-    pub trail: Vec<String>,
+    /// With the column to align them at (0: none), see [`Layout::align_column`].
+    pub trail: Vec<(String, usize)>,
     /// A blank line before the element's own line.
     pub blank: bool,
 }
@@ -109,7 +110,7 @@ impl Element {
         let mut parts: Vec<Doc> = self
             .trail
             .iter()
-            .map(|c| Doc::LineSuffix(format!("  {c}")))
+            .map(|(c, want)| Doc::LineSuffix(c.clone(), *want))
             .collect();
         if !parts.is_empty() {
             parts.push(Doc::BreakParent);
@@ -133,6 +134,37 @@ impl<'a> Layout<'a> {
 
     fn comment(&self, i: usize) -> String {
         self.trivia.comments[i].text.clone()
+    }
+
+    /// The column a trailing comment asks to keep: its column in the source if it was
+    /// aligned there, padded with more than the two spaces the formatter puts or with a
+    /// trailing comment at the same column on the line above or below; else 0.
+    fn align_column(&self, i: usize) -> usize {
+        let start = self.trivia.comments[i].start;
+        let line = self.text[..start].rfind('\n').map_or(0, |n| n + 1);
+        let before = &self.text[line..start];
+        let col = before.chars().count();
+        let code = before.trim_end_matches(super::trivia::is_space);
+        let padded = before.len() - code.len() > 2;
+        let end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |n| start + n);
+        let above = line.checked_sub(1).map(|nl| {
+            let from = self.text[..nl].rfind('\n').map_or(0, |n| n + 1);
+            &self.text[from..nl]
+        });
+        let below = self
+            .text
+            .get(end + 1..)
+            .map(|t| t.split('\n').next().unwrap_or(""));
+        let neighbour = [above, below]
+            .into_iter()
+            .flatten()
+            .any(|l| trailing_comment_at(l, col));
+        match !code.is_empty() && (padded || neighbour) {
+            true => col,
+            false => 0,
+        }
     }
 
     fn own_blank(&self, i: usize) -> bool {
@@ -258,7 +290,11 @@ impl<'a> Layout<'a> {
                 own,
                 inline,
                 trail_inline: texts(self, &slot.trail_inline),
-                trail: texts(self, &slot.trail),
+                trail: slot
+                    .trail
+                    .iter()
+                    .map(|&c| (self.comment(c), self.align_column(c)))
+                    .collect(),
                 blank,
             });
         }
@@ -442,6 +478,17 @@ impl<'a> Layout<'a> {
     }
 }
 
+/// Whether `line` has a trailing comment (code, spaces, `//` or `/*`) at char column `col`.
+fn trailing_comment_at(line: &str, col: usize) -> bool {
+    let Some((at, _)) = line.char_indices().nth(col) else {
+        return false;
+    };
+    let (before, rest) = line.split_at(at);
+    (rest.starts_with("//") || rest.starts_with("/*"))
+        && before.ends_with([' ', '\t'])
+        && !before.trim().is_empty()
+}
+
 enum Entry<'a> {
     Field(&'a Field),
     Rule(&'a RuleDecl),
@@ -463,7 +510,8 @@ pub(super) fn push_lines(lines: &mut Vec<(bool, Doc)>, mut el: Element) {
     }
     // `x /* c */ }`: the line ends after the comment once `}` moves to its own line.
     let inline_after = std::mem::take(&mut el.trail_inline);
-    el.trail.splice(0..0, inline_after);
+    el.trail
+        .splice(0..0, inline_after.into_iter().map(|c| (c, 0)));
     let trail = el.trail_doc();
     let blank = el.blank;
     lines.push((blank, concat(vec![el.inline_doc(), trail])));
@@ -489,11 +537,7 @@ fn braces(head: Doc, seq: Seq) -> Doc {
         body.push(line);
     }
     let mut parts = vec![head, text(" {")];
-    parts.extend(
-        seq.header
-            .into_iter()
-            .map(|c| Doc::LineSuffix(format!("  {c}"))),
-    );
+    parts.extend(seq.header.into_iter().map(|c| Doc::LineSuffix(c, 0)));
     parts.extend([indent(INDENT, concat(body)), Doc::HardLine, text("}")]);
     concat(parts)
 }

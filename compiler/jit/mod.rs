@@ -149,6 +149,12 @@ fn compile_optimized(
     };
     let sched = schedule::schedule(g, wanted, &binary);
     let (offsets, arena_len) = memory::plan(&sched);
+    let outputs = sched
+        .bufs
+        .iter()
+        .filter(|b| matches!(b.kind, BufKind::Output(_)));
+    let floats = arena_len as u128 + outputs.map(|b| b.len as u128).sum::<u128>();
+    crate::budget::check_arena(floats, crate::budget::limit())?;
     let mut slots: Vec<SlotKind> = Vec::new();
     let mut slot_lens: Vec<usize> = Vec::new();
     let mut bufs: Vec<Buf> = Vec::with_capacity(sched.bufs.len());

@@ -13,6 +13,9 @@ pub const MAX_EXPR_DEPTH: u32 = 96;
 /// Prefix operators in a row, and right-associative operators in one expression, are
 /// bounded too: pest's precedence climber recurses on them.
 const MAX_CHAIN: usize = 64;
+/// The depth of an expression already refused: what encloses it is refused silently, so a
+/// flat chain of 10^6 terms gets one diagnostic, not one per [`MAX_EXPR_DEPTH`] terms.
+const POISONED: u32 = u32::MAX;
 
 fn pratt() -> &'static PrattParser<Rule> {
     static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
@@ -288,7 +291,7 @@ impl<'d> Builder<'d> {
                 kind: ExprKind::Error,
                 span,
             },
-            0,
+            POISONED,
         )
     }
 
@@ -350,7 +353,7 @@ impl<'d> Builder<'d> {
                     },
                     span,
                 };
-                cell.borrow_mut().limit(e, d + 1)
+                cell.borrow_mut().limit(e, d.saturating_add(1))
             })
             .map_infix(|(lhs, dl), op, (rhs, dr)| {
                 let span = lhs.span.to(rhs.span);
@@ -363,7 +366,7 @@ impl<'d> Builder<'d> {
                                 kind: ExprKind::Pipe { head, stages },
                                 span,
                             };
-                            (e, dl.max(dr + 1))
+                            (e, dl.max(dr.saturating_add(1)))
                         }
                         _ => {
                             let e = Expr {
@@ -373,7 +376,7 @@ impl<'d> Builder<'d> {
                                 },
                                 span,
                             };
-                            cell.borrow_mut().limit(e, dl.max(dr) + 1)
+                            cell.borrow_mut().limit(e, dl.max(dr).saturating_add(1))
                         }
                     };
                 }
@@ -386,14 +389,17 @@ impl<'d> Builder<'d> {
                     },
                     span,
                 };
-                cell.borrow_mut().limit(e, dl.max(dr) + 1)
+                cell.borrow_mut().limit(e, dl.max(dr).saturating_add(1))
             })
             .parse(pair.into_inner());
         (Expr { span, ..expr }, depth)
     }
 
     fn limit(&mut self, e: Expr, depth: u32) -> (Expr, u32) {
-        if depth > MAX_EXPR_DEPTH {
+        if depth == POISONED {
+            let kind = ExprKind::Error;
+            (Expr { kind, span: e.span }, POISONED)
+        } else if depth > MAX_EXPR_DEPTH {
             self.too_deep(e.span, "expressions nested")
         } else {
             (e, depth)
@@ -418,7 +424,7 @@ impl<'d> Builder<'d> {
                 let mut items = Vec::new();
                 for p in pair.into_inner() {
                     let (e, d) = self.expr_depth(p);
-                    depth = depth.max(d + 1);
+                    depth = depth.max(d.saturating_add(1));
                     items.push(e);
                 }
                 ExprKind::List(items)

@@ -110,6 +110,7 @@ impl Engine {
         per_example: bool,
     ) -> Result<Vec<ArrayD<f32>>, RunError> {
         let program = self.program(mode, batch);
+        crate::budget::check_graph(&self.net, &program.graph, batch, crate::budget::limit())?;
         let mut wanted = vec![program.loss, program.prediction];
         wanted.extend(program.updates.iter().map(|(_, id)| *id));
         wanted.extend(program.q);

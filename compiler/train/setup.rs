@@ -95,6 +95,12 @@ impl Trainer {
         trainer.params = p.lowered.params.clone();
         trainer.buffers = p.lowered.state.clone();
         trainer.buffers.extend(p.opt_state.iter().cloned());
+        crate::budget::check_state(
+            trainer.engine.net(),
+            &trainer.params,
+            &trainer.buffers,
+            crate::budget::limit(),
+        )?;
         Ok(trainer)
     }
 }

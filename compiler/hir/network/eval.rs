@@ -13,6 +13,9 @@ use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp, Expr, ExprKind, Ident, Stmt, UnaryOp};
 use std::collections::HashMap;
 
+/// Scopes with more names than this get no did-you-mean for an undefined name.
+const MAX_SUGGESTED: usize = 256;
+
 pub(super) struct Eval<'a, 'd> {
     pub(super) items: &'a Items<'a>,
     pub(super) diags: &'d mut Diagnostics,
@@ -411,8 +414,17 @@ impl<'a, 'd> Eval<'a, 'd> {
                 format!("Apply it to a tensor: `x |> {name}`."),
             );
         }
-        let visible = self.scope.visible();
+        // Listing and comparing every name for every undefined one would make a generated
+        // spec with thousands of both take quadratic time.
+        let count = self.scope.visible_count();
+        let visible = match count > MAX_SUGGESTED {
+            true => Vec::new(),
+            false => self.scope.visible(),
+        };
         let help = match did_you_mean(name, visible.iter().map(String::as_str)) {
+            _ if count > MAX_SUGGESTED => {
+                format!("Check the spelling: {count} names are defined here.")
+            }
             Some(dym) => crate::hir::args::capitalize(&dym),
             None if visible.is_empty() => "Define it with `let` or `input` before using it.".into(),
             None => format!(

@@ -51,6 +51,18 @@ impl Scope {
         }
     }
 
+    /// How many names [`Scope::visible`] would list, without listing them.
+    pub(super) fn visible_count(&self) -> usize {
+        let mut n = 0;
+        for frame in self.frames.iter().rev() {
+            n += frame.vars.len();
+            if frame.barrier {
+                break;
+            }
+        }
+        n
+    }
+
     pub(super) fn visible(&self) -> Vec<String> {
         let mut out = Vec::new();
         for frame in self.frames.iter().rev() {

@@ -122,6 +122,7 @@ fn draw(
     let (cell_width, cell_height) = (plot_width / n_cols as u32, plot_height / n_rows as u32);
     if cell_width >= MIN_ANNOTATED_CELL && cell_height >= MIN_ANNOTATED_CELL {
         let font_size = (cell_height / 3).clamp(10, 18);
+        let format = CellFormat::of(matrix);
         for (row, values) in matrix.iter().enumerate() {
             for (col, &value) in values.iter().enumerate() {
                 let text_color = if scale.is_dark(value) { WHITE } else { BLACK };
@@ -129,7 +130,7 @@ fn draw(
                     .color(&text_color)
                     .pos(Pos::new(HPos::Center, VPos::Center));
                 let center = (col as f64 + 0.5, (n_rows - 1 - row) as f64 + 0.5);
-                plot_area.draw(&Text::new(format_value(value), center, style))?;
+                plot_area.draw(&Text::new(format.text(value), center, style))?;
             }
         }
     }
@@ -175,18 +176,59 @@ fn shorten(text: &str, max_chars: usize) -> String {
     short
 }
 
-/// Cell text: counts as integers, other values with 2 decimals, extreme magnitudes as
-/// tick labels are (scientific).
-fn format_value(value: f64) -> String {
-    let magnitude = value.abs();
-    if !value.is_finite() {
-        "-".to_string()
-    } else if value == 0.0 || (value == value.round() && magnitude < 1e6) {
-        format!("{}", value as i64)
-    } else if (0.01..1e6).contains(&magnitude) {
-        format!("{value:.2}")
-    } else {
-        format_tick(value)
+/// How the cells of one heat-map print: all with the same number of decimals, chosen
+/// from the largest magnitude (two for correlations), so that numerical noise such as
+/// `-3.4e-18` prints as `0` next to `0.97` instead of as a long tiny number.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum CellFormat {
+    /// Every finite value is a whole number below 10^6: counts.
+    Integers,
+    Decimals(usize),
+    /// Magnitudes beyond what decimals show well: tick-label style.
+    Scientific,
+}
+
+impl CellFormat {
+    pub(super) fn of(matrix: &[Vec<f64>]) -> CellFormat {
+        let finite = || matrix.iter().flatten().copied().filter(|v| v.is_finite());
+        let max = finite().fold(0.0f64, |m, v| m.max(v.abs()));
+        if finite().all(|v| v == v.round()) && max < 1e6 {
+            return CellFormat::Integers;
+        }
+        if !(1e-4..1e6).contains(&max) {
+            return CellFormat::Scientific;
+        }
+        // Two decimals up to 10 (0.97, 5.25), fewer above (52.5, 525); below 0.1, two
+        // significant digits for the largest value (0.052, 0.0052).
+        let digits = max.log10().floor() as i32;
+        let decimals = if max < 1.0 {
+            (1 - digits).max(2)
+        } else {
+            (2 - digits).max(0)
+        };
+        CellFormat::Decimals(decimals as usize)
+    }
+
+    pub(super) fn text(self, value: f64) -> String {
+        if !value.is_finite() {
+            return "-".to_string();
+        }
+        match self {
+            CellFormat::Integers => format!("{}", value as i64),
+            CellFormat::Decimals(d) => {
+                let text = format!("{value:.d$}");
+                // "-0.00" and "0.00" both read as zero.
+                match text
+                    .trim_start_matches('-')
+                    .trim_matches(['0', '.'])
+                    .is_empty()
+                {
+                    true => "0".to_string(),
+                    false => text,
+                }
+            }
+            CellFormat::Scientific => format_tick(value),
+        }
     }
 }
 

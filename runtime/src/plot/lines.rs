@@ -22,6 +22,46 @@ pub fn line_plot(
     plot_series(path, chart, series, MAX_X_LABELS)
 }
 
+/// Values per named category (a network's layers, in order), plotted at x = 1, 2, ..., n
+/// with the names as the x tick labels; `series` hold one value per category.
+pub fn category_plot(
+    path: &Path,
+    chart: &Chart,
+    categories: &[&str],
+    series: &[(&str, &[f64])],
+) -> Result<(), PlotError> {
+    if let Some((label, values)) = series.iter().find(|(_, v)| v.len() != categories.len()) {
+        let reason = format!(
+            "series `{label}` has {} values for {} categories",
+            values.len(),
+            categories.len()
+        );
+        return Err(invalid(path, reason));
+    }
+    let points: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|(_, values)| {
+            (1..)
+                .map(|i| i as f64)
+                .zip(values.iter().copied())
+                .collect()
+        })
+        .collect();
+    let series: Vec<(&str, &[(f64, f64)])> = series
+        .iter()
+        .zip(&points)
+        .map(|((label, _), points)| (*label, points.as_slice()))
+        .collect();
+    let names: Vec<String> = categories.iter().map(|c| c.to_string()).collect();
+    plot_series_named(
+        path,
+        chart,
+        &series,
+        categories.len().clamp(1, MAX_X_LABELS),
+        names,
+    )
+}
+
 /// Per-epoch values, plotted against epochs 1, 2, ..., n (e.g. train and test loss).
 /// The epoch axis is labelled with whole epochs only.
 pub fn epoch_plot(path: &Path, chart: &Chart, series: &[(&str, &[f64])]) -> Result<(), PlotError> {
@@ -72,6 +112,7 @@ pub fn roc_plot(
         x: 0.0..1.0,
         y: 0.0..1.0,
         max_x_labels: MAX_X_LABELS,
+        x_names: Vec::new(),
     };
     render(path, chart, |root| draw_lines(root, chart, &axes, &lines))
 }
@@ -82,11 +123,26 @@ fn plot_series(
     series: &[(&str, &[(f64, f64)])],
     max_x_labels: usize,
 ) -> Result<(), PlotError> {
+    plot_series_named(path, chart, series, max_x_labels, Vec::new())
+}
+
+/// `plot_series` with `x_names[k - 1]` as the label of the tick at x = k (none elsewhere).
+fn plot_series_named(
+    path: &Path,
+    chart: &Chart,
+    series: &[(&str, &[(f64, f64)])],
+    max_x_labels: usize,
+    x_names: Vec<String>,
+) -> Result<(), PlotError> {
     if series.is_empty() {
         return Err(invalid(path, "no series to plot".into()));
     }
     let finite = || series.iter().flat_map(|(_, points)| finite_points(points));
-    let x = padded_range(finite().map(|p| p.0), 0.0);
+    let x = match x_names.len() {
+        // Half a step beyond the first and last name, so that neither sits on the border.
+        0 => padded_range(finite().map(|p| p.0), 0.0),
+        n => 0.5..n as f64 + 0.5,
+    };
     let y = padded_range(finite().map(|p| p.1), 0.05);
     // plotters loops forever on an axis whose span overflows to infinity.
     if !(x.end - x.start).is_finite() || !(y.end - y.start).is_finite() {
@@ -95,7 +151,12 @@ fn plot_series(
             "the values span more than the largest f64".into(),
         ));
     }
-    let axes = Axes { x, y, max_x_labels };
+    let axes = Axes {
+        x,
+        y,
+        max_x_labels,
+        x_names,
+    };
     let lines: Vec<Line<'_>> = series
         .iter()
         .enumerate()
@@ -113,6 +174,25 @@ struct Axes {
     x: Range<f64>,
     y: Range<f64>,
     max_x_labels: usize,
+    /// Names of the ticks at x = 1, 2, ... (a categorical axis), or empty.
+    x_names: Vec<String>,
+}
+
+impl Axes {
+    fn x_tick(&self, x: f64) -> String {
+        if self.x_names.is_empty() {
+            return format_tick(x);
+        }
+        let k = x.round();
+        match (k - x).abs() < 1e-9 && k >= 1.0 {
+            true => self
+                .x_names
+                .get(k as usize - 1)
+                .cloned()
+                .unwrap_or_default(),
+            false => String::new(),
+        }
+    }
 }
 
 struct Line<'a> {
@@ -140,7 +220,7 @@ fn draw_lines(
         .axis_desc_style((FONT, 16))
         .label_style((FONT, 14))
         .x_labels(axes.max_x_labels)
-        .x_label_formatter(&|x| format_tick(*x))
+        .x_label_formatter(&|x| axes.x_tick(*x))
         .y_label_formatter(&|y| format_tick(*y))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.1))
@@ -258,4 +338,29 @@ fn padded_range(values: impl Iterator<Item = f64>, pad: f64) -> Range<f64> {
     }
     let margin = (hi - lo) * pad;
     lo - margin..hi + margin
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_categorical_axis_names_whole_ticks_only() {
+        let axes = Axes {
+            x: 0.5..3.5,
+            y: 0.0..1.0,
+            max_x_labels: 3,
+            x_names: vec!["fc1".into(), "fc2".into(), "logits".into()],
+        };
+        assert_eq!(axes.x_tick(1.0), "fc1");
+        assert_eq!(axes.x_tick(3.0000000001), "logits");
+        assert_eq!(axes.x_tick(1.5), "");
+        assert_eq!(axes.x_tick(0.0), "");
+        assert_eq!(axes.x_tick(4.0), "");
+        let numeric = Axes {
+            x_names: Vec::new(),
+            ..axes
+        };
+        assert_eq!(numeric.x_tick(1.5), "1.5");
+    }
 }

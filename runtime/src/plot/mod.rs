@@ -25,7 +25,7 @@ mod lines;
 mod tests;
 
 pub use heatmap::heatmap;
-pub use lines::{epoch_plot, line_plot, roc_plot};
+pub use lines::{category_plot, epoch_plot, line_plot, roc_plot};
 
 use plotters::prelude::*;
 use std::io::{self, BufWriter};

@@ -237,3 +237,38 @@ fn tick_labels_are_short() {
     assert_eq!(format_tick(2.5e20), "2.5e20");
     assert_eq!(format_tick(-1.23456e-7), "-1.235e-7");
 }
+
+#[test]
+fn heatmap_cells_are_rounded_together() {
+    use super::heatmap::CellFormat;
+    // A correlation matrix with numerical noise: the noise reads as 0, not -3.4e-18.
+    let corr = vec![vec![0.97, -3.4e-18], vec![0.001234, -0.5]];
+    let format = CellFormat::of(&corr);
+    assert_eq!(format, CellFormat::Decimals(2));
+    let cells: Vec<String> = corr.iter().flatten().map(|&v| format.text(v)).collect();
+    assert_eq!(cells, ["0.97", "0", "0", "-0.50"]);
+    let counts = vec![vec![50.0, 0.0], vec![3.0, 45.0]];
+    assert_eq!(CellFormat::of(&counts).text(50.0), "50");
+    let small = vec![vec![0.052, 0.0001]];
+    assert_eq!(CellFormat::of(&small).text(0.0001), "0");
+    assert_eq!(CellFormat::of(&small).text(0.052), "0.052");
+    assert_eq!(CellFormat::of(&[vec![f64::NAN, 0.5]]).text(f64::NAN), "-");
+}
+
+#[test]
+fn category_plot_labels_ticks_with_names() {
+    let (_guard, dir) = out_dir();
+    let path = dir.join("matched.png");
+    let names = ["fc1", "fc2", "logits"];
+    let chart = Chart::new("Mean matched correlation per layer");
+    category_plot(
+        &path,
+        &chart,
+        &names,
+        &[("one-to-one", &[0.9, 0.7, f64::NAN])],
+    )
+    .unwrap();
+    assert_png(&path, 800, 600);
+    let bad = category_plot(&path, &chart, &names, &[("short", &[0.9])]);
+    assert!(matches!(bad, Err(PlotError::InvalidData { .. })));
+}
