@@ -16,6 +16,7 @@
 //! plan and thread count give bit-identical results.
 
 mod conv;
+pub mod level;
 mod partner;
 pub mod xnor;
 
@@ -540,24 +541,12 @@ fn gemm_entries(
         // SAFETY: the plan's operands lie within their buffers (checked when the plan was
         // built), and concurrent calls write disjoint parts of `c`.
         unsafe {
-            gemm::gemm(
-                g.m,
-                g.n,
-                g.k,
-                c0.0.offset(oc),
-                g.c.cs,
-                g.c.rs,
-                false,
-                a0.0.offset(oa),
-                g.a.cs,
-                g.a.rs,
-                b0.0.offset(ob),
-                g.b.cs,
-                g.b.rs,
-                0.0f32,
-                1.0f32,
-                false,
-                false,
+            level::gemm_f32(
+                level::level(),
+                (g.m, g.n, g.k),
+                (c0.0.offset(oc), g.c.cs, g.c.rs),
+                (a0.0.offset(oa), g.a.cs, g.a.rs),
+                (b0.0.offset(ob), g.b.cs, g.b.rs),
                 false,
                 parallelism,
             );
