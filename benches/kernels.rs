@@ -7,7 +7,11 @@
 //!   one and two threads, `matrixmultiply` on one, and a Cranelift f32x4 micro-kernel (4x8
 //!   register tile, no packing) on one;
 //! - `dense_256x256x4096`: the bit-packed XNOR product (`runtime/src/exec/xnor.rs`) against
-//!   the f32 product of the same logical shape.
+//!   the f32 product of the same logical shape;
+//! - `conv_*`: the executor's blocked convolution steps (`runtime/src/exec/convolve.rs`:
+//!   forward, weight gradient, input gradient) on one and two threads at the shapes of W2's
+//!   and W7's largest layers, and the forward pass as unfold-then-GEMM (the plan before the
+//!   blocked steps); criterion's throughput is FLOP/s (2 per multiply-add).
 //!
 //! Run: `cargo bench --bench kernels` (all), or e.g. `cargo bench --bench kernels -- gemm`.
 //! scripts/peers.sh reads the means from target/criterion/.
@@ -22,7 +26,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use nnc::jit::clif::Codegen;
 use nnc::jit::kernel::{BinOp, Inst, LoopKernel, Source, View};
 use nnc_runtime::exec::xnor::{ternary_dots, Ternary};
-use nnc_runtime::exec::KernelFn;
+use nnc_runtime::exec::{
+    Buf, Conv, ConvKind, Executor, Gemm, KernelFn, Loc, Operand, Plan, Step, Window,
+};
 use std::time::Duration;
 
 fn data(n: usize, seed: u32) -> Vec<f32> {
@@ -444,5 +450,164 @@ fn xnor_vs_f32(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, elementwise, gemm_candidates, xnor_vs_f32);
+/// A plan over three slots (image, weights, output) running `steps`.
+fn conv_plan(lens: [usize; 3], steps: Vec<Step>, arena: usize) -> Plan {
+    let mut bufs: Vec<Buf> = (0..3)
+        .map(|i| Buf {
+            loc: Loc::Slot(i),
+            len: lens[i],
+        })
+        .collect();
+    bufs.push(Buf {
+        loc: Loc::Arena(0),
+        len: arena,
+    });
+    Plan {
+        bufs,
+        arena_len: arena,
+        steps,
+        slots: lens.to_vec(),
+    }
+}
+
+fn conv_kernels(c: &mut Criterion) {
+    // (name, [N, C, H, W], filters, kernel, pad)
+    let shapes = [
+        ("w2_conv2_b64", [64, 16, 14, 14], 32, 5, 2),
+        ("w7_u2conv2_b64", [64, 32, 16, 16], 32, 3, 1),
+    ];
+    for (name, image, filters, k, pad) in shapes {
+        let window = Window {
+            image,
+            kernel: [k, k],
+            stride: [1, 1],
+            pad: [pad; 4],
+            dilation: [1, 1],
+            pad_value: 0.0,
+        };
+        let [oh, ow] = window.output();
+        let (patch, positions) = (image[1] * k * k, oh * ow);
+        let lens = [
+            image.iter().product(),
+            filters * patch,
+            image[0] * filters * positions,
+        ];
+        let (x, w, y) = (data(lens[0], 1), data(lens[1], 2), data(lens[2], 3));
+        let weight = Operand {
+            buf: 1,
+            offset: 0,
+            rs: patch as isize,
+            cs: 1,
+            batch_strides: vec![],
+        };
+        let transposed = Operand {
+            rs: 1,
+            cs: patch as isize,
+            ..weight.clone()
+        };
+        let out = Operand {
+            buf: 2,
+            offset: 0,
+            rs: positions as isize,
+            cs: 1,
+            batch_strides: vec![(filters * positions) as isize],
+        };
+        let flops = 2 * image[0] * filters * patch * positions;
+        let mut g = c.benchmark_group(format!("conv_{name}"));
+        g.sample_size(10)
+            .throughput(Throughput::Elements(flops as u64));
+        let unfold_then_gemm = vec![
+            Step::Im2Col {
+                src: 0,
+                dst: 3,
+                window,
+                positions_major: false,
+            },
+            Step::Gemm(Gemm {
+                m: filters,
+                n: positions,
+                k: patch,
+                batch: vec![image[0]],
+                a: Operand {
+                    batch_strides: vec![0],
+                    ..weight.clone()
+                },
+                b: Operand {
+                    buf: 3,
+                    offset: 0,
+                    rs: positions as isize,
+                    cs: 1,
+                    batch_strides: vec![(patch * positions) as isize],
+                },
+                c: out.clone(),
+                binary: false,
+                a_static: false,
+                b_static: false,
+            }),
+        ];
+        let cases = [
+            (
+                "unfold_then_gemm",
+                unfold_then_gemm,
+                image[0] * patch * positions,
+            ),
+            (
+                "forward",
+                vec![Step::Conv(Conv::new(
+                    ConvKind::Forward,
+                    window,
+                    filters,
+                    0,
+                    weight.clone(),
+                    out.clone(),
+                ))],
+                0,
+            ),
+            (
+                "weight_grad",
+                vec![Step::Conv(Conv::new(
+                    ConvKind::WeightGrad,
+                    window,
+                    filters,
+                    0,
+                    weight.clone(),
+                    out.clone(),
+                ))],
+                0,
+            ),
+            (
+                "input_grad",
+                vec![Step::Conv(Conv::new(
+                    ConvKind::InputGrad,
+                    window,
+                    filters,
+                    0,
+                    transposed.clone(),
+                    out.clone(),
+                ))],
+                0,
+            ),
+        ];
+        for (kind, steps, arena) in cases {
+            for threads in [1, 2] {
+                let mut ex = Executor::new(conv_plan(lens, steps.clone(), arena), threads);
+                let (mut x, mut w, mut y) = (x.clone(), w.clone(), y.clone());
+                g.bench_function(BenchmarkId::new(kind, format!("{threads}T")), |b| {
+                    b.iter(|| unsafe {
+                        ex.run(&[x.as_mut_ptr(), w.as_mut_ptr(), y.as_mut_ptr()], 0, 0)
+                    })
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(
+    benches,
+    elementwise,
+    gemm_candidates,
+    xnor_vs_f32,
+    conv_kernels
+);
 criterion_main!(benches);

@@ -2,7 +2,7 @@
 """Writes the peer benchmarks' data and initial weights for nnc (specs/bench/data/).
 
 The peers (bench/peers, a copy of ../shared/bench/peers: PyTorch, JAX, ONNX Runtime) train
-W1, W2 and W4 from identical weights on one fixed batch. This script rebuilds that batch and
+W1, W2, W4 and W7 from identical weights on one fixed batch. This script rebuilds that batch and
 those weights with the harness's own functions (bench/peers/common.py) and stores them where
 specs/bench/*.nn read them:
   - <w>_x.npy, <w>_y.npy: the batch (float32 features, int64 labels);
@@ -23,7 +23,9 @@ from safetensors.numpy import save_file
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The workloads, the initial weights and the batch are the peer harness's own definitions.
 sys.path.insert(0, os.path.join(HERE, "..", "bench", "peers"))
-from common import CONV_IN, DEEP_SIZES, MLP_SIZES, batch, conv_init, mlp_init  # noqa: E402
+from common import (  # noqa: E402
+    CONV_IN, DEEP_SIZES, MLP_SIZES, RESNET_IN, batch, conv_init, mlp_init, resnet_init,
+)
 
 OUT = os.path.join(HERE, "..", "specs", "bench", "data")
 
@@ -55,9 +57,19 @@ def save_conv(name, batch_size):
     )
 
 
+def save_resnet(name, batch_size):
+    x, y = batch(batch_size, RESNET_IN)
+    np.save(os.path.join(OUT, f"{name}_x.npy"), x)
+    np.save(os.path.join(OUT, f"{name}_y.npy"), y)
+    tensors = resnet_init()
+    tensors["fc.weight"] = np.ascontiguousarray(tensors["fc.weight"].T)
+    save_file(tensors, os.path.join(OUT, f"{name}_init.safetensors"))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     save_mlp("w1", MLP_SIZES, 64)
     save_mlp("w4", DEEP_SIZES, 32)
     save_conv("w2", 64)
+    save_resnet("w7", 64)
     print("wrote", sorted(os.listdir(OUT)))

@@ -367,3 +367,41 @@ fn two_thread_runs_are_bit_identical_to_each_other_and_to_one_thread() {
     assert!(two.iter().all(|r| *r == two[0]));
     assert_eq!(run(1, 1)[0], two[0]);
 }
+
+/// Every check of this file again under each CPU level below this machine's (the
+/// `NNC_CPU_LEVEL` cap, docs/testing.md): the test binary runs itself with the variable
+/// set, so an AVX-512 machine tests the AVX2 and portable kernels (GEMM, generated code,
+/// binary products) too. A run that already has the variable set (a child, or CI's capped
+/// pass) skips this.
+#[test]
+fn lower_cpu_levels_match_the_interpreter_too() {
+    use nnc_runtime::exec::level::{detected, LEVELS, VAR};
+    if std::env::var_os(VAR).is_some() {
+        return;
+    }
+    for level in LEVELS.into_iter().filter(|l| *l < detected()) {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--skip", "lower_cpu_levels"])
+            .env(VAR, level.name())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}:\n{}\n{}",
+            level.name(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("level {}: every check passed", level.name());
+    }
+}
+
+/// Under a cap the kernels report the capped level.
+#[test]
+fn the_cap_sets_the_level() {
+    use nnc_runtime::exec::level::{detected, Level, VAR};
+    let Some(cap) = std::env::var(VAR).ok().and_then(|v| Level::parse(&v)) else {
+        return;
+    };
+    assert_eq!(nnc_runtime::cpu_level(), cap.min(detected()).name());
+}

@@ -1,14 +1,20 @@
-"""Prints nnc's figures next to the peers' and the ratio for each target of issue 4.
+"""Prints nnc's figures next to the peers' and the ratio for each target of issues 4 and 13.
 
-    python ratios.py NNC_JSONL PEERS_JSONL CRITERION_DIR [NNC_1T_JSONL]
+    python ratios.py RESULTS_DIR CRITERION_DIR
 
-NNC_JSONL holds one `nnc bench --json` object per line (specs/bench/*.nn, specs/digits.nn);
-PEERS_JSONL the rows the bench_*.py scripts recorded in the same run; CRITERION_DIR is
-target/criterion after `cargo bench --bench kernels` (missing benches print as n/a);
-NNC_1T_JSONL the JIT on one thread (`nnc bench --threads 1`), compared with two.
+RESULTS_DIR holds the rounds of scripts/peers.sh: `nnc.r<i>.jsonl` (one `nnc bench --json`
+object per line: specs/bench/*.nn, specs/digits.nn) and `peers.r<i>.jsonl` (the rows the
+bench_*.py scripts recorded right after that nnc round), nnc and the peers alternating
+(ABAB); `peers.jsonl` the rows measured once (GEMM, FMA peak); `nnc_1t.jsonl` the JIT on one
+thread (`nnc bench --threads 1`). CRITERION_DIR is target/criterion after
+`cargo bench --bench kernels` (missing benches print as n/a). Each target's ratio is computed
+per round; the table shows the median over the rounds and its spread (min..max), and the
+medians of the two figures.
 """
+import glob
 import json
 import os
+import statistics
 import sys
 
 
@@ -23,12 +29,15 @@ def load_nnc(path):
     return out
 
 
-def load_peers(path):
+def load_peers(*paths):
     rows = {}
-    for line in open(path):
-        r = json.loads(line)
-        if r.get("metric") != "FAILED":
-            rows[(r["workload"], r["framework"], r["metric"])] = r["value"]
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        for line in open(path):
+            r = json.loads(line)
+            if r.get("metric") != "FAILED":
+                rows[(r["workload"], r["framework"], r["metric"])] = r["value"]
     return rows
 
 
@@ -40,8 +49,8 @@ def criterion_ns(root, group, function, param):
     return json.load(open(p))["mean"]["point_estimate"]
 
 
-def main(nnc_path, peers_path, crit, one_thread=None):
-    nnc, peers = load_nnc(nnc_path), load_peers(peers_path)
+def targets(nnc, peers, crit):
+    """(target, nnc figure, peer figure, goal, higher is better) for one round."""
 
     def jit(spec, key, sub=None):
         try:
@@ -69,6 +78,14 @@ def main(nnc_path, peers_path, crit, one_thread=None):
                  peer("W2 convnet train b64", "torch eager", "samples/s"), 1.5, True))
     rows.append(("W2 train b64 vs jax.jit (samples/s, no target)", w2,
                  peer("W2 convnet train b64", "jax.jit", "samples/s"), None, True))
+    # W7 (specs/bench/w7_resnet.nn): the peers' entries are still to be written (bench/peers
+    # has the weights, `common.resnet_init`); until then these rows show n/a for the peer.
+    w7 = jit("w7_resnet", "train_samples_per_s")
+    rows.append(("W7 ResNet-8 train b64 vs torch eager (samples/s)", w7,
+                 peer("W7 ResNet-8 train b64", "torch eager", "samples/s"), 1.5, True))
+    rows.append(("W7 ResNet-8 infer b1 vs ONNX Runtime (us)",
+                 jit("w7_resnet", "infer_latency_us", "batch1"),
+                 peer("W7 ResNet-8 infer b1", "onnxruntime", "latency"), 1.0, False))
     rows.append(("W3 MLP infer b1 vs ONNX Runtime (us)", jit("w1_mlp", "infer_latency_us", "batch1"),
                  peer("W3 MLP infer b1", "onnxruntime", "latency"), 0.5, False))
     rows.append(("W3 convnet infer b1 vs ONNX Runtime (us)",
@@ -91,6 +108,12 @@ def main(nnc_path, peers_path, crit, one_thread=None):
     f32 = criterion_ns(crit, "dense_256x256x4096", "f32", "1T")
     rows.append(("XNOR dense vs f32 dense 256x256x4096 (speed-up)",
                  ratio(f32, xnor), 1.0 if f32 and xnor else None, 8.0, True))
+    # GEMM efficiency against the machine's measured FMA peak on 2 threads (peak.py: the
+    # widest FMA the CPU has, AVX-512 where present, else AVX2).
+    peak = (peer("W5d f32 peak (measured)", "fma_peak.c, 2 thread(s)", "AVX-512 FMA")
+            or peer("W5d f32 peak (measured)", "fma_peak.c, 2 thread(s)", "AVX2 FMA"))
+    rows.append(("GEMM 1024^3 2T vs measured FMA peak, 2 threads (GFLOP/s)",
+                 2 * 1024**3 / g if g else None, peak, 0.85, True))
     ref = None
     try:
         ref = nnc["digits"]["reference"]["train_samples_per_s"]
@@ -98,24 +121,51 @@ def main(nnc_path, peers_path, crit, one_thread=None):
         pass
     rows.append(("digits train: JIT vs reference (samples/s)",
                  jit("digits", "train_samples_per_s"), ref, 10.0, True))
+    return rows
+
+
+def main(results, crit):
+    once = load_peers(os.path.join(results, "peers.jsonl"))
+    rounds = []
+    for path in sorted(glob.glob(os.path.join(results, "nnc.r*.jsonl"))):
+        peers_path = path.replace("nnc.r", "peers.r")
+        rows = load_peers(peers_path)
+        rounds.append(targets(load_nnc(path), {**once, **rows}, crit))
+    if not rounds:
+        sys.exit(f"no rounds (nnc.r*.jsonl) in {results}")
+    nnc = load_nnc(sorted(glob.glob(os.path.join(results, "nnc.r*.jsonl")))[-1])
 
     def fmt(v):
         if v is None:
             return "n/a"
         return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
-    print("| target | nnc | peer | ratio | goal | met |")
-    print("|---|---:|---:|---:|---:|---|")
-    for name, a, b, goal, higher in rows:
-        r = ratio(a, b)
+    def ratio(a, b):
+        return a / b if a is not None and b not in (None, 0) else None
+
+    def median(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+    print(f"{len(rounds)} rounds, nnc and the peers alternating; ratio: median (min..max)")
+    print()
+    print("| target | nnc | peer | ratio | spread | goal | met |")
+    print("|---|---:|---:|---:|---|---:|---|")
+    for i, (name, _, _, goal, higher) in enumerate(rounds[0]):
+        a = median(r[i][1] for r in rounds)
+        b = median(r[i][2] for r in rounds)
+        ratios = [x for x in (ratio(r[i][1], r[i][2]) for r in rounds) if x is not None]
+        r = median(ratios)
+        spread = f"{fmt(min(ratios))}..{fmt(max(ratios))}" if ratios else ""
         if goal is None:
-            print(f"| {name} | {fmt(a)} | {fmt(b)} | {fmt(r)} | | |")
+            print(f"| {name} | {fmt(a)} | {fmt(b)} | {fmt(r)} | {spread} | | |")
             continue
         met = "n/a" if r is None else ("yes" if (r >= goal if higher else r <= goal) else "NO")
         sign = ">=" if higher else "<="
-        print(f"| {name} | {fmt(a)} | {fmt(b)} | {fmt(r)} | {sign} {goal} | {met} |")
+        print(f"| {name} | {fmt(a)} | {fmt(b)} | {fmt(r)} | {spread} | {sign} {goal} | {met} |")
     kernel_tables(crit)
-    if one_thread and os.path.exists(one_thread):
+    one_thread = os.path.join(results, "nnc_1t.jsonl")
+    if os.path.exists(one_thread):
         threads_table(nnc, load_nnc(one_thread))
     print()
     print("nnc per spec (jit / reference):")
@@ -163,6 +213,17 @@ def kernel_tables(crit):
             cells.append(f"{2 * m * n * k / ns:.1f}" if ns else "n/a")
         print(f"| {m}x{n}x{k} | " + " | ".join(cells) + " |")
     print()
+    print("| convolution kernel GFLOP/s (runtime/src/exec/convolve.rs) | 1T | 2T |")
+    print("|---|---:|---:|")
+    for shape, flops in (("w2_conv2_b64", 2 * 64 * 32 * 400 * 196),
+                         ("w7_u2conv2_b64", 2 * 64 * 32 * 288 * 256)):
+        for kind in ("unfold_then_gemm", "forward", "weight_grad", "input_grad"):
+            cells = []
+            for t in ("1T", "2T"):
+                ns = criterion_ns(crit, f"conv_{shape}", kind, t)
+                cells.append(f"{flops / ns:.1f}" if ns else "n/a")
+            print(f"| {shape} {kind} | " + " | ".join(cells) + " |")
+    print()
     print("| dense 256x256x4096, 1 thread | time us |")
     print("|---|---:|")
     for name in ("xnor", "f32"):
@@ -171,4 +232,4 @@ def kernel_tables(crit):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:3])

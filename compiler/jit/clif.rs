@@ -24,6 +24,34 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
 
+/// Turns off the instructions above the capped CPU level (`NNC_CPU_LEVEL`,
+/// `nnc_runtime::exec::level`), so one machine can test the code generated for lower ones:
+/// below AVX2 the kernels use SSE only (an FMA becomes a call to `fmaf`, as exact).
+fn cap_isa(isa: &mut cranelift_codegen::isa::Builder) -> Result<(), String> {
+    use nnc_runtime::exec::level::{level, Level};
+    const AVX512: [&str; 6] = [
+        "has_avx512bitalg",
+        "has_avx512dq",
+        "has_avx512vl",
+        "has_avx512vbmi",
+        "has_avx512f",
+        "has_avx512vnni",
+    ];
+    const AVX: [&str; 4] = ["has_avx", "has_avx2", "has_fma", "has_avx_vnni"];
+    if !cfg!(target_arch = "x86_64") {
+        return Ok(());
+    }
+    let off: Vec<&str> = match level() {
+        Level::Avx512 => vec![],
+        Level::Avx2 => AVX512.to_vec(),
+        Level::Portable => AVX512.iter().chain(&AVX).copied().collect(),
+    };
+    for flag in off {
+        isa.set(flag, "false").map_err(err)?;
+    }
+    Ok(())
+}
+
 extern "C" fn nnc_logf(x: f32) -> f32 {
     x.ln()
 }
@@ -65,10 +93,9 @@ impl Codegen {
             .map_err(err)?;
         // Native detection sets every CPU flag (the x86-64-v3/v4 presets miss `has_avx`,
         // which turns FMAs into calls: docs/performance.md).
-        let isa = cranelift_native::builder()
-            .map_err(err)?
-            .finish(settings::Flags::new(flags))
-            .map_err(err)?;
+        let mut isa = cranelift_native::builder().map_err(err)?;
+        cap_isa(&mut isa)?;
+        let isa = isa.finish(settings::Flags::new(flags)).map_err(err)?;
         let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
         jb.symbol("nnc_logf", nnc_logf as *const u8);
         jb.symbol("nnc_rand", nnc_rand as *const u8);

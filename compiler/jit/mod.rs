@@ -238,6 +238,14 @@ fn compile_optimized(
             Task::Col2Im { src, dst, .. } => {
                 let _ = writeln!(listing, "col2im b{src} -> b{dst}");
             }
+            Task::Conv(c) => {
+                let [oh, ow] = c.window.output();
+                let _ = writeln!(
+                    listing,
+                    "conv {:?} b{} w b{} out b{}: {} filters, image {:?}, output {oh}x{ow}, {} rows a block",
+                    c.kind, c.image, c.weight.buf, c.out.buf, c.filters, c.window.image, c.rows
+                );
+            }
             Task::Fill { buf, value } => {
                 let _ = writeln!(listing, "fill b{buf} = {value}");
             }
@@ -295,6 +303,7 @@ fn compile_optimized(
                 dst: *dst,
                 window: *window,
             },
+            Task::Conv(c) => Step::Conv(c.clone()),
             Task::Fill { buf, value } => Step::Fill {
                 buf: *buf,
                 value: *value,

@@ -9,8 +9,10 @@
 
 use super::kernel::{contiguous_strides, BinOp, Inst, LoopKernel, ReduceOp, Source, UnOp, View};
 use crate::prim::{ConvGeom, Graph, NodeId, Op};
-use nnc_runtime::exec::Window;
+use nnc_runtime::exec::{ConvKind, Window};
 use std::collections::HashMap;
+
+mod conv;
 
 /// Where a buffer's memory comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +66,8 @@ pub enum Task {
         dst: usize,
         window: Window,
     },
+    /// A convolution product run block by block.
+    Conv(nnc_runtime::exec::Conv),
     Fill {
         buf: usize,
         value: f32,
@@ -84,6 +88,11 @@ impl Task {
                 .collect(),
             Task::Gemm(g) => vec![g.a.0.buf, g.b.0.buf],
             Task::Im2Col { src, .. } | Task::Col2Im { src, .. } => vec![*src],
+            Task::Conv(c) => match c.kind {
+                ConvKind::Forward => vec![c.image, c.weight.buf],
+                ConvKind::WeightGrad => vec![c.image, c.out.buf],
+                ConvKind::InputGrad => vec![c.weight.buf, c.out.buf],
+            },
             Task::Fill { .. } => vec![],
         }
     }
@@ -93,6 +102,11 @@ impl Task {
             Task::Loop(k) => k.out.buf,
             Task::Gemm(g) => g.c.0.buf,
             Task::Im2Col { dst, .. } | Task::Col2Im { dst, .. } => *dst,
+            Task::Conv(c) => match c.kind {
+                ConvKind::Forward => c.out.buf,
+                ConvKind::WeightGrad => c.weight.buf,
+                ConvKind::InputGrad => c.image,
+            },
             Task::Fill { buf, .. } => *buf,
         }
     }
@@ -124,6 +138,8 @@ struct Scheduler<'g> {
     /// The binary products, decided before scheduling (their unfolded operands are laid
     /// out for packing).
     binary_products: Vec<NodeId>,
+    /// The convolution products run as blocked steps.
+    convs: conv::Convs,
 }
 
 /// What the scheduler needs to know about binary products.
@@ -202,6 +218,7 @@ pub fn schedule(g: &Graph, wanted: &[NodeId], binary: &Binary) -> Schedule {
         slots: HashMap::new(),
         binary,
         binary_products: Vec::new(),
+        convs: conv::Convs::default(),
     };
     let signed = |name: &str| binary.signed_inputs.iter().any(|s| s == name);
     let signs = super::binary::sign_like(g, &signed);
@@ -210,6 +227,7 @@ pub fn schedule(g: &Graph, wanted: &[NodeId], binary: &Binary) -> Schedule {
         .filter(|&i| g.nodes[i].inputs.iter().all(|x| signs[x.index()]))
         .map(|i| NodeId(i as u32))
         .collect();
+    s.convs = conv::find(g, &needed, wanted, &s.binary_products);
     for (i, _) in needed.iter().enumerate().filter(|(_, &k)| k) {
         s.node(NodeId(i as u32));
     }
@@ -246,6 +264,15 @@ impl Scheduler<'_> {
     }
 
     fn node(&mut self, id: NodeId) {
+        if self.convs.skipped.contains(&id) {
+            // Folded into a convolution step; no other node reads it.
+            self.values[id.index()] = Some(Value::Deferred);
+            return;
+        }
+        if let Some(v) = self.conv_step(id) {
+            self.values[id.index()] = Some(Value::View(v));
+            return;
+        }
         let node = &self.g.nodes[id.index()];
         let shape = node.shape.clone();
         let value = match &node.op {

@@ -28,43 +28,52 @@ pub(super) unsafe fn im2col(src: *const f32, dst: *mut f32, w: &Window, images: 
     let [_, n_chan, height, width] = w.image;
     let [kh, kw] = w.kernel;
     let [oh, ow] = w.output();
-    let (sy, sx) = (w.stride[0], w.stride[1]);
-    let positions = oh * ow;
     let image_len = n_chan * height * width;
-    let cols_len = n_chan * kh * kw * positions;
+    let cols_len = n_chan * kh * kw * oh * ow;
     for n in images {
         let image = std::slice::from_raw_parts(src.add(n * image_len), image_len);
         let cols = std::slice::from_raw_parts_mut(dst.add(n * cols_len), cols_len);
-        for c in 0..n_chan {
-            for i in 0..kh {
-                for j in 0..kw {
-                    let row = ((c * kh + i) * kw + j) * positions;
-                    let offset = j * w.dilation[1];
-                    let xs = inside(ow, width, sx, offset, w.pad[1]);
-                    for y in 0..oh {
-                        let out = &mut cols[row + y * ow..row + (y + 1) * ow];
-                        let h = (y * sy + i * w.dilation[0])
-                            .checked_sub(w.pad[0])
-                            .filter(|&h| h < height);
-                        let Some(h) = h else {
-                            out.fill(w.pad_value);
-                            continue;
-                        };
-                        let line = &image[(c * height + h) * width..(c * height + h + 1) * width];
-                        out[..xs.start].fill(w.pad_value);
-                        out[xs.end..].fill(w.pad_value);
-                        if xs.is_empty() {
-                            continue;
-                        }
-                        // First source column: x·sx + offset - pad >= 0 for x in `xs`.
-                        let first = xs.start * sx + offset - w.pad[1];
-                        let dst = &mut out[xs.clone()];
-                        if sx == 1 {
-                            dst.copy_from_slice(&line[first..first + dst.len()]);
-                        } else {
-                            for (k, o) in dst.iter_mut().enumerate() {
-                                *o = line[first + k * sx];
-                            }
+        unfold(image, w, 0..oh, cols);
+    }
+}
+
+/// The patch matrix of one image restricted to output rows `rows`: `cols` is
+/// `[C·kh·kw, rows.len()·OW]`, row-major (the columns of those output rows, in order).
+pub(super) fn unfold(image: &[f32], w: &Window, rows: Range<usize>, cols: &mut [f32]) {
+    let [_, n_chan, height, width] = w.image;
+    let [kh, kw] = w.kernel;
+    let [_, ow] = w.output();
+    let (sy, sx) = (w.stride[0], w.stride[1]);
+    let len = rows.len() * ow;
+    for c in 0..n_chan {
+        for i in 0..kh {
+            for j in 0..kw {
+                let row = ((c * kh + i) * kw + j) * len;
+                let offset = j * w.dilation[1];
+                let xs = inside(ow, width, sx, offset, w.pad[1]);
+                for (r, y) in rows.clone().enumerate() {
+                    let out = &mut cols[row + r * ow..row + (r + 1) * ow];
+                    let h = (y * sy + i * w.dilation[0])
+                        .checked_sub(w.pad[0])
+                        .filter(|&h| h < height);
+                    let Some(h) = h else {
+                        out.fill(w.pad_value);
+                        continue;
+                    };
+                    let line = &image[(c * height + h) * width..(c * height + h + 1) * width];
+                    out[..xs.start].fill(w.pad_value);
+                    out[xs.end..].fill(w.pad_value);
+                    if xs.is_empty() {
+                        continue;
+                    }
+                    // First source column: x·sx + offset - pad >= 0 for x in `xs`.
+                    let first = xs.start * sx + offset - w.pad[1];
+                    let dst = &mut out[xs.clone()];
+                    if sx == 1 {
+                        dst.copy_from_slice(&line[first..first + dst.len()]);
+                    } else {
+                        for (k, o) in dst.iter_mut().enumerate() {
+                            *o = line[first + k * sx];
                         }
                     }
                 }
@@ -133,42 +142,50 @@ pub(super) unsafe fn col2im(src: *const f32, dst: *mut f32, w: &Window, images: 
     let [_, n_chan, height, width] = w.image;
     let [kh, kw] = w.kernel;
     let [oh, ow] = w.output();
-    let (sy, sx) = (w.stride[0], w.stride[1]);
-    let positions = oh * ow;
     let image_len = n_chan * height * width;
-    let cols_len = n_chan * kh * kw * positions;
+    let cols_len = n_chan * kh * kw * oh * ow;
     for n in images {
         let image = std::slice::from_raw_parts_mut(dst.add(n * image_len), image_len);
         image.fill(0.0);
         let cols = std::slice::from_raw_parts(src.add(n * cols_len), cols_len);
-        for c in 0..n_chan {
-            for i in 0..kh {
-                for j in 0..kw {
-                    let row = ((c * kh + i) * kw + j) * positions;
-                    let offset = j * w.dilation[1];
-                    let xs = inside(ow, width, sx, offset, w.pad[1]);
-                    if xs.is_empty() {
+        fold(cols, w, 0..oh, image);
+    }
+}
+
+/// The adjoint of [`unfold`]: adds the columns of output rows `rows` (`cols` laid out as
+/// there) into one image.
+pub(super) fn fold(cols: &[f32], w: &Window, rows: Range<usize>, image: &mut [f32]) {
+    let [_, n_chan, height, width] = w.image;
+    let [kh, kw] = w.kernel;
+    let [_, ow] = w.output();
+    let (sy, sx) = (w.stride[0], w.stride[1]);
+    let len = rows.len() * ow;
+    for c in 0..n_chan {
+        for i in 0..kh {
+            for j in 0..kw {
+                let row = ((c * kh + i) * kw + j) * len;
+                let offset = j * w.dilation[1];
+                let xs = inside(ow, width, sx, offset, w.pad[1]);
+                if xs.is_empty() {
+                    continue;
+                }
+                let first = xs.start * sx + offset - w.pad[1];
+                for (r, y) in rows.clone().enumerate() {
+                    let Some(h) = (y * sy + i * w.dilation[0])
+                        .checked_sub(w.pad[0])
+                        .filter(|&h| h < height)
+                    else {
                         continue;
-                    }
-                    let first = xs.start * sx + offset - w.pad[1];
-                    for y in 0..oh {
-                        let Some(h) = (y * sy + i * w.dilation[0])
-                            .checked_sub(w.pad[0])
-                            .filter(|&h| h < height)
-                        else {
-                            continue;
-                        };
-                        let line =
-                            &mut image[(c * height + h) * width..(c * height + h + 1) * width];
-                        let from = &cols[row + y * ow + xs.start..row + y * ow + xs.end];
-                        if sx == 1 {
-                            for (l, v) in line[first..first + from.len()].iter_mut().zip(from) {
-                                *l += v;
-                            }
-                        } else {
-                            for (k, v) in from.iter().enumerate() {
-                                line[first + k * sx] += v;
-                            }
+                    };
+                    let line = &mut image[(c * height + h) * width..(c * height + h + 1) * width];
+                    let from = &cols[row + r * ow + xs.start..row + r * ow + xs.end];
+                    if sx == 1 {
+                        for (l, v) in line[first..first + from.len()].iter_mut().zip(from) {
+                            *l += v;
+                        }
+                    } else {
+                        for (k, v) in from.iter().enumerate() {
+                            line[first + k * sx] += v;
                         }
                     }
                 }
@@ -239,6 +256,40 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Unfolding (and folding) in blocks of output rows gives the whole image's columns.
+    #[test]
+    fn row_blocks_make_up_the_whole_patch_matrix() {
+        let w = Window {
+            image: [1, 2, 7, 6],
+            kernel: [3, 2],
+            stride: [2, 1],
+            pad: [2, 1, 1, 0],
+            dilation: [1, 2],
+            pad_value: 0.5,
+        };
+        let [oh, ow] = w.output();
+        let patch = 2 * 3 * 2;
+        let x: Vec<f32> = (0..2 * 7 * 6).map(|i| i as f32).collect();
+        let mut whole = vec![0.0f32; patch * oh * ow];
+        unfold(&x, &w, 0..oh, &mut whole);
+        let mut folded_whole = vec![0.0f32; x.len()];
+        fold(&whole, &w, 0..oh, &mut folded_whole);
+        let mut folded = vec![0.0f32; x.len()];
+        for rows in [0..1, 1..3, 3..oh] {
+            let len = rows.len() * ow;
+            let mut block = vec![f32::NAN; patch * len];
+            unfold(&x, &w, rows.clone(), &mut block);
+            for r in 0..patch {
+                assert_eq!(
+                    block[r * len..(r + 1) * len],
+                    whole[r * oh * ow + rows.start * ow..r * oh * ow + rows.end * ow]
+                );
+            }
+            fold(&block, &w, rows, &mut folded);
+        }
+        assert_eq!(folded, folded_whole);
     }
 
     #[test]

@@ -16,9 +16,12 @@
 //! plan and thread count give bit-identical results.
 
 mod conv;
+mod convolve;
+pub mod level;
 mod partner;
 pub mod xnor;
 
+pub use convolve::{Conv, ConvKind};
 use gemm::Parallelism;
 
 /// A JIT-compiled loop kernel: `bufs` holds one base pointer per buffer the kernel names
@@ -158,6 +161,8 @@ pub enum Step {
         dst: BufId,
         window: Window,
     },
+    /// A convolution product run block by block (`convolve.rs`).
+    Conv(Conv),
     Fill {
         buf: BufId,
         value: f32,
@@ -200,6 +205,8 @@ pub struct Executor {
     stats: Stats,
     /// The second thread, when there are two and some step splits.
     partner: Option<partner::Partner>,
+    /// Two parts' scratch of the convolution steps (blocks of unfolded columns).
+    conv_scratch: Vec<f32>,
 }
 
 /// What the binary products of the runs so far did.
@@ -247,8 +254,18 @@ impl Executor {
             Step::Im2Col { window, .. } | Step::Col2Im { window, .. } => {
                 window.image[0] >= 2 && unfold_work(window) >= SPLIT_UNFOLD
             }
+            Step::Conv(c) => c.halves().is_some() && c.work() >= GEMM_SPLIT_WORK,
             _ => false,
         });
+        let conv_part = plan
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Conv(c) => c.scratch(),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
         Executor {
             plan,
             arena,
@@ -259,6 +276,7 @@ impl Executor {
             partner: (threads > 1 && splits)
                 .then(partner::Partner::new)
                 .flatten(),
+            conv_scratch: vec![0.0; 2 * conv_part],
         }
     }
 
@@ -289,6 +307,7 @@ impl Executor {
         );
         let mut ptrs = std::mem::take(&mut self.table.0);
         let arena = self.arena.as_mut_ptr();
+        let conv_scratch = SendF32(self.conv_scratch.as_mut_ptr());
         let base = |buf: BufId| -> *mut f32 {
             match self.plan.bufs[buf].loc {
                 Loc::Arena(offset) => arena.add(offset),
@@ -354,6 +373,14 @@ impl Executor {
                         conv::col2im(src.get(), dst.get(), window, images)
                     });
                 }
+                Step::Conv(c) => {
+                    let p = convolve::Ptrs {
+                        image: base(c.image),
+                        weight: base(c.weight.buf),
+                        out: base(c.out.buf),
+                    };
+                    self.conv(c, p, conv_scratch);
+                }
                 Step::Fill { buf, value } => {
                     let len = self.plan.bufs[*buf].len;
                     std::slice::from_raw_parts_mut(base(*buf), len).fill(*value);
@@ -382,6 +409,37 @@ impl Executor {
             self.join(|| f(0..n / 2), || f(n / 2..n));
         } else {
             f(0..n);
+        }
+    }
+
+    /// A convolution step: its two fixed parts on two threads when there is enough work.
+    unsafe fn conv(&self, c: &Conv, p: convolve::Ptrs, s0: SendF32) {
+        let part = self.conv_scratch.len() / 2;
+        let s1 = SendF32(s0.get().add(part));
+        let weight = SendF32(p.weight.offset(c.weight.offset));
+        let n = c.window.image[0];
+        let Some([(i0, b0), (i1, b1)]) = c.halves() else {
+            let blocks = 0..c.window.output()[0].div_ceil(c.rows);
+            convolve::run_part(c, p, 0..n, blocks, s0.get(), weight.get());
+            return;
+        };
+        // The weight gradient's second half sums into its own accumulator.
+        let grad = c.kind == ConvKind::WeightGrad;
+        let acc1 = if grad {
+            SendF32(s1.get().add(c.block_floats()))
+        } else {
+            weight
+        };
+        let first = || convolve::run_part(c, p, i0.clone(), b0.clone(), s0.get(), weight.get());
+        let second = || convolve::run_part(c, p, i1.clone(), b1.clone(), s1.get(), acc1.get());
+        if self.threads > 1 && c.work() >= GEMM_SPLIT_WORK {
+            self.join(first, second);
+        } else {
+            first();
+            second();
+        }
+        if grad {
+            convolve::add_halves(weight.get(), acc1.get(), c.weight_len());
         }
     }
 
@@ -540,24 +598,12 @@ fn gemm_entries(
         // SAFETY: the plan's operands lie within their buffers (checked when the plan was
         // built), and concurrent calls write disjoint parts of `c`.
         unsafe {
-            gemm::gemm(
-                g.m,
-                g.n,
-                g.k,
-                c0.0.offset(oc),
-                g.c.cs,
-                g.c.rs,
-                false,
-                a0.0.offset(oa),
-                g.a.cs,
-                g.a.rs,
-                b0.0.offset(ob),
-                g.b.cs,
-                g.b.rs,
-                0.0f32,
-                1.0f32,
-                false,
-                false,
+            level::gemm_f32(
+                level::level(),
+                (g.m, g.n, g.k),
+                (c0.0.offset(oc), g.c.cs, g.c.rs),
+                (a0.0.offset(oa), g.a.cs, g.a.rs),
+                (b0.0.offset(ob), g.b.cs, g.b.rs),
                 false,
                 parallelism,
             );

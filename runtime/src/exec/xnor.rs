@@ -6,10 +6,12 @@
 //! integer `popcount(m) - 2 · popcount((sa ^ sb) & m)` ([`ternary_dots`]), exact, so a
 //! product is the two scales times an exact integer. The popcount loop is compiled three
 //! times: with AVX-512 `vpopcntq`, with the scalar `popcnt` instruction, and portable; the
-//! fastest the CPU has is picked at run time.
+//! fastest the CPU has (up to the capped level, `level.rs`) is picked at run time.
 //!
 //! [`pack_signs`] is the storage form of binary weights in a packed model file (one bit a
 //! weight, set for `x >= 0`).
+
+use super::level::Level;
 
 /// Packs the signs of each row of a row-major `rows x k` matrix, `k.div_ceil(64)` words a row.
 pub fn pack_signs(x: &[f32], rows: usize, k: usize) -> Vec<u64> {
@@ -62,7 +64,7 @@ impl Ternary {
     ) -> bool {
         self.prepare(rows, k);
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f") && (16 * ps).unsigned_abs() < 1 << 30 {
+        if super::level::level() == Level::Avx512 && (16 * ps).unsigned_abs() < 1 << 30 {
             return self.pack_avx512(base, rows, k, rs, ps);
         }
         self.pack_portable(base, rows, k, rs, ps)
@@ -213,13 +215,12 @@ pub fn ternary_dots(a: &Ternary, b: &Ternary, rows: std::ops::Range<usize>, dots
     assert!(dots.len() >= rows.len() * b.rows);
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx512vpopcntdq")
-            && std::is_x86_feature_detected!("avx512f")
-        {
+        let level = super::level::level();
+        if level == Level::Avx512 && std::is_x86_feature_detected!("avx512vpopcntdq") {
             // SAFETY: the CPU has the features the function is compiled for.
             return unsafe { dots_avx512(a, b, rows, dots) };
         }
-        if std::is_x86_feature_detected!("popcnt") {
+        if level >= Level::Avx2 && std::is_x86_feature_detected!("popcnt") {
             // SAFETY: as above.
             return unsafe { dots_popcnt(a, b, rows, dots) };
         }
