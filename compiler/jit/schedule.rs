@@ -152,22 +152,6 @@ pub struct Binary<'a> {
     pub inference: bool,
 }
 
-fn is_elementwise(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Exp
-            | Op::Log
-            | Op::Sqrt
-            | Op::Recip
-            | Op::Sign
-            | Op::StopGrad
-            | Op::Add
-            | Op::Mul
-            | Op::Max
-            | Op::CmpGt
-    )
-}
-
 impl std::hash::Hash for BufKind {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         match self {
@@ -197,7 +181,7 @@ pub fn schedule(g: &Graph, wanted: &[NodeId], binary: &Binary) -> Schedule {
     let mut users = vec![0usize; n];
     let mut fusable_user = vec![false; n];
     for (i, _) in needed.iter().enumerate().filter(|(_, &k)| k) {
-        let fuses = is_elementwise(&g.nodes[i].op)
+        let fuses = g.nodes[i].op.is_elementwise()
             || matches!(g.nodes[i].op, Op::Sum { .. } | Op::MaxReduce { .. });
         for input in &g.nodes[i].inputs {
             users[input.index()] += 1;
@@ -288,7 +272,7 @@ impl Scheduler<'_> {
             .into(),
             Op::Const { value } => Value::Const(*value),
             Op::RandUniform { .. } => Value::Deferred,
-            op if is_elementwise(op) => {
+            op if op.is_elementwise() => {
                 if self.users[id.index()] == 1 && self.fusable_user[id.index()] {
                     Value::Deferred
                 } else {
@@ -696,7 +680,7 @@ impl<'p> BodyBuilder<'p> {
                 })
             }
             (_, Op::StopGrad) => self.value(s, node.inputs[0]),
-            (_, op) if is_elementwise(op) => {
+            (_, op) if op.is_elementwise() => {
                 let a = self.value(s, node.inputs[0]);
                 match op {
                     Op::Exp => self.push(Inst::Unary(UnOp::Exp, a)),
