@@ -3,7 +3,7 @@
 
 use super::args::{Binder, Bound, NoNames};
 use super::layers::init_of;
-use super::network::Items;
+use super::items::Items;
 use super::schema::{self, Sig};
 use super::settings::formula::{check_formula, Formula};
 use super::settings::{self, Distill, Loss, Optimizer, Sampler, Scale, Schedule, Source, Teacher};

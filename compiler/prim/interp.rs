@@ -11,37 +11,12 @@
 //! [`first_non_finite`] can name the first node (and its layer) that went inf or NaN.
 
 use super::interp_kernels as kernels;
+pub use super::interp_kernels::Scalar;
 use super::verify::{verify, VerifyError};
 use super::{Graph, NodeId, Op};
-use ndarray::{ArrayD, IxDyn, LinalgScalar};
-use num_traits::Float;
+use ndarray::{ArrayD, IxDyn};
 use std::collections::HashMap;
 use std::fmt;
-
-/// An element type the interpreter computes in.
-pub trait Scalar: Float + LinalgScalar + fmt::Debug + fmt::Display + Send + Sync + 'static {
-    /// Rounds an f64 (a `Const` value, a random number) to this type.
-    fn of(value: f64) -> Self;
-    fn as_f64(self) -> f64;
-}
-
-impl Scalar for f32 {
-    fn of(value: f64) -> f32 {
-        value as f32
-    }
-    fn as_f64(self) -> f64 {
-        f64::from(self)
-    }
-}
-
-impl Scalar for f64 {
-    fn of(value: f64) -> f64 {
-        value
-    }
-    fn as_f64(self) -> f64 {
-        self
-    }
-}
 
 /// Values of the graph's leaves for one call.
 #[derive(Debug, Clone)]

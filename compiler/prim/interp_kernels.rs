@@ -4,9 +4,35 @@
 //! standard (row-major) layout. Loops are written for obviousness; the only library
 //! kernel is ndarray's `dot` for MatMul.
 
-use super::interp::Scalar;
 use super::op::ConvGeom;
-use ndarray::{ArrayD, ArrayViewD, Axis, Ix3, Ix4, IxDyn, Slice, Zip};
+use ndarray::{ArrayD, ArrayViewD, Axis, Ix3, Ix4, IxDyn, LinalgScalar, Slice, Zip};
+use num_traits::Float;
+use std::fmt;
+
+/// An element type the interpreter computes in.
+pub trait Scalar: Float + LinalgScalar + fmt::Debug + fmt::Display + Send + Sync + 'static {
+    /// Rounds an f64 (a `Const` value, a random number) to this type.
+    fn of(value: f64) -> Self;
+    fn as_f64(self) -> f64;
+}
+
+impl Scalar for f32 {
+    fn of(value: f64) -> f32 {
+        value as f32
+    }
+    fn as_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Scalar for f64 {
+    fn of(value: f64) -> f64 {
+        value
+    }
+    fn as_f64(self) -> f64 {
+        self
+    }
+}
 
 /// Copies a view into a new standard-layout array, in logical row-major order.
 pub fn materialize<T: Scalar>(view: ArrayViewD<'_, T>) -> ArrayD<T> {
