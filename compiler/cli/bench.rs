@@ -157,7 +157,14 @@ fn measure(
     // Inference programs fold batch norms and hoist their parameter-only part, computed on
     // the first call: the weights do not change between calls.
     let infer = |program: &Program| {
-        Runner::new(program, &[program.prediction], backend, &weights, threads, true)
+        Runner::new(
+            program,
+            &[program.prediction],
+            backend,
+            &weights,
+            threads,
+            true,
+        )
     };
     let (mut infer1_runner, mut infer_b_runner) = (infer(&infer1)?, infer(&infer_b)?);
     let step = time(|| train_runner.call(), min_time)?;

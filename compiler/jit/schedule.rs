@@ -409,6 +409,10 @@ impl Scheduler<'_> {
         self.values[id.index()] = Some(value);
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "nodes are scheduled in id order and inputs have smaller ids (prim::verify)"
+    )]
     fn input_value(&self, id: NodeId, i: usize) -> Value {
         let input = self.g.node(id).inputs[i];
         self.values[input.index()]
@@ -422,6 +426,10 @@ impl Scheduler<'_> {
         self.view_of(input)
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "nodes are scheduled in id order and inputs have smaller ids (prim::verify)"
+    )]
     fn view_of(&mut self, node: NodeId) -> View {
         match self.values[node.index()].clone().expect("scheduled") {
             Value::View(v) => v,

@@ -100,6 +100,10 @@ impl fmt::Display for InterpError {
 impl std::error::Error for InterpError {}
 
 /// Evaluates the `wanted` nodes (and only what they depend on).
+#[allow(
+    clippy::expect_used,
+    reason = "run() computes every node in `needed`, which includes the wanted ones"
+)]
 pub fn evaluate<T: Scalar>(
     graph: &Graph,
     bindings: &Bindings<T>,
@@ -132,6 +136,10 @@ pub fn evaluate<T: Scalar>(
 }
 
 /// Evaluates every node; `result[i]` is the value of `NodeId(i)`.
+#[allow(
+    clippy::expect_used,
+    reason = "run() is given every node, so every value is computed"
+)]
 pub fn evaluate_all<T: Scalar>(
     graph: &Graph,
     bindings: &Bindings<T>,
@@ -169,6 +177,10 @@ fn run<T: Scalar>(
         if !needed[index] {
             continue;
         }
+        #[allow(
+            clippy::expect_used,
+            reason = "prim::verify checks that inputs precede their users, and run() goes in id order"
+        )]
         let args: Vec<&ArrayD<T>> = node
             .inputs
             .iter()
@@ -203,6 +215,10 @@ fn bound<T: Scalar>(
 }
 
 /// One op on already computed operands; the semantics column of `docs/ir.md`.
+#[allow(
+    clippy::expect_used,
+    reason = "prim::verify checked the node's shapes; the kernels produce numel(shape) values"
+)]
 fn eval_node<T: Scalar>(
     op: &Op,
     args: &[&ArrayD<T>],

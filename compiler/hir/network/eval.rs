@@ -2,9 +2,9 @@
 
 use super::scope::{Binding, Frame, Namers, Scope, Val};
 use super::MAX_LAYERS;
-use crate::hir::items::Items;
 use crate::diagnostics::{codes, did_you_mean, Diagnostic, Diagnostics};
 use crate::hir::args::{describe, Binder};
+use crate::hir::items::Items;
 use crate::hir::layers::{arith, In};
 use crate::hir::schema::Ty;
 use crate::hir::shapes::numel;
