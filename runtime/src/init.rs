@@ -164,6 +164,32 @@ mod tests {
     use super::*;
     use crate::rng::{rng_for, stream};
 
+    #[test]
+    fn ranges_beyond_f64_give_non_finite_weights_not_a_panic() {
+        // A spec may write any finite number: `uniform(low: -1e308, high: 1e308)` has a
+        // width of inf, which rand_distr rejects; the weights are non-finite instead, and
+        // the trainer's non-finite check names the layer.
+        let mut rng = rng_for(1, stream::INIT);
+        for scheme in [
+            Scheme::Uniform {
+                low: -1e308,
+                high: 1e308,
+            },
+            Scheme::Xavier {
+                normal: false,
+                gain: 1e308,
+            },
+            Scheme::Gaussian {
+                mean: 0.0,
+                std: f64::INFINITY,
+            },
+        ] {
+            let w = fill(scheme, &[3, 4], &mut rng);
+            assert_eq!(w.len(), 12);
+            assert!(w.iter().all(|v| !v.is_finite()), "{scheme:?}: {w:?}");
+        }
+    }
+
     fn gram(w: &[f32], rows: usize, cols: usize, by_rows: bool) -> Vec<f64> {
         let k = if by_rows { rows } else { cols };
         let mut g = vec![0.0; k * k];
