@@ -4,6 +4,10 @@
 //! source text -> [`syntax`] (AST) -> [`hir`] (resolved, shape-checked layer graph).
 //! The library does no IO of its own: callers pass a function that reads files.
 
+// Input never panics (docs/ARCHITECTURE.md, "Panics"): no unwrap, and each expect states the
+// invariant that rules it out, with an allow naming it. Tests may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod budget;
 pub mod diagnostics;
 pub mod fmt;

@@ -1,6 +1,10 @@
 //! The `nnc` command line: parses the arguments and hands them to the command's module in
 //! `cli/`, which reads files, calls the library and renders reports.
 
+// Input never panics (docs/ARCHITECTURE.md, "Panics"): no unwrap, and each expect states the
+// invariant that rules it out, with an allow naming it. Tests may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 /// `print!` that ignores a closed stdout (`nnc ir ... | head`) instead of panicking.
 macro_rules! out {
     ($($arg:tt)*) => {{

@@ -130,3 +130,45 @@ fn a_sum_of_a_million_terms_gets_one_short_error_quickly() {
     assert_eq!(err.matches("nnc::parse::too_deep").count(), 1, "{err}");
     assert!(err.len() < 4_000, "{} bytes of stderr:\n{err}", err.len());
 }
+
+#[test]
+fn odd_environment_variables_never_crash() {
+    // The variables nnc reads (terminal width, memory budget, CPU level) set to nonsense or
+    // extremes: an error is still rendered with its code and exit 1, a good spec still
+    // checks (the panics audit: an environment variable is input too).
+    let dir = Dir::new("odd-env");
+    dir.write(
+        "bad.nn",
+        "network n {\n  input x: [-3, 8]\n  output y = x |> dense(4)\n}\n",
+    );
+    dir.write(
+        "good.nn",
+        "network n {\n  input x: [8]\n  output y = x |> dense(4)\n}\n",
+    );
+    for (var, value) in [
+        ("COLUMNS", "0"),
+        ("COLUMNS", "18446744073709551615"),
+        ("COLUMNS", "wide"),
+        ("NNC_MEMORY_LIMIT", "lots"),
+        ("NNC_MEMORY_LIMIT", "0"),
+        ("NNC_CPU_LEVEL", "warp9"),
+    ] {
+        let run = |file: &str| {
+            Command::new(env!("CARGO_BIN_EXE_nnc"))
+                .args(["check", file])
+                .current_dir(&dir.0)
+                .env(var, value)
+                .output()
+                .expect("nnc runs")
+        };
+        let bad = run("bad.nn");
+        assert_fails_with(&bad, "nnc::shape::bad_dimension");
+        let good = run("good.nn");
+        assert_eq!(
+            good.status.code(),
+            Some(0),
+            "{var}={value}: {}",
+            stderr(&good)
+        );
+    }
+}

@@ -148,32 +148,28 @@ fn measure(
     // Trained weights and the distillation teacher's fixed ones.
     let mut weights = trainer.state().clone();
     weights.extend(trainer.fixed().iter().map(|(k, v)| (k.clone(), v.clone())));
-    let mut runners = Vec::new();
-    let mut jit_ms = 0.0;
-    for (k, (program, wanted)) in [
-        (&train, train_wanted),
-        (&infer1, vec![infer1.prediction]),
-        (&infer_b, vec![infer_b.prediction]),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let t = Instant::now();
-        // Inference programs (k > 0) fold batch norms and hoist their parameter-only part,
-        // computed on the first call: the weights do not change between calls.
-        let runner = Runner::new(program, &wanted, backend, &weights, threads, k > 0)?;
-        if k == 0 {
-            jit_ms = ms(t.elapsed());
-        }
-        runners.push(runner);
-    }
-    if backend == Backend::Reference {
-        jit_ms = 0.0;
-    }
-    let mut times = runners.iter_mut().map(|r| time(|| r.call(), min_time));
-    let step = times.next().expect("three runners")?;
-    let infer1 = times.next().expect("three runners")?;
-    let infer_batch = times.next().expect("three runners")?;
+    let t = Instant::now();
+    let mut train_runner = Runner::new(&train, &train_wanted, backend, &weights, threads, false)?;
+    let jit_ms = match backend {
+        Backend::Jit => ms(t.elapsed()),
+        Backend::Reference => 0.0,
+    };
+    // Inference programs fold batch norms and hoist their parameter-only part, computed on
+    // the first call: the weights do not change between calls.
+    let infer = |program: &Program| {
+        Runner::new(
+            program,
+            &[program.prediction],
+            backend,
+            &weights,
+            threads,
+            true,
+        )
+    };
+    let (mut infer1_runner, mut infer_b_runner) = (infer(&infer1)?, infer(&infer_b)?);
+    let step = time(|| train_runner.call(), min_time)?;
+    let infer1 = time(|| infer1_runner.call(), min_time)?;
+    let infer_batch = time(|| infer_b_runner.call(), min_time)?;
     Ok(Figures {
         backend,
         front_ms: 0.0,

@@ -69,25 +69,25 @@ pub fn shared_layers(
 ) -> Result<Vec<String>, InspectError> {
     let find =
         |n: &nnc::hir::Network, name: &str| n.layers.iter().find(|l| l.name == name).cloned();
+    let layer = |net: &nnc::hir::Network, which: &str, name: &str| {
+        find(net, name).ok_or_else(|| {
+            let known: Vec<&str> = net.layers.iter().map(|l| l.name.as_str()).collect();
+            InspectError::LayersDiffer {
+                message: format!("network {which} (`{}`) has no layer `{name}`", net.name),
+                help: format!(
+                    "Its layers are: {}. `nnc summary` lists them.{}",
+                    known.join(", "),
+                    nnc::diagnostics::did_you_mean(name, known.iter().copied())
+                        .map_or(String::new(), |d| format!(" ({d})"))
+                ),
+            }
+        })
+    };
     let names: Vec<String> = match chosen {
         Some(names) => {
             for name in names {
                 for (net, which) in [(a, "A"), (b, "B")] {
-                    if find(net, name).is_none() {
-                        let known: Vec<&str> = net.layers.iter().map(|l| l.name.as_str()).collect();
-                        return Err(InspectError::LayersDiffer {
-                            message: format!(
-                                "network {which} (`{}`) has no layer `{name}`",
-                                net.name
-                            ),
-                            help: format!(
-                                "Its layers are: {}. `nnc summary` lists them.{}",
-                                known.join(", "),
-                                nnc::diagnostics::did_you_mean(name, known.iter().copied())
-                                    .map_or(String::new(), |d| format!(" ({d})"))
-                            ),
-                        });
-                    }
+                    layer(net, which, name)?;
                 }
             }
             names.to_vec()
@@ -127,10 +127,7 @@ pub fn shared_layers(
         });
     }
     for name in &names {
-        let (la, lb) = (
-            find(a, name).expect("checked"),
-            find(b, name).expect("checked"),
-        );
+        let (la, lb) = (layer(a, "A", name)?, layer(b, "B", name)?);
         if la.shape != lb.shape {
             return Err(InspectError::LayersDiffer {
                 message: format!(
@@ -163,11 +160,12 @@ fn nets(args: &Args) -> Result<(Trainer, Trainer), Failure> {
         }
     };
     let file_b = args.b.clone().unwrap_or_else(|| args.a.clone());
-    let mut out = Vec::new();
-    for (file, seed, checkpoint, which) in [
-        (&args.a, seeds.0, &args.checkpoint_a, "A"),
-        (&file_b, seeds.1, &args.checkpoint_b, "B"),
-    ] {
+    let net = |file: &PathBuf,
+               seed: Option<u64>,
+               checkpoint: &Option<PathBuf>,
+               which: &str,
+               first: Option<&Trainer>|
+     -> Result<Trainer, Failure> {
         let (_, mut t) = common::prepare(&SpecRun {
             file,
             text: None,
@@ -178,8 +176,7 @@ fn nets(args: &Args) -> Result<(Trainer, Trainer), Failure> {
         })?;
         // One spec at two seeds: the seed also draws the split, so B takes A's, and the
         // two nets differ only in their initialisation and example order.
-        if let (None, Some(first)) = (&args.b, out.first()) {
-            let first: &Trainer = first;
+        if let (None, Some(first)) = (&args.b, first) {
             t.set_data(first.data().clone());
         }
         common::bring_up(
@@ -188,10 +185,10 @@ fn nets(args: &Args) -> Result<(Trainer, Trainer), Failure> {
             which,
             !args.quiet && !args.json,
         )?;
-        out.push(t);
-    }
-    let b = out.pop().expect("two nets");
-    let a = out.pop().expect("two nets");
+        Ok(t)
+    };
+    let a = net(&args.a, seeds.0, &args.checkpoint_a, "A", None)?;
+    let b = net(&file_b, seeds.1, &args.checkpoint_b, "B", Some(&a))?;
     Ok((a, b))
 }
 

@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod display;
+mod items;
 mod kind;
 mod layers;
 mod network;
@@ -316,5 +317,11 @@ impl LayerOp {
 
 /// Resolves parsed files (the spec first, then its imports) into a program.
 pub fn resolve(files: &[ast::File], diags: &mut Diagnostics) -> Program {
-    network::resolve(files, diags)
+    let items = items::collect(files, diags);
+    let mut program = Program {
+        networks: network::resolve(&items, diags),
+        ..Program::default()
+    };
+    sections::resolve(&items, &mut program, diags);
+    program
 }

@@ -2,8 +2,8 @@
 //! to other items resolved. They run in later stages; here they are only validated.
 
 use super::args::{Binder, Bound, NoNames};
+use super::items::Items;
 use super::layers::typed_init;
-use super::network::Items;
 use super::schema::{self, Sig};
 use super::settings::formula::{check_formula, Formula};
 use super::settings::{self, Distill, Loss, Optimizer, Sampler, Scale, Schedule, Source, Teacher};

@@ -76,6 +76,10 @@ pub fn layer_values(
 }
 
 /// Each example's layer values as one row (for a probe): `[examples, features]`.
+#[allow(
+    clippy::expect_used,
+    reason = "n is the leading axis, so it divides the element count (0 rows for an empty array)"
+)]
 pub fn flatten_examples(values: &ArrayD<f32>) -> ndarray::Array2<f64> {
     let n = values.shape().first().copied().unwrap_or(0);
     let d = values.len() / n.max(1);

@@ -113,7 +113,9 @@ fn frozen_state(trainer: &Trainer, x: &ArrayD<f64>) -> Result<Bindings<f64>, Run
         let flat = moved
             .into_shape_with_order((channels, samples))
             .map_err(RunError::internal)?;
-        let mean = flat.mean_axis(Axis(1)).expect("samples > 0");
+        let mean = flat
+            .mean_axis(Axis(1))
+            .ok_or_else(|| RunError::internal(format!("`{norm}` saw no examples")))?;
         let var = flat.var_axis(Axis(1), 0.0);
         bindings = bindings
             .param(&format!("{norm}.running_mean"), mean.into_dyn())

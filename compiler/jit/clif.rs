@@ -266,6 +266,7 @@ impl Emitter<'_, '_> {
                 None => Some(self.k.out.buf),
             };
             self.bases.push(buf.map(|buf| {
+                #[allow(clippy::expect_used, reason = "compile_optimized builds the table from this kernel's loads and output")]
                 let slot = bufs
                     .iter()
                     .position(|&b| b == buf)
@@ -376,7 +377,7 @@ impl Emitter<'_, '_> {
             self.store(v, &at[out], out);
             return;
         }
-        let (s, vv) = self.acc.expect("reduction has accumulators");
+        let (s, vv) = self.acc();
         let var = if vector { vv } else { s };
         let acc = self.b.use_var(var);
         let next = self.reduce(acc, v);
@@ -390,12 +391,22 @@ impl Emitter<'_, '_> {
         }
     }
 
+    /// The accumulator variables of a reducing kernel.
+    #[allow(
+        clippy::expect_used,
+        reason = "emit() declares them before the loop whenever the kernel reduces, and only \
+                  reducing kernels call this (every reduction in tests/jit_random.rs)"
+    )]
+    fn acc(&self) -> (Variable, Variable) {
+        self.acc.expect("reduction has accumulators")
+    }
+
     fn init_acc(&mut self) {
         let init = match self.k.reduce {
             Some(ReduceOp::Max) => f32::NEG_INFINITY,
             Some(ReduceOp::Sum) | None => 0.0,
         };
-        let (s, v) = self.acc.expect("reduction has accumulators");
+        let (s, v) = self.acc();
         let c = self.b.ins().f32const(init);
         let splat = self.b.ins().splat(types::F32X4, c);
         self.b.def_var(s, c);
@@ -403,7 +414,7 @@ impl Emitter<'_, '_> {
     }
 
     fn finish_acc(&mut self, vector: bool) -> Value {
-        let (s, v) = self.acc.expect("reduction has accumulators");
+        let (s, v) = self.acc();
         let mut acc = self.b.use_var(s);
         if vector {
             let lanes = self.b.use_var(v);
@@ -415,6 +426,10 @@ impl Emitter<'_, '_> {
         acc
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "bases[j] is None only for Rand sources, which body() hashes, never addresses"
+    )]
     fn address(&mut self, j: usize, offset: &Value) -> Value {
         let base = self.bases[j].expect("a buffer source");
         let bytes = self.b.ins().imul_imm_s(*offset, 4);
@@ -476,6 +491,11 @@ impl Emitter<'_, '_> {
     }
 
     /// The body at the element offsets `at`; `i` is the innermost index (for random numbers).
+    #[allow(
+        clippy::expect_used,
+        reason = "a kernel is built from a non-empty group of nodes: its body has at least the \
+                  output's value"
+    )]
     fn body(&mut self, at: &[Value], vector: bool, _i: Value) -> Value {
         let ty: Type = if vector { types::F32X4 } else { types::F32 };
         let mut vals: Vec<Value> = Vec::with_capacity(self.k.body.len());

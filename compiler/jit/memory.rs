@@ -65,6 +65,10 @@ pub fn plan(s: &Schedule) -> (Vec<Option<usize>>, usize) {
         }
         for &b in &ending[t] {
             let len = s.bufs[b].len.div_ceil(4) * 4;
+            #[allow(
+                clippy::expect_used,
+                reason = "a buffer is allocated at its first task, before the last one that frees it"
+            )]
             let offset = offsets[b].expect("allocated");
             free.push((offset, len));
             free.sort_unstable();

@@ -197,6 +197,10 @@ pub(crate) fn varies(g: &Graph, id: NodeId) -> Varies {
 }
 
 /// [`varies`], each node looked at once.
+#[allow(
+    clippy::expect_used,
+    reason = "prim::verify checks that a Permute's perm is a permutation of the axes"
+)]
 fn varies_memo(g: &Graph, id: NodeId, memo: &mut HashMap<NodeId, Varies>) -> Varies {
     if let Some(&v) = memo.get(&id) {
         return v;

@@ -139,6 +139,10 @@ pub(crate) fn rebuild(
         .iter()
         .filter_map(|(name, id)| map[id.index()].map(|n| (name.clone(), n)))
         .collect();
+    #[allow(
+        clippy::expect_used,
+        reason = "passes keep every wanted node (tests/opt.rs checks each pass keeps the outputs)"
+    )]
     let wanted = wanted
         .iter()
         .map(|w| map[w.index()].expect("a pass dropped a wanted node"))

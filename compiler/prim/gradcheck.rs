@@ -103,6 +103,10 @@ pub fn check_gradients(
 }
 
 /// Central-difference gradient of `sum(loss)` with respect to the leaf `wrt`.
+#[allow(
+    clippy::expect_used,
+    reason = "base is a fresh standard-layout array (ArrayD::from/zeros)"
+)]
 pub fn numeric_gradient(
     graph: &Graph,
     loss: NodeId,

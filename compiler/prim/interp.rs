@@ -11,37 +11,12 @@
 //! [`first_non_finite`] can name the first node (and its layer) that went inf or NaN.
 
 use super::interp_kernels as kernels;
+pub use super::interp_kernels::Scalar;
 use super::verify::{verify, VerifyError};
 use super::{Graph, NodeId, Op};
-use ndarray::{ArrayD, IxDyn, LinalgScalar};
-use num_traits::Float;
+use ndarray::{ArrayD, IxDyn};
 use std::collections::HashMap;
 use std::fmt;
-
-/// An element type the interpreter computes in.
-pub trait Scalar: Float + LinalgScalar + fmt::Debug + fmt::Display + Send + Sync + 'static {
-    /// Rounds an f64 (a `Const` value, a random number) to this type.
-    fn of(value: f64) -> Self;
-    fn as_f64(self) -> f64;
-}
-
-impl Scalar for f32 {
-    fn of(value: f64) -> f32 {
-        value as f32
-    }
-    fn as_f64(self) -> f64 {
-        f64::from(self)
-    }
-}
-
-impl Scalar for f64 {
-    fn of(value: f64) -> f64 {
-        value
-    }
-    fn as_f64(self) -> f64 {
-        self
-    }
-}
 
 /// Values of the graph's leaves for one call.
 #[derive(Debug, Clone)]
@@ -125,6 +100,10 @@ impl fmt::Display for InterpError {
 impl std::error::Error for InterpError {}
 
 /// Evaluates the `wanted` nodes (and only what they depend on).
+#[allow(
+    clippy::expect_used,
+    reason = "run() computes every node in `needed`, which includes the wanted ones"
+)]
 pub fn evaluate<T: Scalar>(
     graph: &Graph,
     bindings: &Bindings<T>,
@@ -157,6 +136,10 @@ pub fn evaluate<T: Scalar>(
 }
 
 /// Evaluates every node; `result[i]` is the value of `NodeId(i)`.
+#[allow(
+    clippy::expect_used,
+    reason = "run() is given every node, so every value is computed"
+)]
 pub fn evaluate_all<T: Scalar>(
     graph: &Graph,
     bindings: &Bindings<T>,
@@ -194,6 +177,10 @@ fn run<T: Scalar>(
         if !needed[index] {
             continue;
         }
+        #[allow(
+            clippy::expect_used,
+            reason = "prim::verify checks that inputs precede their users, and run() goes in id order"
+        )]
         let args: Vec<&ArrayD<T>> = node
             .inputs
             .iter()
@@ -228,6 +215,10 @@ fn bound<T: Scalar>(
 }
 
 /// One op on already computed operands; the semantics column of `docs/ir.md`.
+#[allow(
+    clippy::expect_used,
+    reason = "prim::verify checked the node's shapes; the kernels produce numel(shape) values"
+)]
 fn eval_node<T: Scalar>(
     op: &Op,
     args: &[&ArrayD<T>],

@@ -4,9 +4,35 @@
 //! standard (row-major) layout. Loops are written for obviousness; the only library
 //! kernel is ndarray's `dot` for MatMul.
 
-use super::interp::Scalar;
 use super::op::ConvGeom;
-use ndarray::{ArrayD, ArrayViewD, Axis, Ix3, Ix4, IxDyn, Slice, Zip};
+use ndarray::{ArrayD, ArrayViewD, Axis, Ix3, Ix4, IxDyn, LinalgScalar, Slice, Zip};
+use num_traits::Float;
+use std::fmt;
+
+/// An element type the interpreter computes in.
+pub trait Scalar: Float + LinalgScalar + fmt::Debug + fmt::Display + Send + Sync + 'static {
+    /// Rounds an f64 (a `Const` value, a random number) to this type.
+    fn of(value: f64) -> Self;
+    fn as_f64(self) -> f64;
+}
+
+impl Scalar for f32 {
+    fn of(value: f64) -> f32 {
+        value as f32
+    }
+    fn as_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Scalar for f64 {
+    fn of(value: f64) -> f64 {
+        value
+    }
+    fn as_f64(self) -> f64 {
+        self
+    }
+}
 
 /// Copies a view into a new standard-layout array, in logical row-major order.
 pub fn materialize<T: Scalar>(view: ArrayViewD<'_, T>) -> ArrayD<T> {
@@ -34,6 +60,10 @@ pub fn zip<T: Scalar>(a: &ArrayD<T>, b: &ArrayD<T>, f: impl Fn(T, T) -> T) -> Ar
 
 /// Folds the elements of `axes` in row-major order into each output element; the reduced
 /// axes are kept with size 1.
+#[allow(
+    clippy::expect_used,
+    reason = "the output has numel(out_shape) values by construction"
+)]
 pub fn reduce<T: Scalar>(
     x: &ArrayD<T>,
     axes: &[usize],
@@ -46,6 +76,10 @@ pub fn reduce<T: Scalar>(
     let perm: Vec<usize> = kept.iter().chain(axes).copied().collect();
     let moved = materialize(x.view().permuted_axes(perm));
     let run: usize = axes.iter().map(|&a| x.shape()[a]).product();
+    #[allow(
+        clippy::expect_used,
+        reason = "the kernels work on standard-layout arrays they build themselves (materialize)"
+    )]
     let data = moved.as_slice().expect("standard layout");
     let mut out_shape = x.shape().to_vec();
     for &axis in axes {
@@ -62,6 +96,10 @@ pub fn reduce<T: Scalar>(
     ArrayD::from_shape_vec(IxDyn(&out_shape), values).expect("element count matches")
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "prim::verify checked the shapes of the node this kernel evaluates"
+)]
 pub fn reshape<T: Scalar>(x: &ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
     let data = match x.as_slice() {
         Some(contiguous) => contiguous.to_vec(),
@@ -83,11 +121,19 @@ pub fn pad<T: Scalar>(x: &ArrayD<T>, axis: usize, before: usize, shape: &[usize]
 
 pub fn concat<T: Scalar>(parts: &[&ArrayD<T>], axis: usize) -> ArrayD<T> {
     let views: Vec<ArrayViewD<'_, T>> = parts.iter().map(|p| p.view()).collect();
+    #[allow(
+        clippy::expect_used,
+        reason = "prim::verify checked the shapes of the node this kernel evaluates"
+    )]
     let joined = ndarray::concatenate(Axis(axis), &views).expect("shape inference checked concat");
     joined.as_standard_layout().into_owned()
 }
 
 /// Batched matrix product. A rank-2 operand is shared by every batch entry of the other.
+#[allow(
+    clippy::expect_used,
+    reason = "prim::verify checked the shapes of the node this kernel evaluates"
+)]
 pub fn matmul<T: Scalar>(a: &ArrayD<T>, b: &ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
     let as_batch = |x: &ArrayD<T>| {
         let (batch, [rows, cols]) = super::shape::split_matrix(x.shape());
@@ -124,6 +170,10 @@ fn for_each_tap(
     let [sh, sw] = geom.stride;
     let [dh, dw] = geom.dilation;
     let [top, left, _, _] = geom.pad;
+    #[allow(
+        clippy::expect_used,
+        reason = "prim::verify checked the shapes of the node this kernel evaluates"
+    )]
     let [oh, ow] = geom
         .output_size(height, width)
         .expect("shape inference checked the window");
@@ -147,6 +197,10 @@ fn for_each_tap(
 }
 
 pub fn im2col<T: Scalar>(x: &ArrayD<T>, geom: &ConvGeom, shape: &[usize]) -> ArrayD<T> {
+    #[allow(
+        clippy::expect_used,
+        reason = "prim::verify checked the shapes of the node this kernel evaluates"
+    )]
     let image = x.view().into_dimensionality::<Ix4>().expect("rank 4");
     let dims = [
         image.shape()[0],
@@ -166,6 +220,10 @@ pub fn im2col<T: Scalar>(x: &ArrayD<T>, geom: &ConvGeom, shape: &[usize]) -> Arr
 }
 
 pub fn col2im<T: Scalar>(cols: &ArrayD<T>, geom: &ConvGeom, shape: &[usize]) -> ArrayD<T> {
+    #[allow(
+        clippy::expect_used,
+        reason = "prim::verify checked the shapes of the node this kernel evaluates"
+    )]
     let cols = cols.view().into_dimensionality::<Ix3>().expect("rank 3");
     let dims = [shape[0], shape[1], shape[2], shape[3]];
     let mut out = ndarray::Array4::<T>::zeros(dims);

@@ -190,7 +190,13 @@ impl Graph {
                 });
             }
         }
-        let id = NodeId(u32::try_from(self.nodes.len()).expect("graph exceeds u32 nodes"));
+        let id = NodeId(u32::try_from(self.nodes.len()).map_err(|_| ShapeError {
+            message: format!(
+                "{} would be node {}: a graph has at most 2^32 nodes",
+                op.name(),
+                self.nodes.len()
+            ),
+        })?);
         self.nodes.push(Node {
             op,
             inputs: inputs.to_vec(),

@@ -8,6 +8,10 @@ impl Graph {
     /// `inputs` becomes that node of `self` (shapes must match); every `Param` is read under
     /// `param_prefix` + its name, so a prefix keeps a second network's weights apart and an
     /// empty prefix shares them. Returns the copies of `roots`.
+    #[allow(
+        clippy::expect_used,
+        reason = "every node up to the last root is copied"
+    )]
     pub fn splice(
         &mut self,
         other: &Graph,
@@ -45,6 +49,10 @@ impl Graph {
                 },
                 Op::Param { name } => self.param(&format!("{param_prefix}{name}"), &node.shape),
                 op => {
+                    #[allow(
+                        clippy::expect_used,
+                        reason = "nodes are copied in id order and inputs have smaller ids (prim::verify)"
+                    )]
                     let args: Vec<NodeId> = node
                         .inputs
                         .iter()

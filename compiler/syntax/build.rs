@@ -41,6 +41,14 @@ fn pratt() -> &'static PrattParser<Rule> {
     })
 }
 
+/// A part of a pair that the grammar (`grammar/nn.pest`) always produces: an item's name,
+/// a field's value, a call's arguments. Only a grammar change that this file does not follow
+/// could make it absent, and every spec of the grammar-based generator and of the fuzz
+/// corpus (`tests/robustness.rs`, `tests/fmt_props.rs`) goes through this builder.
+pub(super) fn grammar<T>(part: Option<T>, what: &str) -> T {
+    part.unwrap_or_else(|| unreachable!("the grammar guarantees {what}"))
+}
+
 pub struct Builder<'d> {
     file: FileId,
     offset: usize,
@@ -82,7 +90,7 @@ impl<'d> Builder<'d> {
         let mut inner = significant(pair.into_inner());
         match rule {
             Rule::import_item => {
-                let s = inner.next().expect("grammar: import has a string");
+                let s = grammar(inner.next(), "import has a string");
                 let path_span = self.span(&s);
                 Item::Import(Import {
                     path: self.string(s),
@@ -91,15 +99,13 @@ impl<'d> Builder<'d> {
                 })
             }
             Rule::network_item => {
-                let name = self.ident(inner.next().expect("grammar: network has a name"));
+                let name = self.ident(grammar(inner.next(), "network has a name"));
                 let body = inner.map(|p| self.stmt(p)).collect();
                 Item::Network(Network { name, body, span })
             }
             Rule::block_item => {
-                let name = self.ident(inner.next().expect("grammar: block has a name"));
-                let params = inner
-                    .next()
-                    .expect("grammar: block has params")
+                let name = self.ident(grammar(inner.next(), "block has a name"));
+                let params = grammar(inner.next(), "block has params")
                     .into_inner()
                     .map(|p| self.ident(p))
                     .collect();
@@ -128,7 +134,7 @@ impl<'d> Builder<'d> {
                 }
             }
             Rule::rules_item => {
-                let name = Some(self.ident(inner.next().expect("grammar: rules has a name")));
+                let name = Some(self.ident(grammar(inner.next(), "rules has a name")));
                 let mut fields = Vec::new();
                 let mut rules = Vec::new();
                 for p in inner {
@@ -148,15 +154,15 @@ impl<'d> Builder<'d> {
 
     fn field(&mut self, pair: Pair<Rule>) -> Field {
         let mut inner = pair.into_inner();
-        let key = self.ident(inner.next().expect("grammar: field key"));
-        let value = self.expr(inner.next().expect("grammar: field value"));
+        let key = self.ident(grammar(inner.next(), "field key"));
+        let value = self.expr(grammar(inner.next(), "field value"));
         Field { key, value }
     }
 
     fn rule_decl(&mut self, pair: Pair<Rule>) -> RuleDecl {
         let span = self.span(&pair);
         let mut inner = significant(pair.into_inner());
-        let name = self.ident(inner.next().expect("grammar: rule name"));
+        let name = self.ident(grammar(inner.next(), "rule name"));
         let mut args = Vec::new();
         let mut formula = None;
         for p in inner {
@@ -168,7 +174,7 @@ impl<'d> Builder<'d> {
         RuleDecl {
             name,
             args,
-            formula: formula.expect("grammar: rule formula"),
+            formula: grammar(formula, "rule formula"),
             span,
         }
     }
@@ -178,11 +184,11 @@ impl<'d> Builder<'d> {
         let rule = pair.as_rule();
         let mut inner = significant(pair.into_inner());
         if rule == Rule::return_stmt {
-            let value = self.expr(inner.next().expect("grammar: return value"));
+            let value = self.expr(grammar(inner.next(), "return value"));
             return Stmt::Return { value, span };
         }
-        let name = self.ident(inner.next().expect("grammar: statement name"));
-        let value = self.expr(inner.next().expect("grammar: statement value"));
+        let name = self.ident(grammar(inner.next(), "statement name"));
+        let value = self.expr(grammar(inner.next(), "statement value"));
         match rule {
             Rule::input_stmt => Stmt::Input {
                 name,
@@ -198,7 +204,7 @@ impl<'d> Builder<'d> {
     fn args(&mut self, pair: Pair<Rule>) -> Vec<Arg> {
         pair.into_inner()
             .map(|arg| {
-                let inner = arg.into_inner().next().expect("grammar: arg content");
+                let inner = grammar(arg.into_inner().next(), "arg content");
                 match inner.as_rule() {
                     Rule::named_arg => {
                         let (name, value) = self.named_arg(inner);
@@ -218,17 +224,13 @@ impl<'d> Builder<'d> {
 
     fn named_arg(&mut self, pair: Pair<Rule>) -> (Ident, Expr) {
         let mut inner = pair.into_inner();
-        let name = self.ident(inner.next().expect("grammar: arg name"));
-        let value = self.expr(inner.next().expect("grammar: arg value"));
+        let name = self.ident(grammar(inner.next(), "arg name"));
+        let value = self.expr(grammar(inner.next(), "arg value"));
         (name, value)
     }
 
     fn string(&mut self, pair: Pair<Rule>) -> String {
-        let inner = pair
-            .clone()
-            .into_inner()
-            .next()
-            .expect("grammar: string body");
+        let inner = grammar(pair.clone().into_inner().next(), "string body");
         let raw = inner.as_str();
         let mut out = String::with_capacity(raw.len());
         let mut chars = raw.chars();
@@ -415,7 +417,7 @@ impl<'d> Builder<'d> {
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
             Rule::ident => ExprKind::Name(pair.as_str().to_string()),
             Rule::paren => {
-                let inner = pair.into_inner().next().expect("grammar: paren content");
+                let inner = grammar(pair.into_inner().next(), "paren content");
                 let (e, d) = self.expr_depth(inner);
                 // Keep the parentheses in the span so errors point at what was written.
                 return self.limit(Expr { span, ..e }, d);
@@ -440,14 +442,14 @@ impl<'d> Builder<'d> {
             }
             Rule::call => {
                 let mut inner = pair.into_inner();
-                let callee = self.ident(inner.next().expect("grammar: callee"));
-                let args = self.args(inner.next().expect("grammar: call args"));
+                let callee = self.ident(grammar(inner.next(), "callee"));
+                let args = self.args(grammar(inner.next(), "call args"));
                 depth = 1 + args.iter().map(|a| depth_of(&a.value)).max().unwrap_or(0);
                 ExprKind::Call { callee, args }
             }
             Rule::repeat_expr => {
                 let mut inner = significant(pair.into_inner());
-                let (count, _) = self.primary(inner.next().expect("grammar: repeat count"));
+                let (count, _) = self.primary(grammar(inner.next(), "repeat count"));
                 let mut body = Vec::new();
                 let mut result = None;
                 for p in inner {
@@ -456,7 +458,7 @@ impl<'d> Builder<'d> {
                         _ => result = Some(self.expr(p)),
                     }
                 }
-                let result = result.expect("grammar: repeat result");
+                let result = grammar(result, "repeat result");
                 depth = 1 + depth_of(&result);
                 ExprKind::Repeat {
                     count: Box::new(count),

@@ -50,7 +50,7 @@ pub fn parse_file(file: FileId, text: &str) -> (ast::File, Diagnostics) {
         let rest = &text[offset..];
         match NnParser::parse(Rule::item_at, rest) {
             Ok(mut pairs) => {
-                let item_at = pairs.next().expect("item_at always yields one pair");
+                let item_at = build::grammar(pairs.next(), "one pair for item_at");
                 let end = offset + item_at.as_span().end();
                 let mut builder = build::Builder::new(file, offset, &mut diags);
                 match builder.item_at(item_at) {

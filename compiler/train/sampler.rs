@@ -4,7 +4,7 @@
 use super::RunError;
 use crate::hir::settings::{ClassWeights, Sampler as Spec};
 use crate::hir::TrainDecl;
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{Array1, ArrayD};
 use nnc_runtime::data::Dataset;
 use nnc_runtime::sampling::{kmeans, Policy, Sampler};
 use nnc_runtime::sampling_weights::balanced_class_weights;
@@ -93,11 +93,7 @@ pub fn example_weights(class_weights: &[f64], labels: &[u32]) -> ArrayD<f32> {
     } else {
         0.0
     };
-    ArrayD::from_shape_vec(
-        IxDyn(&[labels.len()]),
-        w.iter().map(|x| (x * scale) as f32).collect(),
-    )
-    .expect("one weight per example")
+    Array1::from_iter(w.iter().map(|x| (x * scale) as f32)).into_dyn()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 
 use nalgebra::DMatrix;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal, Uniform};
+use rand_distr::{Distribution, Normal, StandardNormal, Uniform};
 
 /// A scheme with everything it needs except the shape and the random stream.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,16 +55,23 @@ pub fn fans(shape: &[usize]) -> (usize, usize) {
 pub fn fill(scheme: Scheme, shape: &[usize], rng: &mut ChaCha8Rng) -> Vec<f32> {
     let n: usize = shape.iter().product();
     let (fan_in, fan_out) = fans(shape);
+    // A spec's numbers are finite, but a range or a deviation near f64::MAX is not (`uniform(
+    // low: -1e308, high: 1e308)`, a gain of 1e308): such weights are far beyond f32 anyway,
+    // so they are all non-finite, and the trainer's non-finite check names the layer.
     let normal = |rng: &mut ChaCha8Rng, mean: f64, std: f64| -> Vec<f32> {
-        let dist = Normal::new(mean, std.max(0.0)).expect("std is finite and >= 0");
-        (0..n).map(|_| dist.sample(rng) as f32).collect()
+        match Normal::new(mean, std.max(0.0)) {
+            Ok(dist) => (0..n).map(|_| dist.sample(rng) as f32).collect(),
+            Err(_) => vec![f32::NAN; n],
+        }
     };
     let uniform = |rng: &mut ChaCha8Rng, low: f64, high: f64| -> Vec<f32> {
         if high <= low {
             return vec![low as f32; n];
         }
-        let dist = Uniform::new(low, high).expect("low < high");
-        (0..n).map(|_| dist.sample(rng) as f32).collect()
+        match Uniform::new(low, high) {
+            Ok(dist) => (0..n).map(|_| dist.sample(rng) as f32).collect(),
+            Err(_) => vec![f32::NAN; n],
+        }
     };
     match scheme {
         Scheme::Zeros => vec![0.0; n],
@@ -116,8 +123,7 @@ pub fn orthogonal(shape: &[usize], gain: f64, rng: &mut ChaCha8Rng) -> Vec<f32> 
 
 /// A `long x short` matrix with orthonormal columns, uniformly distributed.
 fn orthonormal(long: usize, short: usize, rng: &mut ChaCha8Rng) -> DMatrix<f64> {
-    let normal = Normal::new(0.0, 1.0).expect("unit normal");
-    let a = DMatrix::from_fn(long, short, |_, _| normal.sample(rng));
+    let a = DMatrix::from_fn(long, short, |_, _| -> f64 { StandardNormal.sample(rng) });
     let qr = a.qr();
     let mut q = qr.q();
     let r = qr.r();
@@ -157,6 +163,32 @@ fn looks_linear(shape: &[usize], rng: &mut ChaCha8Rng) -> Vec<f32> {
 mod tests {
     use super::*;
     use crate::rng::{rng_for, stream};
+
+    #[test]
+    fn ranges_beyond_f64_give_non_finite_weights_not_a_panic() {
+        // A spec may write any finite number: `uniform(low: -1e308, high: 1e308)` has a
+        // width of inf, which rand_distr rejects; the weights are non-finite instead, and
+        // the trainer's non-finite check names the layer.
+        let mut rng = rng_for(1, stream::INIT);
+        for scheme in [
+            Scheme::Uniform {
+                low: -1e308,
+                high: 1e308,
+            },
+            Scheme::Xavier {
+                normal: false,
+                gain: 1e308,
+            },
+            Scheme::Gaussian {
+                mean: 0.0,
+                std: f64::INFINITY,
+            },
+        ] {
+            let w = fill(scheme, &[3, 4], &mut rng);
+            assert_eq!(w.len(), 12);
+            assert!(w.iter().all(|v| !v.is_finite()), "{scheme:?}: {w:?}");
+        }
+    }
 
     fn gram(w: &[f32], rows: usize, cols: usize, by_rows: bool) -> Vec<f64> {
         let k = if by_rows { rows } else { cols };

@@ -12,6 +12,10 @@
 //! - [`plot`]: PNG charts (training curves, ROC, heat-maps).
 //! - [`files`]: atomic writes of any file.
 
+// Input never panics (docs/ARCHITECTURE.md, "Panics"): no unwrap, and each expect states the
+// invariant that rules it out, with an allow naming it. Tests may unwrap.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 mod atomic;
 pub mod checkpoint;
 pub mod data;

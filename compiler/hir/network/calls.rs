@@ -1,7 +1,7 @@
 //! Calls: layers, blocks (with their own scope and names) and `repeat`.
 
 use super::eval::Eval;
-use super::scope::{Binding, Frame, Namer, Val};
+use super::scope::{Binding, Frame, Val};
 use super::{MAX_BLOCK_DEPTH, MAX_LAYERS};
 use crate::diagnostics::{codes, did_you_mean, Diagnostic};
 use crate::hir::layers::{In, LayerCx};
@@ -400,15 +400,12 @@ impl<'a, 'd> Eval<'a, 'd> {
         }
 
         let instance = {
-            let namer = self.namers.last_mut().expect("namer");
+            let namer = self.namers.current();
             let n = namer.counters.entry(block.name.name.clone()).or_insert(0);
             *n += 1;
             format!("{}{}{n}.", namer.prefix, block.name.name)
         };
-        self.namers.push(Namer {
-            prefix: instance,
-            counters: HashMap::new(),
-        });
+        self.namers.enter(instance);
         self.block_stack.push((&block.name.name, callee.span));
         let mut frame = Frame {
             vars: HashMap::new(),
@@ -423,7 +420,7 @@ impl<'a, 'd> Eval<'a, 'd> {
         let result = self.block_body(block);
         self.scope.frames.pop();
         self.block_stack.pop();
-        self.namers.pop();
+        self.namers.leave();
         result
     }
 

@@ -1,9 +1,10 @@
 //! The evaluator: statements, expressions, operators and layer creation.
 
-use super::scope::{Binding, Frame, Namer, Scope, Val};
-use super::{Items, MAX_LAYERS};
+use super::scope::{Binding, Frame, Namers, Scope, Val};
+use super::MAX_LAYERS;
 use crate::diagnostics::{codes, did_you_mean, Diagnostic, Diagnostics};
 use crate::hir::args::{describe, Binder};
+use crate::hir::items::Items;
 use crate::hir::layers::{arith, In};
 use crate::hir::schema::Ty;
 use crate::hir::shapes::numel;
@@ -22,7 +23,7 @@ pub(super) struct Eval<'a, 'd> {
     pub(super) scope: Scope,
     pub(super) layers: Vec<Layer>,
     pub(super) names: HashMap<String, Span>,
-    pub(super) namers: Vec<Namer>,
+    pub(super) namers: Namers,
     pub(super) block_stack: Vec<(&'a str, Span)>,
     pub(super) exhausted: bool,
 }
@@ -35,10 +36,7 @@ impl<'a, 'd> Eval<'a, 'd> {
             scope: Scope::default(),
             layers: Vec::new(),
             names: HashMap::new(),
-            namers: vec![Namer {
-                prefix: String::new(),
-                counters: HashMap::new(),
-            }],
+            namers: Namers::default(),
             block_stack: Vec::new(),
             exhausted: false,
         }
@@ -271,7 +269,7 @@ impl<'a, 'd> Eval<'a, 'd> {
             }
             return None;
         }
-        let namer = self.namers.last_mut().expect("the network has a namer");
+        let namer = self.namers.current();
         let name = match explicit {
             Some((name, name_span)) => {
                 let full = format!("{}{name}", namer.prefix);

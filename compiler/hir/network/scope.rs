@@ -92,7 +92,36 @@ impl Names for Scope {
 }
 
 /// Automatic layer names: one counter per op (or block) in each block instance.
+#[derive(Default)]
 pub(super) struct Namer {
     pub(super) prefix: String,
     pub(super) counters: HashMap<String, u32>,
+}
+
+/// The namers of the block instances being expanded, innermost last. The network's own namer
+/// is a field, not the stack's first entry, so there is always a current one.
+#[derive(Default)]
+pub(super) struct Namers {
+    network: Namer,
+    blocks: Vec<Namer>,
+}
+
+impl Namers {
+    /// The namer of the innermost block instance being expanded (or of the network).
+    pub(super) fn current(&mut self) -> &mut Namer {
+        self.blocks.last_mut().unwrap_or(&mut self.network)
+    }
+
+    /// Enters a block instance whose layers are named `prefix...`.
+    pub(super) fn enter(&mut self, prefix: String) {
+        self.blocks.push(Namer {
+            prefix,
+            counters: HashMap::new(),
+        });
+    }
+
+    /// Leaves the innermost block instance.
+    pub(super) fn leave(&mut self) {
+        self.blocks.pop();
+    }
 }

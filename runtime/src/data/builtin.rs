@@ -125,6 +125,10 @@ fn imbalanced_digits(seed: u64, params: &Params) -> Result<Dataset, DataError> {
     let digit = params.count_in("digit", 0, 9)? as u32;
     let ratio = params.positive("ratio")?;
     let digits = digits()?;
+    #[allow(
+        clippy::expect_used,
+        reason = "digits() builds class targets; the builtin tests load it"
+    )]
     let labels = digits.labels().expect("digits has class labels");
     let (minority, majority): (Vec<usize>, Vec<usize>) =
         (0..labels.len()).partition(|&i| labels[i] == digit);

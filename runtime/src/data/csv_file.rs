@@ -136,6 +136,10 @@ pub(crate) fn parse_csv(
         });
     }
     let classes = classes_from_text(file, &label_values, &label_rows)?;
+    #[allow(
+        clippy::expect_used,
+        reason = "every row was checked to have n_columns fields, the label one of them"
+    )]
     let features = Array2::from_shape_vec((label_values.len(), n_columns - 1), features)
         .expect("every row has n_columns - 1 features");
     let mut dataset = Dataset::new(

@@ -47,6 +47,10 @@ pub fn load_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Da
         |i| (i as u64 + 1, label_bytes[i].to_string()),
     )?;
     let features = pixels.iter().map(|&p| f32::from(p)).collect();
+    #[allow(
+        clippy::expect_used,
+        reason = "the pixel count was checked against the header's n_samples x n_features"
+    )]
     let features = Array2::from_shape_vec((n_samples, n_features), features)
         .expect("size checked against the header");
     Dataset::new(

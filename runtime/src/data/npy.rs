@@ -134,6 +134,10 @@ fn build(
     let classes = classes_from_numbers(&y_file, y.values.iter().copied(), |i| {
         (i as u64 + 1, y.values[i].to_string())
     })?;
+    #[allow(
+        clippy::expect_used,
+        reason = "the element count was checked against the header's shape"
+    )]
     let features = ndarray::Array2::from_shape_vec((n_samples, n_features), x.values)
         .expect("element count matches the checked shape");
     Dataset::new(

@@ -96,6 +96,10 @@ impl Params {
     /// The value of a parameter declared in the generator's [`BuiltinInfo`] (asking for an
     /// undeclared one is a bug in the generator: `every_builtin_loads_with_defaults` runs
     /// each generator with its declared parameters).
+    #[allow(
+        clippy::expect_used,
+        reason = "generators ask only for parameters their BuiltinInfo declares (every_builtin_loads_with_defaults)"
+    )]
     pub(crate) fn get(&self, name: &str) -> f64 {
         self.values
             .iter()

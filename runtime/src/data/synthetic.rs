@@ -6,7 +6,7 @@
 
 use std::f64::consts::PI;
 
-use ndarray::Array2;
+use ndarray::{Array1, Array2, Axis};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -134,9 +134,9 @@ pub(crate) fn grid1d(seed: u64, params: &Params) -> Result<Dataset, DataError> {
             ((freq * PI * x).sin() + jitter) as f32
         })
         .collect();
-    let features = Array2::from_shape_vec((n, 1), xs.iter().map(|&x| x as f32).collect())
-        .expect("n values for n x 1");
-    let targets = Array2::from_shape_vec((n, 1), targets).expect("n values for n x 1");
+    let column = |values: Vec<f32>| Array1::from(values).insert_axis(Axis(1));
+    let features = column(xs.iter().map(|&x| x as f32).collect());
+    let targets = column(targets);
     Dataset::new("builtin \"grid1d\"", features, Targets::Real(targets))?
         .with_feature_names(vec!["x".to_string()])
 }

@@ -112,6 +112,10 @@ pub fn setting_problem() -> Option<String> {
 /// # Safety
 /// As `gemm::gemm`: the operands lie within their allocations, `dst` is not aliased.
 #[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::expect_used,
+    reason = "level() selects this path only after detecting AVX2 and FMA"
+)]
 pub(super) unsafe fn gemm_f32(
     level: Level,
     (m, n, k): (usize, usize, usize),

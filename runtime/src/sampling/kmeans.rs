@@ -152,6 +152,10 @@ pub fn undersample(
         out_labels.extend(std::iter::repeat_n(c as u32, k));
     }
     let views: Vec<ArrayView2<f32>> = rows.iter().map(|r| r.view()).collect();
+    #[allow(
+        clippy::expect_used,
+        reason = "every centroid row has the feature width of the points it came from"
+    )]
     let stacked = ndarray::concatenate(Axis(0), &views).expect("rows share the feature width");
     Ok((stacked, out_labels))
 }

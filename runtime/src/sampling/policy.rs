@@ -103,6 +103,10 @@ impl Sampler {
             Policy::Uniform | Policy::HardMining { .. } => epoch_order(self.n, self.seed, epoch),
             Policy::Balanced | Policy::Weighted(_) => {
                 // Only classes with a positive probability are drawn, and those have examples.
+                #[allow(
+                    clippy::expect_used,
+                    reason = "Sampler::new checks that some class has a positive probability and examples"
+                )]
                 let classes = WeightedIndex::new(&self.class_probs)
                     .expect("class probabilities are checked in Sampler::new");
                 (0..self.n)
