@@ -18,10 +18,12 @@
 mod conv;
 mod convolve;
 pub mod level;
+pub mod lookup;
 mod partner;
 pub mod xnor;
 
 pub use convolve::{Conv, ConvKind};
+pub use lookup::{Lookup, LookupKind};
 use gemm::Parallelism;
 
 /// A JIT-compiled loop kernel: `bufs` holds one base pointer per buffer the kernel names
@@ -163,6 +165,8 @@ pub enum Step {
     },
     /// A convolution product run block by block (`convolve.rs`).
     Conv(Conv),
+    /// Rows of a table gathered by id, or scattered back (`lookup.rs`).
+    Lookup(Lookup),
     Fill {
         buf: BufId,
         value: f32,
@@ -381,6 +385,7 @@ impl Executor {
                     };
                     self.conv(c, p, conv_scratch);
                 }
+                Step::Lookup(l) => l.run(base(l.data), base(l.ids), base(l.out)),
                 Step::Fill { buf, value } => {
                     let len = self.plan.bufs[*buf].len;
                     std::slice::from_raw_parts_mut(base(*buf), len).fill(*value);
