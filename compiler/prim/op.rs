@@ -6,8 +6,7 @@
 
 /// Geometry of an [`Op::Im2Col`] / [`Op::Col2Im`] pair on an `[N, C, H, W]` image.
 ///
-/// Output positions along an axis: `floor((size + pad_lo + pad_hi - dilation*(k-1) - 1)
-/// / stride) + 1` (floor mode). Padding is asymmetric so that ceil-mode pooling (Caffe)
+/// Output positions along an axis: [`nnc_runtime::window::out_size`] (floor mode). Padding is asymmetric so that ceil-mode pooling (Caffe)
 /// lowers exactly by adding the missing rows to `pad` bottom/right.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConvGeom {
@@ -41,12 +40,9 @@ impl ConvGeom {
     /// does not fit into the padded image (or a stride/dilation is zero).
     pub fn output_size(&self, height: usize, width: usize) -> Option<[usize; 2]> {
         let axis = |size: usize, k: usize, s: usize, d: usize, lo: usize, hi: usize| {
-            if k == 0 || s == 0 || d == 0 {
-                return None;
-            }
-            let extent = d * (k - 1) + 1;
-            let padded = size + lo + hi;
-            (padded >= extent).then(|| (padded - extent) / s + 1)
+            let u = |v: usize| v as u64;
+            nnc_runtime::window::out_size(u(size), u(k), u(s), u(lo), u(hi), u(d))
+                .and_then(|v| usize::try_from(v).ok())
         };
         let [kh, kw] = self.kernel;
         let [sh, sw] = self.stride;

@@ -1,6 +1,6 @@
 //! Layers over sequences of tokens: embedding lookups and self-attention.
 
-use super::{init_of, Built, In, LayerCx};
+use super::{typed_init, Built, In, LayerCx};
 use crate::diagnostics::{codes, Diagnostic};
 use crate::hir::args::Bound;
 use crate::hir::shapes::{numel, show};
@@ -35,7 +35,7 @@ impl LayerCx<'_> {
         numel(&shape).or_else(|| self.overflow("output"))?;
         let init = match b.get("init") {
             Some(Value::Ctor(c)) => {
-                let init = init_of(c);
+                let init = typed_init(c, b.span("init"), self.diags)?;
                 if !super::check_init(&init, b.span("init"), self.diags) {
                     return None;
                 }

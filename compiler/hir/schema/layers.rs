@@ -256,7 +256,7 @@ pub static LAYERS: &[Sig; LayerKind::ALL.len()] = &[
     sig("dropout", 1, &[&[p("rate", Ty::Float { min: 0.0, max: 0.999, open_min: false }, Default::Float(0.5), "Probability of zeroing a unit while training.")], COMMON],
         "Inverted dropout: identity at evaluation."),
     sig("relu", 0, &[COMMON], "max(x, 0)."),
-    sig("leaky_relu", 1, &[&[p("slope", NONNEG_FLOAT, Default::Float(0.01), "Slope for x < 0.")], COMMON], "max(x, slope·x)."),
+    sig("leaky_relu", 1, &[&[p("slope", NONNEG_FLOAT, Default::Float(0.01), "Slope for x < 0.")], COMMON], "x for x > 0, slope·x otherwise."),
     sig("tanh", 0, &[COMMON], "Hyperbolic tangent."),
     sig("sigmoid", 0, &[COMMON], "1 / (1 + exp(-x))."),
     sig("gelu", 0, &[&[p("approximate", Ty::Sym(&["none", "tanh"]), Default::Sym("none"), "`none`: the exact x·Φ(x) with the erf form of Φ; `tanh`: the tanh approximation (PyTorch's `approximate`).")], COMMON],
