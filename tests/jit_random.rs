@@ -82,7 +82,8 @@ impl Gen {
     fn rows(&mut self, a: NodeId) -> NodeId {
         let shape = self.g.shape(a).to_vec();
         let last = shape[shape.len() - 1];
-        self.g.reshape(a, &[shape.iter().product::<usize>() / last, last])
+        self.g
+            .reshape(a, &[shape.iter().product::<usize>() / last, last])
     }
 
     fn positive(&mut self, a: NodeId) -> NodeId {

@@ -872,7 +872,10 @@ fn silu_elu_softplus_match_pytorch_definitions() {
     };
     let cases: Vec<(&str, Box<dyn Fn(f64) -> f64>)> = vec![
         ("silu", Box::new(move |v| v * sigmoid(v))),
-        ("elu", Box::new(|v: f64| if v > 0.0 { v } else { v.exp() - 1.0 })),
+        (
+            "elu",
+            Box::new(|v: f64| if v > 0.0 { v } else { v.exp() - 1.0 }),
+        ),
         (
             "elu(alpha: 0.3)",
             Box::new(|v: f64| if v > 0.0 { v } else { 0.3 * (v.exp() - 1.0) }),
@@ -1188,16 +1191,27 @@ fn new_layers_are_counted() {
             .into_iter()
             .map(|p| (p.name.to_string(), p.shape))
             .collect();
-        (params, nnc::hir::params::macs(&net, id), net.layer(id).shape.clone())
+        (
+            params,
+            nnc::hir::params::macs(&net, id),
+            net.layer(id).shape.clone(),
+        )
     };
     let p = |v: &[(&str, &[u64])]| -> Vec<(String, Vec<u64>)> {
         v.iter().map(|(n, s)| (n.to_string(), s.to_vec())).collect()
     };
-    assert_eq!(row("embedding1"), (p(&[("weight", &[100, 8])]), 0, vec![6, 8]));
+    assert_eq!(
+        row("embedding1"),
+        (p(&[("weight", &[100, 8])]), 0, vec![6, 8])
+    );
     // Per position: 12 x 8 weights used at each of 6 positions.
     assert_eq!(
         row("dense1"),
-        (p(&[("weight", &[12, 8]), ("bias", &[12])]), 12 * 8 * 6, vec![6, 12])
+        (
+            p(&[("weight", &[12, 8]), ("bias", &[12])]),
+            12 * 8 * 6,
+            vec![6, 12]
+        )
     );
     // 4 E^2 projection weights per token, plus T^2 E twice.
     assert_eq!(
@@ -1217,7 +1231,10 @@ fn new_layers_are_counted() {
         row("layer_norm1"),
         (p(&[("weight", &[12]), ("bias", &[12])]), 0, vec![6, 12])
     );
-    assert_eq!(row("layer_scale1"), (p(&[("gamma", &[12])]), 0, vec![6, 12]));
+    assert_eq!(
+        row("layer_scale1"),
+        (p(&[("gamma", &[12])]), 0, vec![6, 12])
+    );
     // (5 - 1)·2 - 2 + 3 + 1 = 10; each weight used once per input pixel.
     assert_eq!(
         row("conv_transpose1"),
@@ -1229,6 +1246,10 @@ fn new_layers_are_counted() {
     );
     assert_eq!(
         row("conv1d1"),
-        (p(&[("weight", &[6, 5, 3]), ("bias", &[6])]), 6 * 5 * 3 * 10, vec![6, 10])
+        (
+            p(&[("weight", &[6, 5, 3]), ("bias", &[6])]),
+            6 * 5 * 3 * 10,
+            vec![6, 10]
+        )
     );
 }

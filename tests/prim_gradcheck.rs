@@ -287,7 +287,9 @@ proptest! {
 /// vocab)`, plus one id past the table that names no row (it reads zeros and gets nothing).
 fn ids(count: usize, vocab: usize, seed: u64) -> ArrayD<f64> {
     let mut r = rng(seed);
-    let mut ids: Vec<f64> = (0..count).map(|_| r.random_range(0..vocab) as f64).collect();
+    let mut ids: Vec<f64> = (0..count)
+        .map(|_| r.random_range(0..vocab) as f64)
+        .collect();
     if count > 1 {
         ids[1] = ids[0];
         ids[count - 1] = vocab as f64;

@@ -81,7 +81,11 @@ pub fn params(net: &Network, id: LayerId) -> Vec<ParamInfo> {
             ..
         } => {
             let [kh, kw] = window.kernel;
-            out.push(param("weight", vec![channels(), *filters, kh, kw], ParamKind::Weight));
+            out.push(param(
+                "weight",
+                vec![channels(), *filters, kh, kw],
+                ParamKind::Weight,
+            ));
             if weights.bias {
                 out.push(param("bias", vec![*filters], ParamKind::Bias));
             }
@@ -226,9 +230,7 @@ pub fn macs(net: &Network, id: LayerId) -> u64 {
     let positions = match &layer.op {
         LayerOp::Embedding { .. } => 0,
         LayerOp::Dense { flatten: false, .. } => product(&shape[..shape.len() - 1]),
-        LayerOp::ConvTranspose { .. } => {
-            product(&net.layer(layer.inputs[0]).shape[1..])
-        }
+        LayerOp::ConvTranspose { .. } => product(&net.layer(layer.inputs[0]).shape[1..]),
         LayerOp::Attention { .. } => {
             let (t, e) = (shape[0], shape[1]);
             let products = t.saturating_mul(t).saturating_mul(e).saturating_mul(2);

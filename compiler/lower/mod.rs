@@ -241,9 +241,7 @@ fn lower_layer(cx: &mut Cx, inputs: &[NodeId]) -> NodeId {
         L::Gelu { approximate } => activation::gelu(cx.g, inputs[0], approximate),
         L::Silu => activation::silu(cx.g, inputs[0]),
         L::Elu { alpha } => activation::elu(cx.g, inputs[0], alpha),
-        L::Softplus { beta, threshold } => {
-            activation::softplus(cx.g, inputs[0], beta, threshold)
-        }
+        L::Softplus { beta, threshold } => activation::softplus(cx.g, inputs[0], beta, threshold),
         L::Crelu => activation::crelu(cx.g, inputs[0]),
         L::Softmax { axis } => cx.g.softmax(inputs[0], axis + 1),
         L::BatchNorm {

@@ -62,13 +62,7 @@ const MASKED: f64 = -1e30;
 /// it): Q, K, V = x W_q^T + b_q, ..., each split into `heads` heads of E / heads features;
 /// per head softmax(Q K^T / sqrt(E / heads)) V, with `causal` masking the keys after each
 /// query; the heads concatenated and projected by the output weight.
-pub fn attention(
-    g: &mut Graph,
-    x: NodeId,
-    p: &Projections,
-    heads: usize,
-    causal: bool,
-) -> NodeId {
+pub fn attention(g: &mut Graph, x: NodeId, p: &Projections, heads: usize, causal: bool) -> NodeId {
     let [n, t, e] = g.shape(x)[..] else {
         unreachable!("attention input is [N, T, E]")
     };

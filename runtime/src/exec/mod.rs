@@ -23,8 +23,8 @@ mod partner;
 pub mod xnor;
 
 pub use convolve::{Conv, ConvKind};
-pub use lookup::{Lookup, LookupKind};
 use gemm::Parallelism;
+pub use lookup::{Lookup, LookupKind};
 
 /// A JIT-compiled loop kernel: `bufs` holds one base pointer per buffer the kernel names
 /// (in its own order), `[begin, end)` is the part of its outermost loop to run, and `seed`
