@@ -87,9 +87,9 @@ pub fn silu(g: &mut Graph, x: NodeId) -> NodeId {
     g.mul(x, s)
 }
 
-/// ELU: `max(x, 0) + alpha·(exp(min(x, 0)) - 1)`, which is `x` above 0 and `alpha·(exp(x)
-/// - 1)` below, and never evaluates exp of a large positive x (whose inf would turn into
-/// NaN in a select).
+/// ELU: `max(x, 0) + alpha·(exp(min(x, 0)) - 1)`, which is `x` above 0 and
+/// `alpha·(exp(x) - 1)` below, and never evaluates exp of a large positive x (whose inf
+/// would turn into NaN in a select).
 pub fn elu(g: &mut Graph, x: NodeId, alpha: f64) -> NodeId {
     let zero = g.constant_like(0.0, x);
     let pos = g.max(x, zero);
