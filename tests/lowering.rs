@@ -870,7 +870,8 @@ fn silu_elu_softplus_match_pytorch_definitions() {
             (1.0 + (beta * v).exp()).ln() / beta
         }
     };
-    let cases: Vec<(&str, Box<dyn Fn(f64) -> f64>)> = vec![
+    type Reference = Box<dyn Fn(f64) -> f64>;
+    let cases: Vec<(&str, Reference)> = vec![
         ("silu", Box::new(move |v| v * sigmoid(v))),
         (
             "elu",
@@ -1082,7 +1083,7 @@ fn attention_ref(
     for b in 0..n {
         let mut joined = vec![vec![0.0; e]; t];
         for h in 0..heads {
-            for i in 0..t {
+            for (i, row) in joined.iter_mut().enumerate() {
                 let keys: Vec<usize> = (0..t).filter(|&j| !causal || j <= i).collect();
                 let scores: Vec<f64> = keys
                     .iter()
@@ -1097,7 +1098,7 @@ fn attention_ref(
                 let exps: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
                 let total: f64 = exps.iter().sum();
                 for d in 0..dh {
-                    joined[i][h * dh + d] = keys
+                    row[h * dh + d] = keys
                         .iter()
                         .zip(&exps)
                         .map(|(&j, ex)| ex / total * proj(2 * e + h * dh + d, b, j))
