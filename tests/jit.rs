@@ -316,7 +316,7 @@ fn sequence_and_new_layers_match_the_interpreter() {
         (
             "activations",
             "[4, 6]",
-            "silu |> elu(0.5) |> softplus(beta: 2, threshold: 1) |> layer_scale(0.5, axis: 1)",
+            "silu |> elu(0.5) |> softplus(beta: 2, threshold: 1) |> layer_scale(init: 0.5, axis: 1)",
         ),
         (
             "conv1d",

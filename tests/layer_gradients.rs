@@ -545,7 +545,7 @@ fn layer_scale_and_per_position_layers() {
     for (i, (shape, layer)) in [
         (vec![3, 2, 2], "layer_scale"),
         (vec![3, 2, 2], "layer_scale(init: 0.5, axis: 2)"),
-        (vec![4, 3], "layer_scale(0.1, axis: 1)"),
+        (vec![4, 3], "layer_scale(init: 0.1, axis: 1)"),
         (vec![4, 3], "layer_norm(axes: last)"),
         (vec![2, 4, 3], "layer_norm(axes: last, affine: false)"),
         (vec![4, 3], "dense(5, flatten: false)"),
