@@ -1248,8 +1248,8 @@ fn new_layers_are_counted() {
     assert_eq!(
         row("conv1d1"),
         (
-            p(&[("weight", &[6, 5, 3]), ("bias", &[6])]),
-            6 * 5 * 3 * 10,
+            p(&[("weight", &[6, 2, 3]), ("bias", &[6])]),
+            6 * 2 * 3 * 10,
             vec![6, 10]
         )
     );
