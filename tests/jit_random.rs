@@ -1,7 +1,8 @@
 //! Differential testing of the JIT (optimization passes, scheduler, memory planner,
 //! Cranelift kernels, runtime) against the reference interpreter on random well-shaped
 //! primitive graphs: elementwise math, broadcasts, reductions, views (reshape, permute,
-//! slice, pad, concat) and matrix products, with their gradients from autodiff.
+//! slice, pad, concat), matrix products and table lookups (`Gather`, `ScatterAdd`), with
+//! their gradients from autodiff.
 //!
 //! proptest draws one u64 per case and the graph is built from it, so a failure prints the
 //! seed that rebuilds the graph. `PROPTEST_CASES` sets the number of graphs (default 500);
@@ -70,6 +71,21 @@ impl Gen {
         }
     }
 
+    /// An `Input` of integer ids (`check` fills every input named `ids*` with integers in
+    /// 0..10, so some name no row of a small table: both backends read zeros for those).
+    fn ids(&mut self, shape: &[usize]) -> NodeId {
+        let name = format!("ids{}", self.g.nodes.len());
+        self.g.input(&name, shape)
+    }
+
+    /// `a` as a `[rows, last axis]` matrix.
+    fn rows(&mut self, a: NodeId) -> NodeId {
+        let shape = self.g.shape(a).to_vec();
+        let last = shape[shape.len() - 1];
+        self.g
+            .reshape(a, &[shape.iter().product::<usize>() / last, last])
+    }
+
     fn positive(&mut self, a: NodeId) -> NodeId {
         let sq = self.g.square(a);
         self.g.add_scalar(sq, 0.5)
@@ -80,7 +96,7 @@ impl Gen {
         let a = self.pick();
         let shape = g_shape(self, a);
         let rank = shape.len();
-        let id = match self.rng.random_range(0..16) {
+        let id = match self.rng.random_range(0..18) {
             0 => {
                 let t = self.g.tanh(a);
                 self.g.exp(t)
@@ -178,6 +194,22 @@ impl Gen {
                 };
                 self.g.matmul(a, w)
             }
+            15 => {
+                // Rows of `a` picked by ids of rank 1 or 2.
+                let table = self.rows(a);
+                let id_rank = self.rng.random_range(1..=2);
+                let id_shape = self.dims(id_rank);
+                let ids = self.ids(&id_shape);
+                self.g.gather(table, ids)
+            }
+            16 => {
+                // The rows of `a` added into a table by id.
+                let values = self.rows(a);
+                let count = self.g.shape(values)[0];
+                let ids = self.ids(&[count]);
+                let vocab = self.dims(1)[0];
+                self.g.scatter_add(values, ids, vocab)
+            }
             _ => {
                 let axis = rank - 1;
                 self.g.softmax(a, axis)
@@ -228,7 +260,12 @@ fn check(seed: u64) -> Result<(), TestCaseError> {
     let mut bindings = Bindings::new().seed(seed, 1);
     for node in &g.nodes {
         let n: usize = node.shape.iter().product();
-        let data: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let is_ids = matches!(&node.op, Op::Input { name } if name.starts_with("ids"));
+        let data: Vec<f32> = if is_ids {
+            (0..n).map(|_| rng.random_range(0..10) as f32).collect()
+        } else {
+            (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
+        };
         let value = ArrayD::from_shape_vec(IxDyn(&node.shape), data).unwrap();
         match &node.op {
             Op::Input { name } => {

@@ -466,6 +466,13 @@ fn activations() {
         "sigmoid",
         "gelu",
         "gelu(approximate: tanh)",
+        "silu",
+        "elu",
+        "elu(0.5)",
+        "elu(alpha: 2)",
+        "softplus",
+        "softplus(beta: 2)",
+        "softplus(beta: 0.5, threshold: 0.25)",
         "crelu",
         "softmax",
         "softmax(axis: 1)",
@@ -531,6 +538,100 @@ fn l2_norm() {
         smooth_input,
     );
     check_layer(&[4], "l2_norm(10)", Mode::Train, 3, 3, smooth_input);
+}
+
+#[test]
+fn layer_scale_and_per_position_layers() {
+    for (i, (shape, layer)) in [
+        (vec![3, 2, 2], "layer_scale"),
+        (vec![3, 2, 2], "layer_scale(init: 0.5, axis: 2)"),
+        (vec![4, 3], "layer_scale(init: 0.1, axis: 1)"),
+        (vec![4, 3], "layer_norm(axes: last)"),
+        (vec![2, 4, 3], "layer_norm(axes: last, affine: false)"),
+        (vec![4, 3], "dense(5, flatten: false)"),
+        (vec![2, 3, 4], "dense(2, flatten: false, bias: false)"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        check_layer(&shape, layer, Mode::Train, 2, i as u64, smooth_input);
+    }
+}
+
+// ------------------------------------------------------------------ conv1d, conv_transpose
+
+proptest! {
+    #![proptest_config(config(12))]
+
+    #[test]
+    fn conv1d(cg in 1usize..3, groups in 1usize..3, fg in 1usize..3, k in 1usize..4,
+              stride in 1usize..3, dilation in 1usize..3, pad in 0usize..2, extra in 0usize..3,
+              bias: bool, batch in 1usize..3, seed: u64) {
+        let l = (dilation * (k - 1) + 1).saturating_sub(2 * pad).max(1) + extra;
+        let layer = format!(
+            "conv1d({}, {k}, stride: {stride}, pad: {pad}, dilation: {dilation}, groups: {groups}, bias: {bias})",
+            fg * groups
+        );
+        check_layer(&[cg * groups, l], &layer, Mode::Train, batch, seed, smooth_input);
+    }
+
+    #[test]
+    fn conv_transpose(c in 1usize..4, f in 1usize..4, kernel in (1usize..4, 1usize..4),
+                      stride in (1usize..4, 1usize..4), pad in (0usize..2, 0usize..2),
+                      output_pad in (0usize..3, 0usize..3), size in (1usize..4, 1usize..4),
+                      bias: bool, seed: u64) {
+        let (kh, kw) = kernel;
+        let (sh, sw) = stride;
+        // PyTorch's constraints: output_pad < stride, and a non-empty output.
+        let (oph, opw) = (output_pad.0 % sh, output_pad.1 % sw);
+        let (ph, pw) = (pad.0.min((kh - 1) / 2), pad.1.min((kw - 1) / 2));
+        let layer = format!(
+            "conv_transpose({f}, [{kh}, {kw}], stride: [{sh}, {sw}], pad: [{ph}, {pw}], \
+             output_pad: [{oph}, {opw}], bias: {bias})"
+        );
+        check_layer(&[c, size.0, size.1], &layer, Mode::Train, 2, seed, smooth_input);
+    }
+}
+
+// ------------------------------------------------------------------ attention, embedding
+
+#[test]
+fn attention() {
+    for (i, (shape, layer)) in [
+        (vec![3, 4], "attention(1)"),
+        (vec![3, 4], "attention(2)"),
+        (vec![4, 6], "attention(3, causal: true)"),
+        (vec![1, 2], "attention(2, causal: true)"),
+        (vec![3, 4], "attention(heads: 4, bias: false)"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        check_layer(&shape, layer, Mode::Train, 2, i as u64, smooth_input);
+    }
+}
+
+/// The table's gradient against central differences; the ids are integers (with repeats,
+/// so rows collect several contributions, and one id that names no row) and have none.
+#[test]
+fn embedding_table_gradient() {
+    let net = single("[5]", "embedding(4, 3) |> dense(2, flatten: false)");
+    let lowered = lower(&net, Mode::Train, 2);
+    let mut r = rng(4);
+    let ids = arr(&[2, 5], &[0.0, 3.0, 3.0, 1.0, 7.0, 2.0, 0.0, 0.0, 3.0, 1.0]);
+    let params = random_params(&lowered, &mut r);
+    let p = projected(&lowered, &mut r);
+    let bindings = params
+        .input("proj", p.proj.clone())
+        .input(&lowered.inputs[0].0, ids);
+    let wrt: Vec<_> = lowered
+        .params
+        .iter()
+        .map(|d| param_node(&p.graph, &d.name))
+        .collect();
+    check_gradients(&p.graph, p.loss, &wrt, &bindings, &Tolerance::default()).unwrap();
+    // Id 2 appears once and id 7 names no row: the table's gradient at row 2 is exactly
+    // the projection of one output row.
 }
 
 // ------------------------------------------------------------------ arithmetic

@@ -283,6 +283,58 @@ proptest! {
     }
 }
 
+/// Ids with repeats (so the scatter really adds several rows into one) drawn from `[0,
+/// vocab)`, plus one id past the table that names no row (it reads zeros and gets nothing).
+fn ids(count: usize, vocab: usize, seed: u64) -> ArrayD<f64> {
+    let mut r = rng(seed);
+    let mut ids: Vec<f64> = (0..count)
+        .map(|_| r.random_range(0..vocab) as f64)
+        .collect();
+    if count > 1 {
+        ids[1] = ids[0];
+        ids[count - 1] = vocab as f64;
+    }
+    ArrayD::from_shape_vec(IxDyn(&[count]), ids).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// Gather and ScatterAdd with respect to their rows; the ids are an `Input` (integers
+    /// have no gradient), reshaped to `id_shape` so ids of any rank are covered.
+    #[test]
+    fn gather_and_scatter_add(vocab in 1usize..=4, dim in 1usize..=3,
+                              id_shape in prop::collection::vec(1usize..=3, 1..=2), seed: u64) {
+        let count: usize = id_shape.iter().product();
+        let ids = ids(count, vocab, seed).into_shape_with_order(IxDyn(&id_shape)).unwrap();
+        for scatter in [false, true] {
+            let mut g = Graph::new();
+            let id_node = g.input("ids", &id_shape);
+            let mut rows_shape = id_shape.clone();
+            rows_shape.push(dim);
+            let (p, out) = if scatter {
+                let p = g.param("p0", &rows_shape);
+                (p, g.scatter_add(p, id_node, vocab))
+            } else {
+                let p = g.param("p0", &[vocab, dim]);
+                (p, g.gather(p, id_node))
+            };
+            let out_shape = g.shape(out).to_vec();
+            let weights = g.input("w", &out_shape);
+            let weighted = g.mul(out, weights);
+            let loss = g.sum_all(weighted);
+            let p_shape = g.shape(p).to_vec();
+            let bindings = Bindings::new()
+                .input("w", uniform(&out_shape, seed ^ 0x77, -1.0, 1.0))
+                .input("ids", ids.clone())
+                .param("p0", uniform(&p_shape, seed, -2.0, 2.0));
+            verify(&g).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            check_gradients(&g, loss, &[p], &bindings, &Tolerance::default())
+                .map_err(|e| TestCaseError::fail(format!("{e}\n{g}")))?;
+        }
+    }
+}
+
 #[test]
 fn gradient_with_respect_to_an_input() {
     // Inputs are perturbable leaves too (e.g. saliency with respect to the data).

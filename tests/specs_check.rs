@@ -60,6 +60,8 @@ fn every_spec_checks() {
         "logic_rules",
         "distill_teacher",
         "distill_student",
+        "embedding",
+        "transformer",
     ] {
         assert!(
             specs.contains(&specs_dir().join(format!("{name}.nn"))),

@@ -90,6 +90,21 @@ fn the_default_spec_reaches_97_percent() {
     assert!(acc >= 0.97, "test accuracy {acc}");
 }
 
+/// The header comments of specs/transformer.nn and specs/embedding.nn promise at least 90%.
+#[test]
+fn the_transformer_and_embedding_specs_reach_90_percent() {
+    for spec in ["specs/transformer.nn", "specs/embedding.nn"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(spec);
+        let mut t = trainer(&path, &[]).unwrap().unwrap();
+        t.init().unwrap();
+        while t.epoch() < t.decl().epochs {
+            t.train_epoch(&mut |_| {}).unwrap();
+        }
+        let acc = t.evaluate(true).unwrap().accuracy();
+        assert!(acc >= 0.9, "{spec}: test accuracy {acc}");
+    }
+}
+
 #[test]
 fn the_lsuv_spec_brings_every_lsuv_layer_within_tol_of_unit_variance() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/lsuv_deep.nn");

@@ -111,6 +111,35 @@ fn data_that_does_not_fit_the_network_is_an_error() {
     assert!(matches!(err, Some(RunError::Config { .. })), "{err:?}");
 }
 
+/// An embedding's ids are checked on the host before training: a value that is not an
+/// integer in [0, vocab) is a configuration error naming the example, never a clamp.
+#[test]
+fn embedding_ids_outside_the_table_are_an_error() {
+    let spec = |vocab: u32, scale: &str| {
+        format!(
+            "data d {{\n  source: builtin(\"digits\")\n  scale: {scale}\n}}\n\
+             network n {{\n  input x: [64]\n  output y = x |> embedding({vocab}, 2) |> dense(10)\n}}\n\
+             train {{\n  network: n\n  data: d\n  epochs: 1\n}}\n"
+        )
+    };
+    let run = |text: &str| {
+        let checked = nnc::check_text("spec.nn", text, &no_files);
+        assert!(!checked.has_errors(), "{:?}", checked.diags);
+        Trainer::new(&checked.program, &checked.program.trains[0], Path::new(".")).err()
+    };
+    // Digits pixels are 0..16: 17 ids fit, 16 do not (16 is past the table).
+    assert!(run(&spec(17, "none")).is_none());
+    for (vocab, scale, value) in [(16, "none", "holds 16"), (17, "divide(by: 16)", "holds 0.")] {
+        match run(&spec(vocab, scale)) {
+            Some(RunError::Config { message, .. }) => {
+                assert!(message.contains(value), "{message}");
+                assert!(message.contains("integer ids in [0, "), "{message}");
+            }
+            other => panic!("vocab {vocab}, scale {scale}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn a_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
     let spec = MLP.replace("epochs: 3", "epochs: 4").replace(

@@ -193,6 +193,7 @@ pub fn op_text(op: &LayerOp) -> String {
         LayerOp::Dense {
             units,
             binary,
+            flatten,
             weights,
         } => {
             let bin = match binary {
@@ -200,8 +201,63 @@ pub fn op_text(op: &LayerOp) -> String {
                 Some(false) => " inputs=real",
                 None => "",
             };
-            format!("{name}(units={units}{bin} {})", weights_text(weights))
+            let per_position = if *flatten { "" } else { " flatten=false" };
+            format!(
+                "{name}(units={units}{bin}{per_position} {})",
+                weights_text(weights)
+            )
         }
+        LayerOp::Embedding { vocab, dim, init } => {
+            let init = init.as_ref().map_or("default".to_string(), init_text);
+            format!("{name}(vocab={vocab} dim={dim} init={init})")
+        }
+        LayerOp::Conv1d {
+            filters,
+            window,
+            groups,
+            weights,
+        } => {
+            let mut s = format!(
+                "{name}(filters={filters} kernel={} stride={} pad={}",
+                window.kernel[1], window.stride[1], window.pad[1]
+            );
+            if window.dilation[1] != 1 {
+                let _ = write!(s, " dilation={}", window.dilation[1]);
+            }
+            if *groups != 1 {
+                let _ = write!(s, " groups={groups}");
+            }
+            format!("{s} {})", weights_text(weights))
+        }
+        LayerOp::ConvTranspose {
+            filters,
+            window,
+            output_pad,
+            weights,
+        } => format!(
+            "{name}(filters={filters} {} output_pad={}x{} {})",
+            window_text(window),
+            output_pad[0],
+            output_pad[1],
+            weights_text(weights)
+        ),
+        LayerOp::Attention {
+            heads,
+            causal,
+            weights,
+        } => format!(
+            "{name}(heads={heads} causal={causal} {})",
+            weights_text(weights)
+        ),
+        LayerOp::LayerScale { init, axis } => {
+            format!("{name}(init={} axis={axis})", fmt_f64(*init))
+        }
+        LayerOp::Elu { alpha } => format!("{name}(alpha={})", fmt_f64(*alpha)),
+        LayerOp::Softplus { beta, threshold } => format!(
+            "{name}(beta={} threshold={})",
+            fmt_f64(*beta),
+            fmt_f64(*threshold)
+        ),
         LayerOp::Conv {
             filters,
             window,
@@ -251,7 +307,17 @@ pub fn op_text(op: &LayerOp) -> String {
                 fmt_f64(*eps)
             )
         }
-        LayerOp::LayerNorm { eps, affine } | LayerOp::InstanceNorm { eps, affine } => {
+        LayerOp::LayerNorm {
+            eps,
+            affine,
+            last: true,
+        } => format!("{name}(eps={} affine={affine} axes=last)", fmt_f64(*eps)),
+        LayerOp::LayerNorm {
+            eps,
+            affine,
+            last: false,
+        }
+        | LayerOp::InstanceNorm { eps, affine } => {
             format!("{name}(eps={} affine={affine})", fmt_f64(*eps))
         }
         LayerOp::GroupNorm {
@@ -283,6 +349,7 @@ pub fn op_text(op: &LayerOp) -> String {
         | LayerOp::Relu
         | LayerOp::Tanh
         | LayerOp::Sigmoid
+        | LayerOp::Silu
         | LayerOp::Crelu
         | LayerOp::Arith(_) => name.to_string(),
     }

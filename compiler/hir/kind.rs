@@ -34,7 +34,10 @@ macro_rules! layer_kinds {
 
 layer_kinds! {
     Dense = "dense",
+    Embedding = "embedding",
     Conv = "conv",
+    Conv1d = "conv1d",
+    ConvTranspose = "conv_transpose",
     MaskedConv = "masked_conv",
     BinaryDense = "binary_dense",
     BinaryConv = "binary_conv",
@@ -51,6 +54,9 @@ layer_kinds! {
     Tanh = "tanh",
     Sigmoid = "sigmoid",
     Gelu = "gelu",
+    Silu = "silu",
+    Elu = "elu",
+    Softplus = "softplus",
     Crelu = "crelu",
     Softmax = "softmax",
     BatchNorm = "batch_norm",
@@ -58,6 +64,8 @@ layer_kinds! {
     GroupNorm = "group_norm",
     InstanceNorm = "instance_norm",
     L2Norm = "l2_norm",
+    LayerScale = "layer_scale",
+    Attention = "attention",
 }
 
 impl LayerKind {
@@ -87,10 +95,21 @@ impl LayerKind {
     fn class(self) -> Class {
         use LayerKind as K;
         match self {
-            K::Relu | K::LeakyRelu | K::Tanh | K::Sigmoid | K::Gelu | K::Crelu => Class::Activation,
+            K::Relu
+            | K::LeakyRelu
+            | K::Tanh
+            | K::Sigmoid
+            | K::Gelu
+            | K::Silu
+            | K::Elu
+            | K::Softplus
+            | K::Crelu => Class::Activation,
             K::Concat => Class::Join,
             K::Dense
+            | K::Embedding
             | K::Conv
+            | K::Conv1d
+            | K::ConvTranspose
             | K::MaskedConv
             | K::BinaryDense
             | K::BinaryConv
@@ -106,7 +125,9 @@ impl LayerKind {
             | K::LayerNorm
             | K::GroupNorm
             | K::InstanceNorm
-            | K::L2Norm => Class::Other,
+            | K::L2Norm
+            | K::LayerScale
+            | K::Attention => Class::Other,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! output shape, or diagnostics that name the shapes involved. Convolutions and pooling
 //! (window geometry) are in `window.rs`.
 
+mod sequence;
 mod window;
 
 use super::args::Bound;
@@ -18,6 +19,8 @@ use crate::source::Span;
 pub struct In<'a> {
     pub shape: &'a Shape,
     pub span: Span,
+    /// A network input (data as fed), not a computed value.
+    pub data: bool,
 }
 
 pub struct LayerCx<'a> {
@@ -69,7 +72,10 @@ impl LayerCx<'_> {
         match kind {
             K::Dense => self.dense(b, x, None),
             K::BinaryDense => self.dense(b, x, Some(binary_inputs())),
+            K::Embedding => self.embedding(b, x),
             K::Conv => self.conv(b, x, ConvKind::Plain),
+            K::Conv1d => self.conv1d(b, x),
+            K::ConvTranspose => self.conv_transpose(b, x),
             K::MaskedConv => {
                 let mask = if b.sym("mask") == "A" {
                     Mask::A
@@ -140,6 +146,20 @@ impl LayerCx<'_> {
                 };
                 Some((LayerOp::Gelu { approximate }, x.shape.clone()))
             }
+            K::Silu => Some((LayerOp::Silu, x.shape.clone())),
+            K::Elu => Some((
+                LayerOp::Elu {
+                    alpha: b.f64("alpha"),
+                },
+                x.shape.clone(),
+            )),
+            K::Softplus => Some((
+                LayerOp::Softplus {
+                    beta: b.f64("beta"),
+                    threshold: b.f64("threshold"),
+                },
+                x.shape.clone(),
+            )),
             K::Crelu => {
                 let mut shape = x.shape.clone();
                 shape[0] = shape[0]
@@ -163,6 +183,7 @@ impl LayerCx<'_> {
                 LayerOp::LayerNorm {
                     eps: b.f64("eps"),
                     affine: b.bool("affine"),
+                    last: b.sym("axes") == "last",
                 },
                 x.shape.clone(),
             )),
@@ -217,6 +238,17 @@ impl LayerCx<'_> {
                 },
                 x.shape.clone(),
             )),
+            K::LayerScale => {
+                let axis = self.axis(b, "axis", x)?;
+                Some((
+                    LayerOp::LayerScale {
+                        init: b.f64("init"),
+                        axis,
+                    },
+                    x.shape.clone(),
+                ))
+            }
+            K::Attention => self.attention(b, x),
         }
     }
 
@@ -305,10 +337,23 @@ impl LayerCx<'_> {
         })
     }
 
-    /// `binary`: `Some(binary_inputs)` for binary_dense.
+    /// `binary`: `Some(binary_inputs)` for binary_dense (which always flattens).
     fn dense(&mut self, b: &Bound, x: &In, binary: Option<bool>) -> Built {
         let units = b.u64("units");
-        let fan_in = numel(x.shape).or_else(|| self.overflow("input"))?;
+        let flatten = binary.is_some() || b.bool("flatten");
+        // A value without axes has one feature either way.
+        let (fan_in, shape) = match x.shape.split_last() {
+            Some((last, rest)) if !flatten => {
+                let mut shape = rest.to_vec();
+                shape.push(units);
+                numel(&shape).or_else(|| self.overflow("output"))?;
+                (*last, shape)
+            }
+            _ => {
+                let n = numel(x.shape).or_else(|| self.overflow("input"))?;
+                (n, vec![units])
+            }
+        };
         if units.checked_mul(fan_in).is_none() {
             return self.overflow("weight");
         }
@@ -317,9 +362,10 @@ impl LayerCx<'_> {
             LayerOp::Dense {
                 units,
                 binary,
+                flatten,
                 weights,
             },
-            vec![units],
+            shape,
         ))
     }
 

@@ -171,13 +171,38 @@ pub enum LayerOp {
         units: u64,
         /// `Some(binary_inputs)` for binary_dense.
         binary: Option<bool>,
+        /// `false`: applied to the last axis at every position of the others.
+        flatten: bool,
         weights: Weights,
+    },
+    /// A table lookup of integer ids (stored as numbers).
+    Embedding {
+        vocab: u64,
+        dim: u64,
+        /// `None`: N(0, 1), as PyTorch.
+        init: Option<Init>,
     },
     Conv {
         filters: u64,
         window: Window,
         groups: u64,
         kind: ConvKind,
+        weights: Weights,
+    },
+    /// A 1-D convolution over [channels, length]: `window` is the 2-D window of unit
+    /// height it lowers through.
+    Conv1d {
+        filters: u64,
+        window: Window,
+        groups: u64,
+        weights: Weights,
+    },
+    /// The adjoint of a convolution: `window` is that convolution's geometry (on the
+    /// output), `output_pad` the extra bottom/right rows and columns.
+    ConvTranspose {
+        filters: u64,
+        window: Window,
+        output_pad: [u64; 2],
         weights: Weights,
     },
     Pool {
@@ -208,6 +233,14 @@ pub enum LayerOp {
     Gelu {
         approximate: GeluApprox,
     },
+    Silu,
+    Elu {
+        alpha: f64,
+    },
+    Softplus {
+        beta: f64,
+        threshold: f64,
+    },
     Crelu,
     Softmax {
         axis: usize,
@@ -220,6 +253,8 @@ pub enum LayerOp {
     LayerNorm {
         eps: f64,
         affine: bool,
+        /// Over the last axis only (per position), rather than every axis.
+        last: bool,
     },
     GroupNorm {
         groups: u64,
@@ -233,6 +268,17 @@ pub enum LayerOp {
     L2Norm {
         scale: f64,
         eps: f64,
+    },
+    LayerScale {
+        init: f64,
+        /// The channel axis of the example.
+        axis: usize,
+    },
+    /// Multi-head self-attention over [tokens, features].
+    Attention {
+        heads: u64,
+        causal: bool,
+        weights: Weights,
     },
     /// Two tensors combined elementwise with broadcasting (`a + b`, `a * b`...).
     Arith(Arith),
@@ -284,6 +330,9 @@ impl LayerOp {
             LayerOp::Dense {
                 binary: Some(_), ..
             } => K::BinaryDense,
+            LayerOp::Embedding { .. } => K::Embedding,
+            LayerOp::Conv1d { .. } => K::Conv1d,
+            LayerOp::ConvTranspose { .. } => K::ConvTranspose,
             LayerOp::Conv { kind, .. } => match kind {
                 ConvKind::Plain => K::Conv,
                 ConvKind::Masked(_) => K::MaskedConv,
@@ -304,6 +353,9 @@ impl LayerOp {
             LayerOp::Tanh => K::Tanh,
             LayerOp::Sigmoid => K::Sigmoid,
             LayerOp::Gelu { .. } => K::Gelu,
+            LayerOp::Silu => K::Silu,
+            LayerOp::Elu { .. } => K::Elu,
+            LayerOp::Softplus { .. } => K::Softplus,
             LayerOp::Crelu => K::Crelu,
             LayerOp::Softmax { .. } => K::Softmax,
             LayerOp::BatchNorm { .. } => K::BatchNorm,
@@ -311,6 +363,8 @@ impl LayerOp {
             LayerOp::GroupNorm { .. } => K::GroupNorm,
             LayerOp::InstanceNorm { .. } => K::InstanceNorm,
             LayerOp::L2Norm { .. } => K::L2Norm,
+            LayerOp::LayerScale { .. } => K::LayerScale,
+            LayerOp::Attention { .. } => K::Attention,
         })
     }
 }

@@ -43,12 +43,66 @@ pub fn params(net: &Network, id: LayerId) -> Vec<ParamInfo> {
     let channels = || input(0).first().copied().unwrap_or(1);
     let mut out = Vec::new();
     match &layer.op {
-        LayerOp::Dense { units, weights, .. } => {
-            let fan_in = numel(&input(0)).unwrap_or(u64::MAX);
+        LayerOp::Dense {
+            units,
+            flatten,
+            weights,
+            ..
+        } => {
+            let fan_in = if *flatten {
+                numel(&input(0)).unwrap_or(u64::MAX)
+            } else {
+                input(0).last().copied().unwrap_or(1)
+            };
             out.push(param("weight", vec![*units, fan_in], ParamKind::Weight));
             if weights.bias {
                 out.push(param("bias", vec![*units], ParamKind::Bias));
             }
+        }
+        LayerOp::Embedding { vocab, dim, .. } => {
+            out.push(param("weight", vec![*vocab, *dim], ParamKind::Weight));
+        }
+        LayerOp::Conv1d {
+            filters,
+            window,
+            groups,
+            weights,
+        } => {
+            let shape = vec![*filters, channels() / groups, window.kernel[1]];
+            out.push(param("weight", shape, ParamKind::Weight));
+            if weights.bias {
+                out.push(param("bias", vec![*filters], ParamKind::Bias));
+            }
+        }
+        LayerOp::ConvTranspose {
+            filters,
+            window,
+            weights,
+            ..
+        } => {
+            let [kh, kw] = window.kernel;
+            out.push(param(
+                "weight",
+                vec![channels(), *filters, kh, kw],
+                ParamKind::Weight,
+            ));
+            if weights.bias {
+                out.push(param("bias", vec![*filters], ParamKind::Bias));
+            }
+        }
+        LayerOp::Attention { weights, .. } => {
+            let e = layer.shape.last().copied().unwrap_or(1);
+            out.push(param("in_proj_weight", vec![3 * e, e], ParamKind::Weight));
+            if weights.bias {
+                out.push(param("in_proj_bias", vec![3 * e], ParamKind::Bias));
+            }
+            out.push(param("out_proj.weight", vec![e, e], ParamKind::Weight));
+            if weights.bias {
+                out.push(param("out_proj.bias", vec![e], ParamKind::Bias));
+            }
+        }
+        LayerOp::LayerScale { axis, .. } => {
+            out.push(param("gamma", vec![layer.shape[*axis]], ParamKind::Other));
         }
         LayerOp::Conv {
             filters,
@@ -74,9 +128,16 @@ pub fn params(net: &Network, id: LayerId) -> Vec<ParamInfo> {
             out.push(param("weight", vec![channels()], ParamKind::Other));
             out.push(param("bias", vec![channels()], ParamKind::Other));
         }
-        LayerOp::LayerNorm { affine: true, .. } => {
-            out.push(param("weight", layer.shape.clone(), ParamKind::Other));
-            out.push(param("bias", layer.shape.clone(), ParamKind::Other));
+        LayerOp::LayerNorm {
+            affine: true, last, ..
+        } => {
+            let shape = if *last {
+                vec![layer.shape.last().copied().unwrap_or(1)]
+            } else {
+                layer.shape.clone()
+            };
+            out.push(param("weight", shape.clone(), ParamKind::Other));
+            out.push(param("bias", shape, ParamKind::Other));
         }
         LayerOp::L2Norm { .. } => out.push(param("scale", vec![channels()], ParamKind::Other)),
         LayerOp::BatchNorm { affine: false, .. }
@@ -96,6 +157,9 @@ pub fn params(net: &Network, id: LayerId) -> Vec<ParamInfo> {
         | LayerOp::Tanh
         | LayerOp::Sigmoid
         | LayerOp::Gelu { .. }
+        | LayerOp::Silu
+        | LayerOp::Elu { .. }
+        | LayerOp::Softplus { .. }
         | LayerOp::Crelu
         | LayerOp::Softmax { .. }
         | LayerOp::Arith(_)
@@ -115,7 +179,10 @@ pub fn buffers(net: &Network, id: LayerId) -> Vec<(&'static str, Vec<u64>)> {
         }
         LayerOp::Input
         | LayerOp::Dense { .. }
+        | LayerOp::Embedding { .. }
         | LayerOp::Conv { .. }
+        | LayerOp::Conv1d { .. }
+        | LayerOp::ConvTranspose { .. }
         | LayerOp::Pool { .. }
         | LayerOp::GlobalAvgPool
         | LayerOp::Flatten
@@ -128,12 +195,17 @@ pub fn buffers(net: &Network, id: LayerId) -> Vec<(&'static str, Vec<u64>)> {
         | LayerOp::Tanh
         | LayerOp::Sigmoid
         | LayerOp::Gelu { .. }
+        | LayerOp::Silu
+        | LayerOp::Elu { .. }
+        | LayerOp::Softplus { .. }
         | LayerOp::Crelu
         | LayerOp::Softmax { .. }
         | LayerOp::LayerNorm { .. }
         | LayerOp::GroupNorm { .. }
         | LayerOp::InstanceNorm { .. }
         | LayerOp::L2Norm { .. }
+        | LayerOp::LayerScale { .. }
+        | LayerOp::Attention { .. }
         | LayerOp::Arith(_)
         | LayerOp::Scale { .. }
         | LayerOp::Shift { .. } => Vec::new(),
@@ -141,20 +213,60 @@ pub fn buffers(net: &Network, id: LayerId) -> Vec<(&'static str, Vec<u64>)> {
 }
 
 /// Multiply-accumulates of one forward pass for one example: each weight is used once per
-/// output position (1 for dense, H × W for conv). Parameters that are not weights (norm
-/// scales) and elementwise work are not counted, as in Caffe.
+/// output position (1 for dense, H × W for conv, L for conv1d, every position but the
+/// last axis for a per-position dense), once per input position for a transposed
+/// convolution; an embedding only reads its table. Attention adds its two products
+/// (scores and weighted values, T² × features each) to its projections. Parameters that
+/// are not weights (norm scales) and elementwise work are not counted, as in Caffe.
 pub fn macs(net: &Network, id: LayerId) -> u64 {
+    let layer = net.layer(id);
     let weights: u64 = params(net, id)
         .iter()
         .filter(|p| p.kind == ParamKind::Weight)
         .map(ParamInfo::count)
         .fold(0, u64::saturating_add);
-    let positions = net
-        .layer(id)
-        .shape
-        .iter()
-        .skip(1)
-        .fold(1u64, |acc, d| acc.saturating_mul(*d));
+    let product = |dims: &[u64]| dims.iter().fold(1u64, |acc, d| acc.saturating_mul(*d));
+    let shape = &layer.shape;
+    let positions = match &layer.op {
+        LayerOp::Embedding { .. } => 0,
+        LayerOp::Dense { flatten: false, .. } => product(&shape[..shape.len() - 1]),
+        LayerOp::ConvTranspose { .. } => product(&net.layer(layer.inputs[0]).shape[1..]),
+        LayerOp::Attention { .. } => {
+            let (t, e) = (shape[0], shape[1]);
+            let products = t.saturating_mul(t).saturating_mul(e).saturating_mul(2);
+            return weights.saturating_mul(t).saturating_add(products);
+        }
+        LayerOp::Dense { flatten: true, .. } | LayerOp::Conv { .. } | LayerOp::Conv1d { .. } => {
+            product(&shape[1..])
+        }
+        LayerOp::Input
+        | LayerOp::Pool { .. }
+        | LayerOp::GlobalAvgPool
+        | LayerOp::Flatten
+        | LayerOp::Reshape
+        | LayerOp::Concat { .. }
+        | LayerOp::Unpool { .. }
+        | LayerOp::Dropout { .. }
+        | LayerOp::Relu
+        | LayerOp::LeakyRelu { .. }
+        | LayerOp::Tanh
+        | LayerOp::Sigmoid
+        | LayerOp::Gelu { .. }
+        | LayerOp::Silu
+        | LayerOp::Elu { .. }
+        | LayerOp::Softplus { .. }
+        | LayerOp::Crelu
+        | LayerOp::Softmax { .. }
+        | LayerOp::BatchNorm { .. }
+        | LayerOp::LayerNorm { .. }
+        | LayerOp::GroupNorm { .. }
+        | LayerOp::InstanceNorm { .. }
+        | LayerOp::L2Norm { .. }
+        | LayerOp::LayerScale { .. }
+        | LayerOp::Arith(_)
+        | LayerOp::Scale { .. }
+        | LayerOp::Shift { .. } => return 0,
+    };
     weights.saturating_mul(positions)
 }
 

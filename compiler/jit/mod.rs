@@ -246,6 +246,13 @@ fn compile_optimized(
                     c.kind, c.image, c.weight.buf, c.out.buf, c.filters, c.window.image, c.rows
                 );
             }
+            Task::Lookup(l) => {
+                let _ = writeln!(
+                    listing,
+                    "{:?} b{} by {} ids b{} -> b{}: {} rows of {}",
+                    l.kind, l.data, l.count, l.ids, l.out, l.vocab, l.dim
+                );
+            }
             Task::Fill { buf, value } => {
                 let _ = writeln!(listing, "fill b{buf} = {value}");
             }
@@ -305,6 +312,7 @@ fn compile_optimized(
                 window: *window,
             },
             Task::Conv(c) => Step::Conv(c.clone()),
+            Task::Lookup(l) => Step::Lookup(l.clone()),
             Task::Fill { buf, value } => Step::Fill {
                 buf: *buf,
                 value: *value,

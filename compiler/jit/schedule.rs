@@ -9,7 +9,7 @@
 
 use super::kernel::{contiguous_strides, Inst, LoopKernel, ReduceOp, Source, View};
 use crate::prim::{ConvGeom, Graph, NodeId, Op};
-use nnc_runtime::exec::{ConvKind, Window};
+use nnc_runtime::exec::{ConvKind, Lookup, LookupKind, Window};
 use std::collections::HashMap;
 
 mod conv;
@@ -69,6 +69,8 @@ pub enum Task {
     },
     /// A convolution product run block by block.
     Conv(nnc_runtime::exec::Conv),
+    /// Table rows gathered by id, or scattered back.
+    Lookup(Lookup),
     Fill {
         buf: usize,
         value: f32,
@@ -94,6 +96,7 @@ impl Task {
                 ConvKind::WeightGrad => vec![c.image, c.out.buf],
                 ConvKind::InputGrad => vec![c.weight.buf, c.out.buf],
             },
+            Task::Lookup(l) => vec![l.data, l.ids],
             Task::Fill { .. } => vec![],
         }
     }
@@ -108,6 +111,7 @@ impl Task {
                 ConvKind::WeightGrad => c.weight.buf,
                 ConvKind::InputGrad => c.image,
             },
+            Task::Lookup(l) => l.out,
             Task::Fill { buf, .. } => *buf,
         }
     }
@@ -405,9 +409,39 @@ impl Scheduler<'_> {
                 }
                 Value::View(view)
             }
+            Op::Gather | Op::ScatterAdd => Value::View(self.lookup(id)),
             op => unreachable!("every op is scheduled: {op:?}"),
         };
         self.values[id.index()] = Some(value);
+    }
+
+    /// A `Gather` or `ScatterAdd`: an executor step over contiguous rows.
+    #[allow(
+        clippy::expect_used,
+        reason = "prim::verify checks that Gather and ScatterAdd results have a row axis"
+    )]
+    fn lookup(&mut self, id: NodeId) -> View {
+        let node = &self.g.nodes[id.index()];
+        let shape = node.shape.clone();
+        let count = self.g.shape(node.inputs[1]).iter().product();
+        let dim = *shape.last().expect("rows have a width");
+        let (kind, vocab) = match node.op {
+            Op::Gather => (LookupKind::Gather, self.g.shape(node.inputs[0])[0]),
+            _ => (LookupKind::ScatterAdd, shape[0]),
+        };
+        let data = self.materialized_input(id, 0);
+        let ids = self.materialized_input(id, 1);
+        let out = self.buffer(shape.iter().product(), BufKind::Arena);
+        self.out.tasks.push(Task::Lookup(Lookup {
+            kind,
+            data,
+            ids,
+            out,
+            count,
+            dim,
+            vocab,
+        }));
+        View::contiguous(out, &shape)
     }
 
     #[allow(

@@ -1,4 +1,5 @@
-//! Activations that are more than one derived primitive: leaky ReLU, CReLU and GELU.
+//! Activations that are more than one derived primitive: leaky ReLU, CReLU, GELU, SiLU,
+//! ELU and softplus.
 //! (`relu`, `tanh`, `sigmoid` and `softmax` are single helpers of `prim::build`.)
 
 use crate::hir::GeluApprox;
@@ -78,4 +79,41 @@ pub fn normal_cdf(g: &mut Graph, x: NodeId) -> NodeId {
     let zero = g.constant_like(0.0, x);
     let nonneg = g.cmp_ge(x, zero);
     g.select(nonneg, upper, lower_tail)
+}
+
+/// SiLU (swish): `x·sigmoid(x)`.
+pub fn silu(g: &mut Graph, x: NodeId) -> NodeId {
+    let s = g.sigmoid(x);
+    g.mul(x, s)
+}
+
+/// ELU: `max(x, 0) + alpha·(exp(min(x, 0)) - 1)`, which is `x` above 0 and
+/// `alpha·(exp(x) - 1)` below, and never evaluates exp of a large positive x (whose inf
+/// would turn into NaN in a select).
+pub fn elu(g: &mut Graph, x: NodeId, alpha: f64) -> NodeId {
+    let zero = g.constant_like(0.0, x);
+    let pos = g.max(x, zero);
+    let neg = g.min(x, zero);
+    let e = g.exp(neg);
+    let em1 = g.add_scalar(e, -1.0);
+    let tail = g.scale(em1, alpha);
+    g.add(pos, tail)
+}
+
+/// PyTorch's softplus: `log(1 + exp(beta·x)) / beta`, and `x` where `beta·x > threshold`.
+/// Computed as `(max(z, 0) + log(1 + exp(-|z|))) / beta` with `z = beta·x`, which never
+/// overflows.
+pub fn softplus(g: &mut Graph, x: NodeId, beta: f64, threshold: f64) -> NodeId {
+    let z = g.scale(x, beta);
+    let pos = g.relu(z);
+    let abs = g.abs(z);
+    let neg_abs = g.neg(abs);
+    let e = g.exp(neg_abs);
+    let one_plus = g.add_scalar(e, 1.0);
+    let log = g.log(one_plus);
+    let sum = g.add(pos, log);
+    let smooth = g.scale(sum, 1.0 / beta);
+    let limit = g.constant_like(threshold, z);
+    let linear = g.cmp_gt(z, limit);
+    g.select(linear, x, smooth)
 }

@@ -1,4 +1,5 @@
-//! Convolutions (plain, grouped, PixelCNN-masked, binary) and pooling, as Im2Col + MatMul.
+//! Convolutions (plain, grouped, PixelCNN-masked, binary, 1-D), transposed convolutions
+//! (MatMul + Col2Im) and pooling, as Im2Col + MatMul.
 
 use super::binary::{binary_activation_ste, xnor_weight_ste};
 use super::dense::weight_init;
@@ -59,7 +60,6 @@ pub(super) fn lower_conv(
     let [n, filters, oh, ow] = out[..] else {
         unreachable!("conv output is 4-D")
     };
-    let channels = cx.shape(x)[1];
     let init = weight_init(cx, w);
     let weight = cx.param("weight", init);
     let wshape = cx.shape(weight);
@@ -80,7 +80,33 @@ pub(super) fn lower_conv(
         } => binary_activation_ste(cx.g, x),
         _ => x,
     };
-    let geom = geom(window, 0.0);
+    let y = conv2d(cx.g, x, weight, geom(window, 0.0), groups);
+    debug_assert_eq!(cx.g.shape(y), &[n, filters, oh, ow]);
+    with_bias(cx, y, w)
+}
+
+fn with_bias(cx: &mut Cx, y: NodeId, w: &Weights) -> NodeId {
+    if w.bias {
+        let bias = cx.param("bias", w.bias_init.clone());
+        channel_affine(cx.g, y, None, Some(bias))
+    } else {
+        y
+    }
+}
+
+/// Cross-correlation of `x` [N, C, H, W] with `weight` [F, C / groups, kh, kw]: `[N, F,
+/// OH, OW]`, as Im2Col + MatMul per group.
+#[allow(
+    clippy::expect_used,
+    reason = "the checker (hir/layers/window.rs) rejected kernels that do not fit"
+)]
+pub fn conv2d(g: &mut Graph, x: NodeId, weight: NodeId, geom: ConvGeom, groups: usize) -> NodeId {
+    let [n, channels, h, w] = g.shape(x)[..] else {
+        unreachable!("conv input is 4-D")
+    };
+    let wshape = g.shape(weight).to_vec();
+    let (filters, kernel) = (wshape[0], [wshape[2], wshape[3]]);
+    let [oh, ow] = geom.output_size(h, w).expect("the kernel fits");
     let (cg, fg) = (channels / groups, filters / groups);
     let patch = cg * kernel[0] * kernel[1];
     let mut parts = Vec::with_capacity(groups);
@@ -88,29 +114,81 @@ pub(super) fn lower_conv(
         let xg = if groups == 1 {
             x
         } else {
-            cx.g.slice(x, 1, gi * cg, (gi + 1) * cg)
+            g.slice(x, 1, gi * cg, (gi + 1) * cg)
         };
-        let cols = cx.g.im2col(xg, geom);
+        let cols = g.im2col(xg, geom);
         let wg = if groups == 1 {
             weight
         } else {
-            cx.g.slice(weight, 0, gi * fg, (gi + 1) * fg)
+            g.slice(weight, 0, gi * fg, (gi + 1) * fg)
         };
-        let wg = cx.g.reshape(wg, &[fg, patch]);
-        parts.push(cx.g.matmul(wg, cols));
+        let wg = g.reshape(wg, &[fg, patch]);
+        parts.push(g.matmul(wg, cols));
     }
     let y = if groups == 1 {
         parts[0]
     } else {
-        cx.g.concat(&parts, 1)
+        g.concat(&parts, 1)
     };
-    let y = cx.g.reshape(y, &[n, filters, oh, ow]);
-    if w.bias {
-        let bias = cx.param("bias", w.bias_init.clone());
-        channel_affine(cx.g, y, None, Some(bias))
-    } else {
-        y
-    }
+    g.reshape(y, &[n, filters, oh, ow])
+}
+
+/// `conv1d` on `[N, C, L]`: the 2-D convolution of the `[N, C, 1, L]` image with the
+/// `[F, C / groups, 1, k]` kernel (one row of taps over one row, so exactly the 1-D sum).
+pub(super) fn lower_conv1d(
+    cx: &mut Cx,
+    x: NodeId,
+    window: &Window,
+    groups: usize,
+    w: &Weights,
+) -> NodeId {
+    let [n, c, l] = cx.shape(x)[..] else {
+        unreachable!("conv1d input is 3-D")
+    };
+    let init = weight_init(cx, w);
+    let weight = cx.param("weight", init);
+    let [f, cg, k] = cx.shape(weight)[..] else {
+        unreachable!("conv1d weight is 3-D")
+    };
+    let image = cx.g.reshape(x, &[n, c, 1, l]);
+    let kernel = cx.g.reshape(weight, &[f, cg, 1, k]);
+    let y = conv2d(cx.g, image, kernel, geom(window, 0.0), groups);
+    let out = cx.out_shape();
+    let y = cx.g.reshape(y, &out);
+    with_bias(cx, y, w)
+}
+
+/// `conv_transpose`: the adjoint of the convolution `window` from `[N, F, H', W']` to
+/// `[N, C, H, W]` whose weight is `[C, F, kh, kw]`, applied to `x`: the columns W^T x
+/// scatter-added by Col2Im (PyTorch's ConvTranspose2d, same weight layout).
+pub(super) fn lower_conv_transpose(cx: &mut Cx, x: NodeId, window: &Window, w: &Weights) -> NodeId {
+    let init = weight_init(cx, w);
+    let weight = cx.param("weight", init);
+    let out = cx.out_shape();
+    let y = conv_transpose(cx.g, x, weight, geom(window, 0.0), &out);
+    with_bias(cx, y, w)
+}
+
+/// `x` [N, C, H, W] through the adjoint of the convolution `geom` with weight [C, F, kh,
+/// kw], into `out` = [N, F, H', W'].
+pub fn conv_transpose(
+    g: &mut Graph,
+    x: NodeId,
+    weight: NodeId,
+    geom: ConvGeom,
+    out: &[usize],
+) -> NodeId {
+    let [n, c, h, w] = g.shape(x)[..] else {
+        unreachable!("conv_transpose input is 4-D")
+    };
+    let [_, f, kh, kw] = g.shape(weight)[..] else {
+        unreachable!("conv_transpose weight is 4-D")
+    };
+    let matrix = g.reshape(weight, &[c, f * kh * kw]);
+    let matrix_t = g.transpose(matrix, 0, 1);
+    let rows = g.reshape(x, &[n, c, h * w]);
+    let cols = g.matmul(matrix_t, rows);
+    g.col2im(cols, geom, out)
 }
 
 /// Max pooling pads with -inf (padding never wins). Average pooling pads with zeros and

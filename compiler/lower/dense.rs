@@ -19,14 +19,26 @@ pub(super) fn weight_init(cx: &Cx, w: &Weights) -> Init {
 /// `y = x W^T + b` on the flattened input; W is [units, inputs] (PyTorch's layout).
 /// Binary: W is replaced by alpha·sign(W) with the paper's straight-through gradient, and
 /// with binary inputs x by sign(x) (gradient 1{|x| <= 1}).
-pub(super) fn lower_dense(cx: &mut Cx, x: NodeId, binary: Option<bool>, w: &Weights) -> NodeId {
+/// Without `flatten` the product applies to the last axis: the other axes are folded into
+/// the rows and unfolded again.
+pub(super) fn lower_dense(
+    cx: &mut Cx,
+    x: NodeId,
+    binary: Option<bool>,
+    flatten: bool,
+    w: &Weights,
+) -> NodeId {
     let shape = cx.shape(x);
-    let batch = shape[0];
-    let features: usize = shape[1..].iter().product();
+    let (rows, features) = if flatten {
+        (shape[0], shape[1..].iter().product())
+    } else {
+        let last = shape.len() - 1;
+        (shape[..last].iter().product(), shape[last])
+    };
     let mut x = if shape.len() == 2 {
         x
     } else {
-        cx.g.reshape(x, &[batch, features])
+        cx.g.reshape(x, &[rows, features])
     };
     let init = weight_init(cx, w);
     let mut weight = cx.param("weight", init);
@@ -38,7 +50,9 @@ pub(super) fn lower_dense(cx: &mut Cx, x: NodeId, binary: Option<bool>, w: &Weig
     }
     let weight_t = cx.g.transpose(weight, 0, 1);
     let bias = w.bias.then(|| cx.param("bias", w.bias_init.clone()));
-    dense(cx.g, x, weight_t, bias)
+    let y = dense(cx.g, x, weight_t, bias);
+    let out = cx.out_shape();
+    cx.g.reshape(y, &out)
 }
 
 /// `x [.., in] @ w [in, out] + b [out]`.

@@ -2,7 +2,7 @@
 //! batch size and one mode (training or evaluation).
 //!
 //! One file per layer family (`dense.rs`, `conv.rs`, `norm.rs`, `binary.rs`,
-//! `activation.rs`, `simple.rs`) holds the family's math on a [`Graph`] (public, for the
+//! `activation.rs`, `sequence.rs`, `simple.rs`) holds the family's math on a [`Graph`] (public, for the
 //! tests) and its `lower_*` functions, which declare the parameters and state a layer
 //! reads and append its primitives. [`lower_layer`] matches every [`LayerOp`], so a new
 //! layer does not compile until it has a lowering.
@@ -14,6 +14,7 @@ pub mod binary;
 pub mod conv;
 pub mod dense;
 pub mod norm;
+pub mod sequence;
 mod simple;
 
 use crate::hir::params::{self, ParamKind};
@@ -205,8 +206,21 @@ fn lower_layer(cx: &mut Cx, inputs: &[NodeId]) -> NodeId {
             cx.g.input(&name, &shape)
         }
         L::Dense {
-            binary, weights, ..
-        } => dense::lower_dense(cx, inputs[0], binary, &weights),
+            binary,
+            flatten,
+            weights,
+            ..
+        } => dense::lower_dense(cx, inputs[0], binary, flatten, &weights),
+        L::Embedding { init, .. } => sequence::lower_embedding(cx, inputs[0], init),
+        L::Conv1d {
+            window,
+            groups,
+            weights,
+            ..
+        } => conv::lower_conv1d(cx, inputs[0], &window, groups as usize, &weights),
+        L::ConvTranspose {
+            window, weights, ..
+        } => conv::lower_conv_transpose(cx, inputs[0], &window, &weights),
         L::Conv {
             window,
             groups,
@@ -225,6 +239,9 @@ fn lower_layer(cx: &mut Cx, inputs: &[NodeId]) -> NodeId {
         L::Tanh => cx.g.tanh(inputs[0]),
         L::Sigmoid => cx.g.sigmoid(inputs[0]),
         L::Gelu { approximate } => activation::gelu(cx.g, inputs[0], approximate),
+        L::Silu => activation::silu(cx.g, inputs[0]),
+        L::Elu { alpha } => activation::elu(cx.g, inputs[0], alpha),
+        L::Softplus { beta, threshold } => activation::softplus(cx.g, inputs[0], beta, threshold),
         L::Crelu => activation::crelu(cx.g, inputs[0]),
         L::Softmax { axis } => cx.g.softmax(inputs[0], axis + 1),
         L::BatchNorm {
@@ -232,7 +249,9 @@ fn lower_layer(cx: &mut Cx, inputs: &[NodeId]) -> NodeId {
             eps,
             affine,
         } => norm::lower_batch_norm(cx, inputs[0], momentum, eps, affine),
-        L::LayerNorm { eps, affine } => norm::lower_layer_norm(cx, inputs[0], eps, affine),
+        L::LayerNorm { eps, affine, last } => {
+            norm::lower_layer_norm(cx, inputs[0], eps, affine, last)
+        }
         L::GroupNorm {
             groups,
             eps,
@@ -240,6 +259,12 @@ fn lower_layer(cx: &mut Cx, inputs: &[NodeId]) -> NodeId {
         } => norm::lower_group_norm(cx, inputs[0], groups as usize, eps, affine),
         L::InstanceNorm { eps, affine } => norm::lower_instance_norm(cx, inputs[0], eps, affine),
         L::L2Norm { scale, eps } => norm::lower_l2_norm(cx, inputs[0], scale, eps),
+        L::LayerScale { init, axis } => norm::lower_layer_scale(cx, inputs[0], init, axis),
+        L::Attention {
+            heads,
+            causal,
+            weights,
+        } => sequence::lower_attention(cx, inputs[0], heads as usize, causal, &weights),
         L::Arith(arith) => simple::lower_arith(cx, arith, inputs[0], inputs[1]),
         L::Scale { factor } => cx.g.scale(inputs[0], factor),
         L::Shift { offset } => cx.g.add_scalar(inputs[0], offset),

@@ -53,8 +53,15 @@ pub(super) fn lower_batch_norm(
 }
 
 /// Over every axis of an example; per-element affine.
-pub(super) fn lower_layer_norm(cx: &mut Cx, x: NodeId, eps: f64, affine_on: bool) -> NodeId {
-    let n_dims = cx.shape(x).len() - 1;
+/// Over every axis of the example, or (`last`) over its last axis at every position.
+pub(super) fn lower_layer_norm(
+    cx: &mut Cx,
+    x: NodeId,
+    eps: f64,
+    affine_on: bool,
+    last: bool,
+) -> NodeId {
+    let n_dims = if last { 1 } else { cx.shape(x).len() - 1 };
     let (gamma, beta) = affine(cx, affine_on);
     layer_norm(cx.g, x, n_dims, gamma, beta, eps)
 }
@@ -75,6 +82,23 @@ pub(super) fn lower_instance_norm(cx: &mut Cx, x: NodeId, eps: f64, affine_on: b
     let channels = cx.shape(x)[1];
     let (gamma, beta) = affine(cx, affine_on);
     group_norm(cx.g, x, channels, gamma, beta, eps)
+}
+
+/// LayerScale (Touvron et al. 2021): `x` times a learned scale per entry of the example's
+/// axis `axis`, every scale starting at `init`.
+pub(super) fn lower_layer_scale(cx: &mut Cx, x: NodeId, init: f64, axis: usize) -> NodeId {
+    let gamma = cx.param("gamma", Init::Constant { value: init });
+    axis_scale(cx.g, x, gamma, axis + 1)
+}
+
+/// `x` times `scale`, a vector along `axis` of `x`.
+pub fn axis_scale(g: &mut Graph, x: NodeId, scale: NodeId, axis: usize) -> NodeId {
+    let shape = g.shape(x).to_vec();
+    let mut along = vec![1; shape.len()];
+    along[axis] = shape[axis];
+    let scale = g.reshape(scale, &along);
+    let scale = g.broadcast(scale, &shape);
+    g.mul(x, scale)
 }
 
 /// ParseNet: divide by the L2 norm across channels at each position, then a learned

@@ -9,6 +9,7 @@
 //!   finite constant or a view of one), since `inf * 0` is NaN;
 //! - `(x * a) * b` -> `x * (a*b)` (or `x` when `a*b = 1`, double negation) when `a` or `b`
 //!   is a power of two, where the reassociation is exact;
+//! - `Gather` and `ScatterAdd` of +0 rows (a table or values), whatever the ids -> 0;
 //! - `max(x, x)` -> `x`; `stop_grad(stop_grad(x))` -> `stop_grad(x)`;
 //! - reshape of reshape, broadcast of broadcast and permute of permute collapse into one
 //!   view, and a view, `Sum` or `MaxReduce` that leaves the shape unchanged is `x` itself.
@@ -154,6 +155,12 @@ fn fold_node(out: &mut Graph, node: &Node, ins: &[NodeId]) -> (NodeId, Option<&'
                 }
             }
         }
+        // Rows of +0, gathered or added up by any ids, are +0.
+        (Op::Gather | Op::ScatterAdd, &[rows, _])
+            if constant(out, rows).is_some_and(|v| v == 0.0 && v.is_sign_positive()) =>
+        {
+            return (out.constant(0.0, &node.shape), Some("lookup of zeros"));
+        }
         (Op::Max, &[a, b]) if a == b => return (a, Some("max(x,x)")),
         (Op::StopGrad, &[a]) if matches!(out.node(a).op, Op::StopGrad) => {
             return (a, Some("stop_grad(stop_grad)"))
@@ -277,6 +284,30 @@ mod tests {
         let p = fold(&g, &[unsafe_mul, safe_mul]);
         assert_eq!(p.graph.node(p.wanted[0]).op, Op::Mul, "inf * 0 is NaN");
         assert_eq!(p.graph.node(p.wanted[1]).op, Op::Const { value: 0.0 });
+    }
+
+    #[test]
+    fn lookups_of_zeros_are_zeros() {
+        let mut g = Graph::new();
+        let ids = g.input("ids", &[2, 3]);
+        let table = g.constant(0.0, &[5, 4]);
+        let rows = g.gather(table, ids);
+        let back = g.scatter_add(rows, ids, 5);
+        let real = g.param("table", &[5, 4]);
+        let kept = g.gather(real, ids);
+        let p = fold(&g, &[rows, back, kept]);
+        assert_eq!(p.graph.node(p.wanted[0]).op, Op::Const { value: 0.0 });
+        assert_eq!(p.graph.shape(p.wanted[0]), &[2, 3, 4]);
+        assert_eq!(p.graph.node(p.wanted[1]).op, Op::Const { value: 0.0 });
+        assert_eq!(p.graph.shape(p.wanted[1]), &[5, 4]);
+        assert_eq!(p.graph.node(p.wanted[2]).op, Op::Gather);
+        // -0 rows are left alone: a missing id would read +0 instead.
+        let mut g = Graph::new();
+        let ids = g.input("ids", &[2]);
+        let table = g.constant(-0.0, &[3, 1]);
+        let rows = g.gather(table, ids);
+        let p = fold(&g, &[rows]);
+        assert_eq!(p.graph.node(p.wanted[0]).op, Op::Gather);
     }
 
     #[test]

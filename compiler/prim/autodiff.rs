@@ -10,7 +10,8 @@
 //! reverse graph order (a reverse topological order), and each node's adjoint is
 //! complete when it is visited because all its users come later. Fan-out is
 //! accumulated with `Add`. Only nodes on a path from `wrt` to `loss` get backward nodes;
-//! `Sign`, `CmpGt` and `StopGrad` end such paths (their derivative is zero), and a `wrt`
+//! `Sign`, `CmpGt` and `StopGrad` end such paths (their derivative is zero, as is that of
+//! the ids of `Gather` and `ScatterAdd`), and a `wrt`
 //! entry the loss does not depend on gets a zeros constant. Backward nodes carry the
 //! origin of the forward node they differentiate, marked `backward`.
 //!
@@ -235,6 +236,11 @@ fn input_gradients(
             };
             res[0] = Some(graph.im2col(g, gather));
         }
+        // A gather copies table rows, so its adjoint adds them back; ids are piecewise
+        // constant (no gradient).
+        Op::Gather if wants[0] => res[0] = Some(graph.scatter_add(g, x(1), shapes[0][0])),
+        Op::ScatterAdd if wants[0] => res[0] = Some(graph.gather(g, x(1))),
+        Op::Gather | Op::ScatterAdd => {}
     }
     for (slot, want) in res.iter_mut().zip(wants) {
         if !want {

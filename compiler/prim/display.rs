@@ -52,7 +52,9 @@ impl fmt::Display for Op {
             | Op::CmpGt
             | Op::Reshape
             | Op::Broadcast
-            | Op::MatMul => Ok(()),
+            | Op::MatMul
+            | Op::Gather
+            | Op::ScatterAdd => Ok(()),
         }
     }
 }

@@ -276,6 +276,8 @@ fn eval_node<T: Scalar>(
         Op::MatMul => kernels::matmul(args[0], args[1], shape),
         Op::Im2Col(geom) => kernels::im2col(args[0], geom, shape),
         Op::Col2Im(geom) => kernels::col2im(args[0], geom, shape),
+        Op::Gather => kernels::gather(args[0], args[1], shape),
+        Op::ScatterAdd => kernels::scatter_add(args[0], args[1], shape),
     })
 }
 

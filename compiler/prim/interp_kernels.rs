@@ -235,6 +235,49 @@ pub fn col2im<T: Scalar>(cols: &ArrayD<T>, geom: &ConvGeom, shape: &[usize]) -> 
     out.into_dyn()
 }
 
+/// Rows of `table` [V, D] named by `ids` (see `Op::Gather`); ids that name no row read
+/// zeros.
+#[allow(
+    clippy::expect_used,
+    reason = "as_standard_layout gives a contiguous slice; out has numel(shape) values (prim::verify)"
+)]
+pub fn gather<T: Scalar>(table: &ArrayD<T>, ids: &ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
+    let (vocab, dim) = (table.shape()[0], table.shape()[1]);
+    let table = table.as_standard_layout();
+    let rows = table.as_slice().expect("standard layout");
+    let mut out = Vec::with_capacity(ids.len() * dim);
+    for id in ids.iter() {
+        match nnc_runtime::exec::lookup::row(id.as_f64(), vocab) {
+            Some(r) => out.extend_from_slice(&rows[r * dim..(r + 1) * dim]),
+            None => out.extend(std::iter::repeat_n(T::zero(), dim)),
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), out).expect("numel matches shape")
+}
+
+/// The adjoint of [`gather`]: each values row added, in id order, to the row its id names.
+#[allow(
+    clippy::expect_used,
+    reason = "as_standard_layout gives a contiguous slice; out has vocab * dim values"
+)]
+pub fn scatter_add<T: Scalar>(values: &ArrayD<T>, ids: &ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
+    let (vocab, dim) = (shape[0], shape[1]);
+    let values = values.as_standard_layout();
+    let values = values.as_slice().expect("standard layout");
+    let mut out = vec![T::zero(); vocab * dim];
+    for (i, id) in ids.iter().enumerate() {
+        if let Some(r) = nnc_runtime::exec::lookup::row(id.as_f64(), vocab) {
+            for (o, v) in out[r * dim..(r + 1) * dim]
+                .iter_mut()
+                .zip(&values[i * dim..(i + 1) * dim])
+            {
+                *o = *o + *v;
+            }
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), out).expect("numel matches shape")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

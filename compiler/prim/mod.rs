@@ -370,6 +370,21 @@ impl Graph {
     pub fn col2im(&mut self, cols: NodeId, geom: ConvGeom, image_shape: &[usize]) -> NodeId {
         self.add_node(Op::Col2Im(geom), &[cols], Some(image_shape))
     }
+
+    /// Rows of `table` [V, D] for every id: `[...ids, D]`.
+    pub fn gather(&mut self, table: NodeId, ids: NodeId) -> NodeId {
+        self.binary(Op::Gather, table, ids)
+    }
+
+    /// Rows of `values` [...ids, D] added into a `[vocab, D]` table by id.
+    #[allow(
+        clippy::expect_used,
+        reason = "only autodiff builds it, from a Gather result, which has a row axis"
+    )]
+    pub fn scatter_add(&mut self, values: NodeId, ids: NodeId, vocab: usize) -> NodeId {
+        let dim = *self.shape(values).last().expect("values have a row axis");
+        self.add_node(Op::ScatterAdd, &[values, ids], Some(&[vocab, dim]))
+    }
 }
 
 fn sorted_axes(axes: &[usize]) -> Vec<usize> {

@@ -141,6 +141,15 @@ pub enum Op {
     Im2Col(ConvGeom),
     /// The adjoint of `Im2Col`: scatter-add `[N, C*kh*kw, OH*OW] -> [N, C, H, W]`.
     Col2Im(ConvGeom),
+
+    // Indexing.
+    /// `(table [V, D], ids [...]) -> [..., D]`: row `ids[i]` of the table for every id. An
+    /// id names a row only if it is an integer in `[0, V)`; any other reads zeros
+    /// (`nnc_runtime::exec::lookup::row`).
+    Gather,
+    /// The adjoint of `Gather`: `(values [..., D], ids [...]) -> [V, D]` (`V` from the node
+    /// shape), each row the sum, in id order, of the values rows whose id names it.
+    ScatterAdd,
 }
 
 /// The families of [`Op`] (docs/ir.md's table groups them the same way).
@@ -159,6 +168,8 @@ pub enum OpClass {
     MatMul,
     /// Convolution unfolding and its adjoint.
     Window,
+    /// Rows picked by id (a table and ids in, rows out) and the adjoint.
+    Index,
 }
 
 /// How many inputs an op takes.
@@ -197,6 +208,8 @@ impl Op {
             Op::MatMul => "MatMul",
             Op::Im2Col(_) => "Im2Col",
             Op::Col2Im(_) => "Col2Im",
+            Op::Gather => "Gather",
+            Op::ScatterAdd => "ScatterAdd",
         }
     }
 
@@ -218,6 +231,7 @@ impl Op {
             | Op::Concat { .. } => OpClass::Movement,
             Op::MatMul => OpClass::MatMul,
             Op::Im2Col(_) | Op::Col2Im(_) => OpClass::Window,
+            Op::Gather | Op::ScatterAdd => OpClass::Index,
         }
     }
 
@@ -225,7 +239,7 @@ impl Op {
         match self.class() {
             OpClass::Leaf => Arity::Exactly(0),
             OpClass::Unary | OpClass::Reduce | OpClass::Window => Arity::Exactly(1),
-            OpClass::Binary | OpClass::MatMul => Arity::Exactly(2),
+            OpClass::Binary | OpClass::MatMul | OpClass::Index => Arity::Exactly(2),
             OpClass::Movement => match self {
                 Op::Concat { .. } => Arity::AtLeast(1),
                 _ => Arity::Exactly(1),
@@ -245,6 +259,7 @@ impl Op {
                 | Op::Reshape
                 | Op::Broadcast
                 | Op::Col2Im(_)
+                | Op::ScatterAdd
         )
     }
 

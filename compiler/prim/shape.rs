@@ -177,6 +177,26 @@ pub fn infer_shape(
             }
             Ok(out)
         }
+        Op::Gather => {
+            let (table, ids) = (inputs[0], inputs[1]);
+            let [_, dim] = table[..] else {
+                bail!("Gather needs a [V, D] table, got {table:?}");
+            };
+            let mut out = ids.to_vec();
+            out.push(dim);
+            Ok(out)
+        }
+        Op::ScatterAdd => {
+            let out = given()?;
+            let (values, ids) = (inputs[0], inputs[1]);
+            let [_, dim] = out[..] else {
+                bail!("ScatterAdd needs a [V, D] result, got {out:?}");
+            };
+            if values.split_last() != Some((&dim, ids)) {
+                bail!("ScatterAdd of {values:?} by ids {ids:?} needs values [...ids, {dim}]");
+            }
+            Ok(out)
+        }
     }
 }
 

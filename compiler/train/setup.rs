@@ -44,6 +44,11 @@ impl Trainer {
             Loss::Mse => None,
         };
         let mut data = data::prepare(decl_data, train.seed, base, &input_shape, classes)?;
+        let splits = [
+            ("training", data.train.features()),
+            ("test", data.test.features()),
+        ];
+        crate::lower::sequence::check_ids(&net, &input.name, &splits)?;
         check_targets(train, &data.train, width)?;
         data.train = sampler::prepare_split(train, data.train)?;
         let batch_sampler = sampler::sampler(train, &data.train)?;

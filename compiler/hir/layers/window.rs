@@ -27,30 +27,10 @@ impl LayerCx<'_> {
             ConvKind::Masked(_) => 1,
             ConvKind::Plain | ConvKind::Binary { .. } => b.u64("groups"),
         };
-        let layer = self.layer;
-        for (what, n) in [("input channels", c), ("filters", filters)] {
-            if n % groups != 0 {
-                self.diags.push(
-                    Diagnostic::error(
-                        codes::SHAPE_GROUPS,
-                        format!("`{layer}`: {n} {what} are not divisible by {groups} groups"),
-                    )
-                    .with_label(b.span("groups"), format!("{groups} groups"))
-                    .with_label(
-                        if what == "filters" {
-                            b.span("filters")
-                        } else {
-                            x.span
-                        },
-                        format!("{n} {what}"),
-                    )
-                    .with_help(
-                        "Both the input channels and the filters must be multiples of `groups`.",
-                    ),
-                );
-                return None;
-            }
+        if !self.groups_divide(b, x, c, filters, groups) {
+            return None;
         }
+        let layer = self.layer;
         if let ConvKind::Masked(_) = kind {
             let [kh, kw] = window.kernel;
             if kh % 2 == 0 || kw % 2 == 0 {
@@ -81,6 +61,141 @@ impl LayerCx<'_> {
             },
             vec![filters, oh, ow],
         ))
+    }
+
+    /// `[C, L] -> [filters, L']`, as a 2-D convolution of unit height (exact: one row of
+    /// taps over one row of input).
+    pub(super) fn conv1d(&mut self, b: &Bound, x: &In) -> Built {
+        let [c, l] = x.shape[..] else {
+            return self.rank(
+                x,
+                "[channels, length]",
+                "Give the data a sequence shape (`shape: [1, 64]` in the data block) or `reshape` first.",
+            );
+        };
+        let filters = b.u64("filters");
+        let pad = b.u64("pad");
+        let window = Window {
+            kernel: [1, b.u64("kernel")],
+            stride: [1, b.u64("stride")],
+            pad: [0, pad, 0, pad],
+            dilation: [1, b.u64("dilation")],
+        };
+        let groups = b.u64("groups");
+        if !self.groups_divide(b, x, c, filters, groups) {
+            return None;
+        }
+        let (_, ol) = self.window_fits(&window, 1, l, b, x)?;
+        let fan_in = (c / groups).checked_mul(window.kernel[1]);
+        let fan_in = fan_in.or_else(|| self.overflow("weight"))?;
+        if filters.checked_mul(fan_in).is_none() {
+            return self.overflow("weight");
+        }
+        let weights = self.weights(b, fan_in)?;
+        Some((
+            LayerOp::Conv1d {
+                filters,
+                window,
+                groups,
+                weights,
+            },
+            vec![filters, ol],
+        ))
+    }
+
+    /// `[C, H, W] -> [filters, H', W']` with PyTorch's rule H' = (H - 1)·stride - 2·pad +
+    /// kernel + output_pad. `window` is the geometry of the convolution it is the adjoint
+    /// of, which maps [H', W'] back to [H, W] (output_pad < stride makes that exact).
+    pub(super) fn conv_transpose(&mut self, b: &Bound, x: &In) -> Built {
+        let [c, h, w] = x.shape[..] else {
+            return self.rank(
+                x,
+                "[channels, height, width]",
+                "Give the data a spatial shape (`shape: [1, 8, 8]` in the data block) or `reshape` first.",
+            );
+        };
+        let filters = b.u64("filters");
+        let (kernel, stride) = (b.size2("kernel"), b.size2("stride"));
+        let (pad, output_pad) = (b.size2("pad"), b.size2("output_pad"));
+        let layer = self.layer;
+        if output_pad[0] >= stride[0] || output_pad[1] >= stride[1] {
+            self.err(
+                codes::ARG_RANGE,
+                format!("`{layer}`: `output_pad` must be smaller than the stride"),
+                b.span("output_pad"),
+                format!("stride {}x{}", stride[0], stride[1]),
+                "output_pad picks one of the `stride` output sizes that map to the same input size; use 0 .. stride - 1.",
+            );
+            return None;
+        }
+        let axis = |n: u64, i: usize| {
+            (n - 1)
+                .checked_mul(stride[i])?
+                .checked_add(kernel[i] + output_pad[i])?
+                .checked_sub(2 * pad[i])
+                .filter(|&o| o > 0)
+        };
+        let (Some(oh), Some(ow)) = (axis(h, 0), axis(w, 1)) else {
+            self.err(
+                codes::SHAPE_KERNEL,
+                format!("`{layer}`: the padding removes the whole {h}x{w} input's output"),
+                b.span("pad"),
+                format!("pad {}x{}", pad[0], pad[1]),
+                "Use less padding: the output is (input - 1)·stride - 2·pad + kernel + output_pad.",
+            );
+            return None;
+        };
+        let window = Window {
+            kernel,
+            stride,
+            pad: [pad[0], pad[1], pad[0], pad[1]],
+            dilation: [1, 1],
+        };
+        let fan_in = c.checked_mul(kernel[0] * kernel[1]);
+        let fan_in = fan_in.or_else(|| self.overflow("weight"))?;
+        if filters.checked_mul(fan_in).is_none() || oh.checked_mul(ow).is_none() {
+            return self.overflow("weight");
+        }
+        // PyTorch's fan-in of a transposed weight [in, out, kh, kw] is out·kh·kw.
+        let weights = self.weights(b, filters * kernel[0] * kernel[1])?;
+        Some((
+            LayerOp::ConvTranspose {
+                filters,
+                window,
+                output_pad,
+                weights,
+            },
+            vec![filters, oh, ow],
+        ))
+    }
+
+    /// Whether `groups` divides both the channels and the filters (else a diagnostic).
+    fn groups_divide(&mut self, b: &Bound, x: &In, c: u64, filters: u64, groups: u64) -> bool {
+        let layer = self.layer;
+        for (what, n) in [("input channels", c), ("filters", filters)] {
+            if n % groups != 0 {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::SHAPE_GROUPS,
+                        format!("`{layer}`: {n} {what} are not divisible by {groups} groups"),
+                    )
+                    .with_label(b.span("groups"), format!("{groups} groups"))
+                    .with_label(
+                        if what == "filters" {
+                            b.span("filters")
+                        } else {
+                            x.span
+                        },
+                        format!("{n} {what}"),
+                    )
+                    .with_help(
+                        "Both the input channels and the filters must be multiples of `groups`.",
+                    ),
+                );
+                return false;
+            }
+        }
+        true
     }
 
     /// The output size of a window over [h, w], or a kernel-too-large diagnostic.

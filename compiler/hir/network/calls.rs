@@ -216,7 +216,11 @@ impl<'a, 'd> Eval<'a, 'd> {
         let ins: Vec<In> = shapes
             .iter()
             .zip(&inputs)
-            .map(|(shape, (_, span))| In { shape, span: *span })
+            .map(|(shape, (id, span))| In {
+                shape,
+                span: *span,
+                data: matches!(self.layers[id.0 as usize].op, crate::hir::LayerOp::Input),
+            })
             .collect();
         let mut cx = LayerCx {
             diags: self.diags,

@@ -480,10 +480,12 @@ impl<'a, 'd> Eval<'a, 'd> {
                     &In {
                         shape: &sx,
                         span: lhs.span,
+                        data: false,
                     },
                     &In {
                         shape: &sy,
                         span: rhs.span,
+                        data: false,
                     },
                     whole.span,
                     self.diags,

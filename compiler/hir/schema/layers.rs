@@ -198,13 +198,38 @@ const AFFINE: Param = p(
 /// One row per [`LayerKind`], in `LayerKind::ALL` order (`hir/kind.rs` checks it at compile
 /// time).
 pub static LAYERS: &[Sig; LayerKind::ALL.len()] = &[
-    sig("dense", 1, &[&[p("units", POS_INT, Default::Required, "Output features.")], WEIGHTED, TRAINABLE, COMMON],
+    sig("dense", 1, &[&[
+            p("units", POS_INT, Default::Required, "Output features."),
+            p("flatten", Ty::Bool, Default::Bool(true), "`true`: flattens the input (Caffe's InnerProduct); `false`: applies to the last axis at every position of the others (PyTorch's `Linear`)."),
+        ], WEIGHTED, TRAINABLE, COMMON],
         "Fully connected (Caffe InnerProduct): flattens its input, y = W x + b."),
+    sig("embedding", 2, &[&[
+            p("vocab", POS_INT, Default::Required, "Number of ids: the input holds integers in [0, vocab)."),
+            p("dim", POS_INT, Default::Required, "Length of each id's vector."),
+            p("init", Ty::Ctor(&INIT), Default::Optional, "Init scheme of the table (default: gaussian(std: 1), as PyTorch's `Embedding`)."),
+        ], TRAINABLE, COMMON],
+        "A learned vector per integer id (ids stored as numbers): [...] -> [..., dim]."),
     sig("conv", 2, &[&[
             p("filters", POS_INT, Default::Required, "Output channels."),
             p("kernel", Ty::Size2 { min: 1 }, Default::Required, "Kernel size."),
         ], CONV_GEOMETRY, GROUPS, WEIGHTED, TRAINABLE, COMMON],
         "2-D convolution (cross-correlation) over [channels, height, width]."),
+    sig("conv1d", 2, &[&[
+            p("filters", POS_INT, Default::Required, "Output channels."),
+            p("kernel", POS_INT, Default::Required, "Kernel size."),
+            p("stride", POS_INT, Default::Int(1), "Step between windows."),
+            p("pad", NONNEG_INT, Default::Int(0), "Zero padding on each side."),
+            p("dilation", POS_INT, Default::Int(1), "Spacing between kernel taps."),
+        ], GROUPS, WEIGHTED, TRAINABLE, COMMON],
+        "1-D convolution (cross-correlation) over [channels, length]."),
+    sig("conv_transpose", 2, &[&[
+            p("filters", POS_INT, Default::Required, "Output channels."),
+            p("kernel", Ty::Size2 { min: 1 }, Default::Required, "Kernel size."),
+            p("stride", Ty::Size2 { min: 1 }, Default::Int(1), "Step between the input's positions in the output."),
+            p("pad", Ty::Size2 { min: 0 }, Default::Int(0), "Rows and columns removed from each side of the output."),
+            p("output_pad", Ty::Size2 { min: 0 }, Default::Int(0), "Rows and columns added at the bottom and right of the output (less than the stride)."),
+        ], WEIGHTED, TRAINABLE, COMMON],
+        "2-D transposed convolution (the adjoint of `conv`) over [channels, height, width]."),
     sig("masked_conv", 2, &[&[
             p("filters", POS_INT, Default::Required, "Output channels."),
             p("kernel", Ty::Size2 { min: 1 }, Default::Required, "Kernel size (odd)."),
@@ -231,11 +256,19 @@ pub static LAYERS: &[Sig; LayerKind::ALL.len()] = &[
     sig("dropout", 1, &[&[p("rate", Ty::Float { min: 0.0, max: 0.999, open_min: false }, Default::Float(0.5), "Probability of zeroing a unit while training.")], COMMON],
         "Inverted dropout: identity at evaluation."),
     sig("relu", 0, &[COMMON], "max(x, 0)."),
-    sig("leaky_relu", 1, &[&[p("slope", NONNEG_FLOAT, Default::Float(0.01), "Slope for x < 0.")], COMMON], "max(x, slope·x)."),
+    sig("leaky_relu", 1, &[&[p("slope", NONNEG_FLOAT, Default::Float(0.01), "Slope for x < 0.")], COMMON], "x for x > 0, slope·x otherwise."),
     sig("tanh", 0, &[COMMON], "Hyperbolic tangent."),
     sig("sigmoid", 0, &[COMMON], "1 / (1 + exp(-x))."),
     sig("gelu", 0, &[&[p("approximate", Ty::Sym(&["none", "tanh"]), Default::Sym("none"), "`none`: the exact x·Φ(x) with the erf form of Φ; `tanh`: the tanh approximation (PyTorch's `approximate`).")], COMMON],
         "Gaussian error linear unit (Hendrycks & Gimpel 2016): x·Φ(x), Φ the standard normal CDF."),
+    sig("silu", 0, &[COMMON], "x·sigmoid(x) (SiLU, also called swish)."),
+    sig("elu", 1, &[&[p("alpha", NONNEG_FLOAT, Default::Float(1.0), "Scale of the negative part.")], COMMON],
+        "x for x > 0, alpha·(exp(x) - 1) otherwise."),
+    sig("softplus", 0, &[&[
+            p("beta", POS_FLOAT, Default::Float(1.0), "Sharpness: log(1 + exp(beta·x)) / beta."),
+            p("threshold", POS_FLOAT, Default::Float(20.0), "Above beta·x > threshold the output is x."),
+        ], COMMON],
+        "log(1 + exp(beta·x)) / beta, linear above the threshold (PyTorch's Softplus)."),
     sig("crelu", 0, &[COMMON], "Concatenated ReLU [relu(x), relu(-x)] along the channel axis: doubles the channels."),
     sig("softmax", 0, &[&[p("axis", Ty::Axis, Default::Int(0), "Axis to normalize over.")], COMMON], "exp(x) / sum exp(x) along an axis."),
     sig("batch_norm", 0, &[&[
@@ -243,7 +276,10 @@ pub static LAYERS: &[Sig; LayerKind::ALL.len()] = &[
             EPS, AFFINE,
         ], TRAINABLE, COMMON],
         "Batch normalization over the batch and spatial axes, per channel; running statistics at evaluation."),
-    sig("layer_norm", 0, &[&[EPS, AFFINE], TRAINABLE, COMMON],
+    sig("layer_norm", 0, &[&[
+            EPS, AFFINE,
+            p("axes", Ty::Sym(&["all", "last"]), Default::Sym("all"), "`all`: over every axis of the example; `last`: over the last axis at every position of the others (a transformer's LayerNorm(features))."),
+        ], TRAINABLE, COMMON],
         "Normalizes each sample over all its axes; per-element affine (as PyTorch's LayerNorm(shape))."),
     sig("group_norm", 1, &[&[
             p("groups", POS_INT, Default::Int(32), "Number of contiguous channel groups; must divide the channels."),
@@ -257,4 +293,16 @@ pub static LAYERS: &[Sig; LayerKind::ALL.len()] = &[
             p("eps", POS_FLOAT, Default::Float(1e-10), "Added under the square root."),
         ], TRAINABLE, COMMON],
         "ParseNet: divides by the L2 norm across channels at each position, then multiplies by a learned per-channel scale."),
+    sig("layer_scale", 0, &[&[
+            p("init", POS_FLOAT, Default::Float(1e-6), "Initial value of every scale."),
+            p("axis", Ty::Axis, Default::Int(0), "The axis that holds the channels (`channel` = 0; 1 for the features of a `[tokens, features]` sequence)."),
+        ], TRAINABLE, COMMON],
+        "CaiT's LayerScale (Touvron et al. 2021): multiplies each channel by a learned scale."),
+    sig("attention", 1, &[&[
+            p("heads", POS_INT, Default::Required, "Number of heads; must divide the features."),
+            p("causal", Ty::Bool, Default::Bool(false), "Each token attends only to itself and the tokens before it."),
+            p("bias", Ty::Bool, Default::Bool(true), "Whether the projections have biases."),
+            p("init", Ty::Ctor(&INIT), Default::Optional, "Init scheme of the projection weights (default: the train block's `init`, else `xavier`)."),
+        ], TRAINABLE, COMMON],
+        "Multi-head scaled dot-product self-attention over [tokens, features] (PyTorch's MultiheadAttention)."),
 ];

@@ -183,6 +183,8 @@ fn kernel_op(op: &Op) -> KernelOp {
         | Op::Concat { .. }
         | Op::MatMul
         | Op::Im2Col(_)
-        | Op::Col2Im(_) => KernelOp::NotElementwise,
+        | Op::Col2Im(_)
+        | Op::Gather
+        | Op::ScatterAdd => KernelOp::NotElementwise,
     }
 }

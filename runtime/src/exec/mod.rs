@@ -18,12 +18,14 @@
 mod conv;
 mod convolve;
 pub mod level;
+pub mod lookup;
 mod partner;
 mod plan;
 pub mod xnor;
 
 pub use convolve::{Conv, ConvKind};
 use gemm::Parallelism;
+pub use lookup::{Lookup, LookupKind};
 pub use plan::{Buf, BufId, Gemm, KernelFn, Loc, Operand, Plan, Step, Window};
 
 /// Matrix products (m·n·k, summed over the batch) at least this large run on two threads:
@@ -228,6 +230,7 @@ impl Executor {
                     };
                     self.conv(c, p, conv_scratch);
                 }
+                Step::Lookup(l) => l.run(base(l.data), base(l.ids), base(l.out)),
                 Step::Fill { buf, value } => {
                     let len = self.plan.bufs[*buf].len;
                     std::slice::from_raw_parts_mut(base(*buf), len).fill(*value);

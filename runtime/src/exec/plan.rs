@@ -1,7 +1,7 @@
 //! What the compiler hands the executor: a [`Plan`] of buffers and [`Step`]s, and the
 //! descriptions of its products ([`Gemm`]) and convolution windows ([`Window`]).
 
-use super::Conv;
+use super::{Conv, Lookup};
 
 /// A JIT-compiled loop kernel: `bufs` holds one base pointer per buffer the kernel names
 /// (in its own order), `[begin, end)` is the part of its outermost loop to run, and `seed`
@@ -137,6 +137,8 @@ pub enum Step {
     },
     /// A convolution product run block by block (`convolve.rs`).
     Conv(Conv),
+    /// Rows of a table gathered by id, or scattered back (`lookup.rs`).
+    Lookup(Lookup),
     Fill {
         buf: BufId,
         value: f32,
