@@ -246,7 +246,7 @@ impl LayerCx<'_> {
 
     fn weights(&mut self, b: &Bound, fan_in: u64) -> Option<Weights> {
         let init = match b.get("init") {
-            Some(Value::Ctor(c)) => Some(init_of(c)),
+            Some(Value::Ctor(c)) => Some(typed_init(c, b.span("init"), self.diags)?),
             _ => None,
         };
         for (option, scheme) in [("init", init.clone()), ("bias_init", None)] {
@@ -290,7 +290,7 @@ impl LayerCx<'_> {
                     );
                     return None;
                 }
-                let scheme = init_of(c);
+                let scheme = typed_init(c, b.span("bias_init"), self.diags)?;
                 if !check_init(&scheme, b.span("bias_init"), self.diags) {
                     return None;
                 }
@@ -467,36 +467,19 @@ pub fn check_init(init: &Init, span: Span, diags: &mut Diagnostics) -> bool {
 }
 
 /// An [`Init`] from a checked constructor call.
-pub fn init_of(c: &Ctor) -> Init {
-    match c.name.as_str() {
-        "zeros" => Init::Zeros,
-        "constant" => Init::Constant {
-            value: c.f64("value"),
-        },
-        "gaussian" => Init::Gaussian {
-            mean: c.f64("mean"),
-            std: c.f64("std"),
-        },
-        "uniform" => Init::Uniform {
-            low: c.f64("low"),
-            high: c.f64("high"),
-        },
-        "xavier" => Init::Xavier {
-            normal: c.sym("distribution") == "normal",
-            gain: c.f64("gain"),
-        },
-        "he" => Init::He {
-            normal: c.sym("distribution") == "normal",
-            fan_out: c.sym("mode") == "fan_out",
-        },
-        "orthogonal" => Init::Orthogonal {
-            gain: c.f64("gain"),
-        },
-        "lsuv" => Init::Lsuv {
-            tol: c.f64("tol"),
-            max_iter: c.i64("max_iter").clamp(1, u32::MAX as i64) as u32,
-        },
-        _ => Init::LooksLinear,
+/// The typed scheme of an init option; a constructor that does not fit its typed form (a
+/// schema row without one) is reported at the option.
+pub(super) fn typed_init(c: &Ctor, at: Span, diags: &mut Diagnostics) -> Option<Init> {
+    match Init::from_ctor(c) {
+        Ok(init) => Some(init),
+        Err(unfit) => {
+            diags.push(
+                Diagnostic::error(codes::ARG_TYPE, format!("init scheme: {unfit}"))
+                    .with_label(at, "here")
+                    .with_help("This is a bug in nnc's schema; please report it with the spec."),
+            );
+            None
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! to other items resolved. They run in later stages; here they are only validated.
 
 use super::args::{Binder, Bound, NoNames};
-use super::layers::init_of;
+use super::layers::typed_init;
 use super::network::Items;
 use super::schema::{self, Sig};
 use super::settings::formula::{check_formula, Formula};
@@ -464,7 +464,9 @@ fn train_decl(
     let schedule = typed(b, "schedule", Schedule::from_ctor, diags);
     let init = match b.get("init") {
         Some(Value::Ctor(c)) => {
-            let init = init_of(c);
+            let Some(init) = typed_init(c, b.span("init"), diags) else {
+                return None;
+            };
             if !super::layers::check_init(&init, b.span("init"), diags) {
                 ok = false;
             }

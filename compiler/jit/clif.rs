@@ -386,14 +386,14 @@ impl Emitter<'_, '_> {
     fn reduce(&mut self, a: Value, b: Value) -> Value {
         match self.k.reduce {
             Some(ReduceOp::Max) => self.b.ins().fmax(a, b),
-            _ => self.b.ins().fadd(a, b),
+            Some(ReduceOp::Sum) | None => self.b.ins().fadd(a, b),
         }
     }
 
     fn init_acc(&mut self) {
         let init = match self.k.reduce {
             Some(ReduceOp::Max) => f32::NEG_INFINITY,
-            _ => 0.0,
+            Some(ReduceOp::Sum) | None => 0.0,
         };
         let (s, v) = self.acc.expect("reduction has accumulators");
         let c = self.b.ins().f32const(init);

@@ -152,22 +152,6 @@ pub struct Binary<'a> {
     pub inference: bool,
 }
 
-fn is_elementwise(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Exp
-            | Op::Log
-            | Op::Sqrt
-            | Op::Recip
-            | Op::Sign
-            | Op::StopGrad
-            | Op::Add
-            | Op::Mul
-            | Op::Max
-            | Op::CmpGt
-    )
-}
-
 impl std::hash::Hash for BufKind {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         match self {
@@ -197,7 +181,7 @@ pub fn schedule(g: &Graph, wanted: &[NodeId], binary: &Binary) -> Schedule {
     let mut users = vec![0usize; n];
     let mut fusable_user = vec![false; n];
     for (i, _) in needed.iter().enumerate().filter(|(_, &k)| k) {
-        let fuses = is_elementwise(&g.nodes[i].op)
+        let fuses = g.nodes[i].op.is_elementwise()
             || matches!(g.nodes[i].op, Op::Sum { .. } | Op::MaxReduce { .. });
         for input in &g.nodes[i].inputs {
             users[input.index()] += 1;
@@ -288,7 +272,7 @@ impl Scheduler<'_> {
             .into(),
             Op::Const { value } => Value::Const(*value),
             Op::RandUniform { .. } => Value::Deferred,
-            op if is_elementwise(op) => {
+            op if op.is_elementwise() => {
                 if self.users[id.index()] == 1 && self.fusable_user[id.index()] {
                     Value::Deferred
                 } else {
@@ -695,28 +679,60 @@ impl<'p> BodyBuilder<'p> {
                     strides,
                 })
             }
-            (_, Op::StopGrad) => self.value(s, node.inputs[0]),
-            (_, op) if is_elementwise(op) => {
-                let a = self.value(s, node.inputs[0]);
-                match op {
-                    Op::Exp => self.push(Inst::Unary(UnOp::Exp, a)),
-                    Op::Log => self.push(Inst::Unary(UnOp::Log, a)),
-                    Op::Sqrt => self.push(Inst::Unary(UnOp::Sqrt, a)),
-                    Op::Recip => self.push(Inst::Unary(UnOp::Recip, a)),
-                    Op::Sign => self.push(Inst::Unary(UnOp::Sign, a)),
-                    _ => {
-                        let b = self.value(s, node.inputs[1]);
-                        let op = match op {
-                            Op::Add => BinOp::Add,
-                            Op::Mul => BinOp::Mul,
-                            Op::Max => BinOp::Max,
-                            _ => BinOp::CmpGt,
-                        };
-                        self.push(Inst::Binary(op, a, b))
-                    }
+            (_, op) if op.is_elementwise() => match kernel_op(op) {
+                KernelOp::Identity => self.value(s, node.inputs[0]),
+                KernelOp::Unary(un) => {
+                    let a = self.value(s, node.inputs[0]);
+                    self.push(Inst::Unary(un, a))
                 }
-            }
+                KernelOp::Binary(bin) => {
+                    let a = self.value(s, node.inputs[0]);
+                    let b = self.value(s, node.inputs[1]);
+                    self.push(Inst::Binary(bin, a, b))
+                }
+                KernelOp::NotElementwise => unreachable!("{op:?} is elementwise"),
+            },
             (value, op) => unreachable!("{op:?} with {value:?} cannot be fused"),
         }
+    }
+}
+
+/// What an elementwise op becomes inside a loop kernel. One exhaustive match over `Op`, so a
+/// new elementwise op cannot fall into another's instruction.
+enum KernelOp {
+    /// Forward value unchanged (`StopGrad` only stops gradients).
+    Identity,
+    Unary(UnOp),
+    Binary(BinOp),
+    NotElementwise,
+}
+
+fn kernel_op(op: &Op) -> KernelOp {
+    match op {
+        Op::StopGrad => KernelOp::Identity,
+        Op::Exp => KernelOp::Unary(UnOp::Exp),
+        Op::Log => KernelOp::Unary(UnOp::Log),
+        Op::Sqrt => KernelOp::Unary(UnOp::Sqrt),
+        Op::Recip => KernelOp::Unary(UnOp::Recip),
+        Op::Sign => KernelOp::Unary(UnOp::Sign),
+        Op::Add => KernelOp::Binary(BinOp::Add),
+        Op::Mul => KernelOp::Binary(BinOp::Mul),
+        Op::Max => KernelOp::Binary(BinOp::Max),
+        Op::CmpGt => KernelOp::Binary(BinOp::CmpGt),
+        Op::Input { .. }
+        | Op::Param { .. }
+        | Op::Const { .. }
+        | Op::RandUniform { .. }
+        | Op::Sum { .. }
+        | Op::MaxReduce { .. }
+        | Op::Reshape
+        | Op::Permute { .. }
+        | Op::Broadcast
+        | Op::Slice { .. }
+        | Op::Pad { .. }
+        | Op::Concat { .. }
+        | Op::MatMul
+        | Op::Im2Col(_)
+        | Op::Col2Im(_) => KernelOp::NotElementwise,
     }
 }

@@ -24,6 +24,7 @@ pub mod plot;
 pub mod rng;
 pub mod sampling;
 pub mod sampling_weights;
+pub mod window;
 
 /// The CPU feature level this process's kernels run at (`portable`, `avx2` or `avx512`):
 /// results are bit-reproducible per level (docs/testing.md). `NNC_CPU_LEVEL` caps it.

@@ -8,6 +8,7 @@
 pub mod checks;
 mod data;
 pub mod formula;
+mod init;
 mod training;
 
 pub use data::{CsvLabel, Scale, Source};

@@ -52,6 +52,7 @@ fn every_schema_constructor_has_a_typed_form_that_prints_as_bound() {
     round_trip(&schema::SAMPLER, Sampler::from_ctor);
     round_trip(&schema::SOURCE, Source::from_ctor);
     round_trip(&schema::SCALE, Scale::from_ctor);
+    round_trip(&schema::INIT, crate::hir::Init::from_ctor);
 }
 
 #[test]

@@ -179,6 +179,18 @@ mod tests {
         );
     }
 
+    /// A generator's class names are display names, not labels read from a file: a spec's
+    /// `classes` renames them by position (specs/imbalance.nn calls `digit 3` `three`).
+    #[test]
+    fn generator_class_names_are_renamed_by_position() {
+        let ds = builtin("imbalanced_digits")
+            .unwrap()
+            .with_class_names(vec!["other".into(), "three".into()])
+            .unwrap();
+        assert_eq!(ds.class_names().unwrap(), ["other", "three"]);
+        assert_eq!(ds.n_classes(), 2);
+    }
+
     #[test]
     fn every_builtin_loads_with_defaults() {
         for info in BUILTINS {

@@ -147,7 +147,7 @@ pub(crate) fn parse_csv(
         },
     )?;
     if let Some(names) = classes.names {
-        dataset = dataset.with_class_names(names)?;
+        dataset = dataset.with_label_names(names)?;
     }
     if let (Some(header), Some(label_idx)) = (header, label_idx) {
         let names = header

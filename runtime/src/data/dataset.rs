@@ -42,6 +42,9 @@ pub struct Dataset {
     feature_shape: Vec<usize>,
     targets: Targets,
     class_names: Option<Vec<String>>,
+    /// The class names are the label strings read from a file (not names a generator or
+    /// the spec gave to numbered classes): declared names are then matched to them by name.
+    names_are_labels: bool,
     feature_names: Option<Vec<String>>,
     fields: Vec<Field>,
     /// `Some(mask)` when some samples carry no label (true = unlabelled); their entry in
@@ -112,6 +115,7 @@ impl Dataset {
             feature_shape: vec![n_features],
             targets,
             class_names: None,
+            names_are_labels: false,
             feature_names: None,
             fields: Vec::new(),
             unlabelled: None,
@@ -202,11 +206,26 @@ impl Dataset {
 
     /// Names the classes, in class-index order: class `i` is `names[i]`.
     ///
-    /// Labels read as text already carry their names: they are matched to `names` by name
-    /// (not by position), so `classes: ["pos", "neg"]` makes `pos` class 0 whatever order the
-    /// file lists them in, and a label that is not among `names` is an error. Numeric labels
-    /// are indices into `names`. Either way the data then has `names.len()` classes.
-    pub fn with_class_names(mut self, names: Vec<String>) -> Result<Self, DataError> {
+    /// Labels read as text (see [`Dataset::with_label_names`]) already carry their names:
+    /// they are matched to `names` by name (not by position), so `classes: ["pos", "neg"]`
+    /// makes `pos` class 0 whatever order the file lists them in, and a label that is not
+    /// among `names` is an error. Numeric labels, and classes a generator named, are renamed
+    /// by position: class `i` becomes `names[i]`. Either way the data then has `names.len()`
+    /// classes.
+    pub fn with_class_names(self, names: Vec<String>) -> Result<Self, DataError> {
+        let text = self.names_are_labels;
+        self.name_classes(names, text)
+    }
+
+    /// Names the classes after the label strings a file spelled them with (class `i` was read
+    /// as `names[i]`), so that names declared later are matched to them by name.
+    pub fn with_label_names(self, names: Vec<String>) -> Result<Self, DataError> {
+        let mut out = self.name_classes(names, false)?;
+        out.names_are_labels = true;
+        Ok(out)
+    }
+
+    fn name_classes(mut self, names: Vec<String>, by_name: bool) -> Result<Self, DataError> {
         let Targets::Classes { labels, n_classes } = &mut self.targets else {
             return Err(DataError::BadParameter {
                 context: self.origin.clone(),
@@ -215,7 +234,7 @@ impl Dataset {
                 hint: "Remove `classes` from the data block, or use class labels.".to_string(),
             });
         };
-        match &self.class_names {
+        match self.class_names.as_ref().filter(|_| by_name) {
             Some(read) => {
                 let index: Vec<Option<u32>> = read
                     .iter()
@@ -400,6 +419,7 @@ impl Dataset {
             feature_shape: self.feature_shape.clone(),
             targets,
             class_names: self.class_names.clone(),
+            names_are_labels: self.names_are_labels,
             feature_names: self.feature_names.clone(),
             fields: self.fields.clone(),
             unlabelled: self
@@ -426,6 +446,7 @@ impl Dataset {
         )?;
         out.feature_shape = self.feature_shape.clone();
         out.class_names = self.class_names.clone();
+        out.names_are_labels = self.names_are_labels;
         out.feature_names = self.feature_names.clone();
         out.fields = self.fields.clone();
         Ok(out)

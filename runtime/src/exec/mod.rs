@@ -111,28 +111,23 @@ pub struct Window {
 }
 
 impl Window {
+    /// `[OH, OW]`. The plan's windows come from the IR's `ConvGeom`, whose output size was
+    /// checked when the graph was built, so a window that does not fit cannot reach here
+    /// (it would read as 0 positions).
     pub fn output(&self) -> [usize; 2] {
-        let axis = |size: usize, k: usize, s: usize, d: usize, lo: usize, hi: usize| {
-            (size + lo + hi - (d * (k - 1) + 1)) / s + 1
+        let axis = |a: usize| {
+            let u = |v: usize| v as u64;
+            crate::window::out_size(
+                u(self.image[2 + a]),
+                u(self.kernel[a]),
+                u(self.stride[a]),
+                u(self.pad[a]),
+                u(self.pad[2 + a]),
+                u(self.dilation[a]),
+            )
+            .map_or(0, |v| v as usize)
         };
-        [
-            axis(
-                self.image[2],
-                self.kernel[0],
-                self.stride[0],
-                self.dilation[0],
-                self.pad[0],
-                self.pad[2],
-            ),
-            axis(
-                self.image[3],
-                self.kernel[1],
-                self.stride[1],
-                self.dilation[1],
-                self.pad[1],
-                self.pad[3],
-            ),
-        ]
+        [axis(0), axis(1)]
     }
 }
 
