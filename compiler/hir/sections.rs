@@ -464,9 +464,7 @@ fn train_decl(
     let schedule = typed(b, "schedule", Schedule::from_ctor, diags);
     let init = match b.get("init") {
         Some(Value::Ctor(c)) => {
-            let Some(init) = typed_init(c, b.span("init"), diags) else {
-                return None;
-            };
+            let init = typed_init(c, b.span("init"), diags)?;
             if !super::layers::check_init(&init, b.span("init"), diags) {
                 ok = false;
             }

@@ -6,8 +6,9 @@
 
 /// Geometry of an [`Op::Im2Col`] / [`Op::Col2Im`] pair on an `[N, C, H, W]` image.
 ///
-/// Output positions along an axis: [`nnc_runtime::window::out_size`] (floor mode). Padding is asymmetric so that ceil-mode pooling (Caffe)
-/// lowers exactly by adding the missing rows to `pad` bottom/right.
+/// Output positions along an axis: [`nnc_runtime::window::out_size`] (floor mode). Padding
+/// is asymmetric so that ceil-mode pooling (Caffe) lowers exactly by adding the missing rows
+/// to `pad` bottom/right.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConvGeom {
     /// Kernel extent `[kh, kw]`.
@@ -52,6 +53,228 @@ impl ConvGeom {
             axis(height, kh, sh, dh, top, bottom)?,
             axis(width, kw, sw, dw, left, right)?,
         ])
+    }
+}
+
+/// A primitive operation. Operands are the node's `inputs`; the node's `shape` is the
+/// result shape and, for `Input`, `Param`, `Const`, `RandUniform`, `Reshape`,
+/// `Broadcast` and `Col2Im`, also the operation's target shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    // Leaves.
+    /// A value fed on every call (a batch of data, labels, a learning rate).
+    Input {
+        name: String,
+    },
+    /// Persistent state: weights, running statistics, optimizer moments.
+    Param {
+        name: String,
+    },
+    /// `value` in every element.
+    Const {
+        value: f64,
+    },
+    /// U[0, 1) per element from a counter-based hash of (seed, step, stream, index);
+    /// see [`nnc_runtime::rng::uniform`].
+    RandUniform {
+        stream: u32,
+    },
+
+    // Unary elementwise.
+    Exp,
+    /// Natural logarithm.
+    Log,
+    Sqrt,
+    /// `1 / x`.
+    Recip,
+    /// -1 for x < 0, 1 for x > 0; 0, -0 and NaN map to themselves.
+    Sign,
+    /// Identity forward, zero gradient (straight-through estimators).
+    StopGrad,
+
+    // Binary elementwise on equal shapes.
+    Add,
+    Mul,
+    /// Elementwise maximum; NaN if either side is NaN.
+    Max,
+    /// 1 where `a > b`, else 0.
+    CmpGt,
+
+    // Reductions; reduced axes are kept with size 1. `axes` is strictly increasing.
+    Sum {
+        axes: Vec<usize>,
+    },
+    MaxReduce {
+        axes: Vec<usize>,
+    },
+
+    // Movement.
+    /// Same elements in row-major order, new shape.
+    Reshape,
+    /// `out.shape[i] = in.shape[perm[i]]`.
+    Permute {
+        perm: Vec<usize>,
+    },
+    /// Size-1 axes repeated to the node shape (same rank).
+    Broadcast,
+    /// `start..end` along `axis`.
+    Slice {
+        axis: usize,
+        start: usize,
+        end: usize,
+    },
+    /// Zeros added before and after along `axis`.
+    Pad {
+        axis: usize,
+        before: usize,
+        after: usize,
+    },
+    /// Inputs joined along `axis`.
+    Concat {
+        axis: usize,
+    },
+
+    // Compute.
+    /// `[..., m, k] x [..., k, n] -> [..., m, n]`; batch dims equal, or one side rank 2.
+    MatMul,
+    /// `[N, C, H, W] -> [N, C*kh*kw, OH*OW]`; row `c*kh*kw + i*kw + j`, column `oh*OW + ow`.
+    Im2Col(ConvGeom),
+    /// The adjoint of `Im2Col`: scatter-add `[N, C*kh*kw, OH*OW] -> [N, C, H, W]`.
+    Col2Im(ConvGeom),
+}
+
+/// The families of [`Op`] (docs/ir.md's table groups them the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpClass {
+    /// No inputs: data, parameters, constants, random numbers.
+    Leaf,
+    /// One input, same shape, element by element.
+    Unary,
+    /// Two inputs of equal shape, element by element.
+    Binary,
+    /// Sums or maxima over axes.
+    Reduce,
+    /// Elements moved, repeated or dropped, never computed.
+    Movement,
+    MatMul,
+    /// Convolution unfolding and its adjoint.
+    Window,
+}
+
+/// How many inputs an op takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arity {
+    Exactly(usize),
+    AtLeast(usize),
+}
+
+impl Op {
+    /// The variant name as printed in the text form.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "Input",
+            Op::Param { .. } => "Param",
+            Op::Const { .. } => "Const",
+            Op::RandUniform { .. } => "RandUniform",
+            Op::Exp => "Exp",
+            Op::Log => "Log",
+            Op::Sqrt => "Sqrt",
+            Op::Recip => "Recip",
+            Op::Sign => "Sign",
+            Op::StopGrad => "StopGrad",
+            Op::Add => "Add",
+            Op::Mul => "Mul",
+            Op::Max => "Max",
+            Op::CmpGt => "CmpGt",
+            Op::Sum { .. } => "Sum",
+            Op::MaxReduce { .. } => "MaxReduce",
+            Op::Reshape => "Reshape",
+            Op::Permute { .. } => "Permute",
+            Op::Broadcast => "Broadcast",
+            Op::Slice { .. } => "Slice",
+            Op::Pad { .. } => "Pad",
+            Op::Concat { .. } => "Concat",
+            Op::MatMul => "MatMul",
+            Op::Im2Col(_) => "Im2Col",
+            Op::Col2Im(_) => "Col2Im",
+        }
+    }
+
+    /// The op's family, by one exhaustive match: every grouping below (arity, elementwise,
+    /// movement...) derives from it, so a new op is classified in exactly one place.
+    pub fn class(&self) -> OpClass {
+        match self {
+            Op::Input { .. } | Op::Param { .. } | Op::Const { .. } | Op::RandUniform { .. } => {
+                OpClass::Leaf
+            }
+            Op::Exp | Op::Log | Op::Sqrt | Op::Recip | Op::Sign | Op::StopGrad => OpClass::Unary,
+            Op::Add | Op::Mul | Op::Max | Op::CmpGt => OpClass::Binary,
+            Op::Sum { .. } | Op::MaxReduce { .. } => OpClass::Reduce,
+            Op::Reshape
+            | Op::Permute { .. }
+            | Op::Broadcast
+            | Op::Slice { .. }
+            | Op::Pad { .. }
+            | Op::Concat { .. } => OpClass::Movement,
+            Op::MatMul => OpClass::MatMul,
+            Op::Im2Col(_) | Op::Col2Im(_) => OpClass::Window,
+        }
+    }
+
+    pub fn arity(&self) -> Arity {
+        match self.class() {
+            OpClass::Leaf => Arity::Exactly(0),
+            OpClass::Unary | OpClass::Reduce | OpClass::Window => Arity::Exactly(1),
+            OpClass::Binary | OpClass::MatMul => Arity::Exactly(2),
+            OpClass::Movement => match self {
+                Op::Concat { .. } => Arity::AtLeast(1),
+                _ => Arity::Exactly(1),
+            },
+        }
+    }
+
+    /// Whether the node's own shape is an operand of the op (it cannot be inferred from
+    /// the inputs alone).
+    pub fn takes_shape(&self) -> bool {
+        matches!(
+            self,
+            Op::Input { .. }
+                | Op::Param { .. }
+                | Op::Const { .. }
+                | Op::RandUniform { .. }
+                | Op::Reshape
+                | Op::Broadcast
+                | Op::Col2Im(_)
+        )
+    }
+
+    pub fn is_leaf(&self) -> bool {
+        matches!(self.arity(), Arity::Exactly(0))
+    }
+
+    pub fn is_unary_elementwise(&self) -> bool {
+        self.class() == OpClass::Unary
+    }
+
+    pub fn is_binary_elementwise(&self) -> bool {
+        self.class() == OpClass::Binary
+    }
+
+    /// Unary or binary elementwise: what the JIT fuses into loop kernels.
+    pub fn is_elementwise(&self) -> bool {
+        matches!(self.class(), OpClass::Unary | OpClass::Binary)
+    }
+
+    pub fn is_reduce(&self) -> bool {
+        self.class() == OpClass::Reduce
+    }
+
+    pub fn is_movement(&self) -> bool {
+        self.class() == OpClass::Movement
+    }
+
+    pub fn is_commutative(&self) -> bool {
+        matches!(self, Op::Add | Op::Mul | Op::Max)
     }
 }
 
