@@ -17,7 +17,12 @@ fn blobs(n: usize, offset: usize) -> String {
         let k = (i + offset) % 3;
         let wobble = |j: usize| (((i + offset) * 37 + j * 11) % 17) as f64 / 8.0 - 1.0;
         let v: Vec<String> = (0..4)
-            .map(|j| format!("{:.3}", 10.0 * (k == j % 3) as u8 as f64 + 3.0 * wobble(j) + 50.0))
+            .map(|j| {
+                format!(
+                    "{:.3}",
+                    10.0 * (k == j % 3) as u8 as f64 + 3.0 * wobble(j) + 50.0
+                )
+            })
             .collect();
         out.push_str(&format!("{},{}\n", v.join(","), CLASSES[k]));
     }
@@ -78,11 +83,30 @@ fn predictions_on_the_test_split_equal_evals() {
     dir.write("spec.nn", SPEC);
     for backend in ["reference", "jit"] {
         let out = format!("run-{backend}");
-        let o = nnc(&["run", "spec.nn", "--quiet", "--backend", backend, "--out", &out], &dir.0);
+        let o = nnc(
+            &[
+                "run",
+                "spec.nn",
+                "--quiet",
+                "--backend",
+                backend,
+                "--out",
+                &out,
+            ],
+            &dir.0,
+        );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let model = format!("{out}/model.safetensors");
         let eval = json(&nnc(
-            &["eval", "spec.nn", "--checkpoint", &model, "--json", "--backend", backend],
+            &[
+                "eval",
+                "spec.nn",
+                "--checkpoint",
+                &model,
+                "--json",
+                "--backend",
+                backend,
+            ],
             &dir.0,
         ));
         // Scoring needs only the spec and the model.
@@ -90,10 +114,17 @@ fn predictions_on_the_test_split_equal_evals() {
         std::fs::remove_file(dir.0.join("train.csv")).unwrap();
         let p_csv = format!("p-{backend}.csv");
         let o = nnc(
-            &["predict", "spec.nn", "--checkpoint", &model, "--input", "test.csv"]
-                .into_iter()
-                .chain(["--out", &p_csv, "--backend", backend])
-                .collect::<Vec<_>>(),
+            &[
+                "predict",
+                "spec.nn",
+                "--checkpoint",
+                &model,
+                "--input",
+                "test.csv",
+            ]
+            .into_iter()
+            .chain(["--out", &p_csv, "--backend", backend])
+            .collect::<Vec<_>>(),
             &dir.0,
         );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -104,7 +135,12 @@ fn predictions_on_the_test_split_equal_evals() {
         assert_eq!(header, ["row", "predicted", "p_cat", "p_dog", "p_owl"]);
         let labels = test_labels(&test_csv);
         assert_eq!(rows.len(), labels.len());
-        let index = |name: &str| ["cat", "dog", "owl"].iter().position(|c| *c == name).unwrap();
+        let index = |name: &str| {
+            ["cat", "dog", "owl"]
+                .iter()
+                .position(|c| *c == name)
+                .unwrap()
+        };
         let mut confusion = vec![vec![0u64; 3]; 3];
         let mut loss = 0.0;
         for ((predicted, probs), label) in rows.iter().zip(&labels) {
@@ -113,28 +149,53 @@ fn predictions_on_the_test_split_equal_evals() {
             assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-5);
         }
         loss /= labels.len() as f64;
-        let want: Vec<Vec<u64>> = serde_json::from_value(eval["test"]["confusion"].clone()).unwrap();
+        let want: Vec<Vec<u64>> =
+            serde_json::from_value(eval["test"]["confusion"].clone()).unwrap();
         assert_eq!(confusion, want, "{backend}");
         // eval's loss is the graph's log-softmax; these are f32 probabilities printed in
         // their shortest form, so the two agree to f32 rounding.
         let eval_loss = eval["test"]["loss"].as_f64().unwrap();
-        assert!((loss - eval_loss).abs() < 1e-5 * (1.0 + eval_loss), "{loss} vs {eval_loss}");
+        assert!(
+            (loss - eval_loss).abs() < 1e-5 * (1.0 + eval_loss),
+            "{loss} vs {eval_loss}"
+        );
         // NPY output: the same probabilities.
         let p_npy = format!("p-{backend}.npy");
         let o = nnc(
-            &["predict", "spec.nn", "--checkpoint", &model, "--input", "test.csv", "--out", &p_npy, "--backend", backend],
+            &[
+                "predict",
+                "spec.nn",
+                "--checkpoint",
+                &model,
+                "--input",
+                "test.csv",
+                "--out",
+                &p_npy,
+                "--backend",
+                backend,
+            ],
             &dir.0,
         );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let bytes = std::fs::read(dir.0.join(&p_npy)).unwrap();
         let values = npy_f32(&bytes);
-        let flat: Vec<f32> = rows.iter().flat_map(|r| r.1.iter().map(|&v| v as f32)).collect();
+        let flat: Vec<f32> = rows
+            .iter()
+            .flat_map(|r| r.1.iter().map(|&v| v as f32))
+            .collect();
         assert_eq!(values, flat);
     }
     // A file with another number of columns is refused with a report.
     dir.write("bad.csv", "1,2,3\n");
     let o = nnc(
-        &["predict", "spec.nn", "--checkpoint", "run-jit/model.safetensors", "--input", "bad.csv"],
+        &[
+            "predict",
+            "spec.nn",
+            "--checkpoint",
+            "run-jit/model.safetensors",
+            "--input",
+            "bad.csv",
+        ],
         &dir.0,
     );
     assert_eq!(o.status.code(), Some(1));
@@ -170,7 +231,10 @@ fn png_images_score_like_their_pixels() {
     for i in 0..60u32 {
         let px: Vec<u32> = (0..4).map(|j| (i * 53 + j * 97) % 256).collect();
         let label = u32::from(px[0] > 127);
-        csv.push_str(&format!("{},{},{},{},{label}\n", px[0], px[1], px[2], px[3]));
+        csv.push_str(&format!(
+            "{},{},{},{},{label}\n",
+            px[0], px[1], px[2], px[3]
+        ));
     }
     dir.write("pixels.csv", &csv);
     dir.write(
@@ -193,14 +257,25 @@ train { network: net  data: pixels  epochs: 2  batch: 8 }
     std::fs::create_dir_all(dir.0.join("images")).unwrap();
     let mut rows = String::new();
     for (i, line) in csv.lines().take(5).enumerate() {
-        let px: Vec<u8> = line.split(',').take(4).map(|v| v.parse().unwrap()).collect();
+        let px: Vec<u8> = line
+            .split(',')
+            .take(4)
+            .map(|v| v.parse().unwrap())
+            .collect();
         write_png(&dir.0.join(format!("images/{i}.png")), 2, 2, &px);
         rows.push_str(&format!("{}\n", line.rsplit_once(',').unwrap().0));
     }
     dir.write("rows.csv", &rows);
     let score = |input: &str| {
         let o = nnc(
-            &["predict", "img.nn", "--checkpoint", "run/model.safetensors", "--input", input],
+            &[
+                "predict",
+                "img.nn",
+                "--checkpoint",
+                "run/model.safetensors",
+                "--input",
+                input,
+            ],
             &dir.0,
         );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -208,14 +283,27 @@ train { network: net  data: pixels  epochs: 2  batch: 8 }
     };
     let (images, pixels) = (score("images"), score("rows.csv"));
     let body = |t: &str| -> Vec<String> {
-        t.lines().skip(1).map(|l| l.split_once(',').unwrap().1.to_string()).collect()
+        t.lines()
+            .skip(1)
+            .map(|l| l.split_once(',').unwrap().1.to_string())
+            .collect()
     };
     assert_eq!(body(&images), body(&pixels));
-    assert!(images.starts_with("file,predicted,p_0,p_1\n0.png,"), "{images}");
+    assert!(
+        images.starts_with("file,predicted,p_0,p_1\n0.png,"),
+        "{images}"
+    );
     // One image of another size is refused.
     write_png(&dir.0.join("big.png"), 3, 2, &[0; 6]);
     let o = nnc(
-        &["predict", "img.nn", "--checkpoint", "run/model.safetensors", "--input", "big.png"],
+        &[
+            "predict",
+            "img.nn",
+            "--checkpoint",
+            "run/model.safetensors",
+            "--input",
+            "big.png",
+        ],
         &dir.0,
     );
     assert_eq!(o.status.code(), Some(1));

@@ -16,12 +16,16 @@ use std::process::Command;
 fn noise(n: usize, salt: u64) -> String {
     let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ salt;
     let mut next = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (state >> 33) as f64 / (1u64 << 31) as f64
     };
     (0..n)
         .map(|_| {
-            let x: Vec<String> = (0..8).map(|_| format!("{:.4}", next() * 2.0 - 1.0)).collect();
+            let x: Vec<String> = (0..8)
+                .map(|_| format!("{:.4}", next() * 2.0 - 1.0))
+                .collect();
             format!("{},{}\n", x.join(","), u8::from(next() < 0.5))
         })
         .collect()
@@ -82,10 +86,17 @@ fn early_stopping_keeps_the_best_validation_epoch_and_ignores_the_test_split() {
     let best = v["best"]["epoch"].as_u64().unwrap() as usize;
     let min = val.iter().copied().fold(f64::INFINITY, f64::min);
     // The first epoch with the smallest validation loss, then 3 epochs without improvement.
-    assert_eq!(val.iter().position(|&l| l == min).unwrap() + 1, best, "{val:?}");
+    assert_eq!(
+        val.iter().position(|&l| l == min).unwrap() + 1,
+        best,
+        "{val:?}"
+    );
     assert_eq!(val.len(), best + 3, "{val:?}");
     assert!(val.len() < 40);
-    assert!(*val.last().unwrap() > min, "the validation loss rose: {val:?}");
+    assert!(
+        *val.last().unwrap() > min,
+        "the validation loss rose: {val:?}"
+    );
     assert_eq!(v["best"]["value"].as_f64().unwrap(), min);
     // The best model is the one of that epoch.
     let best_model = Checkpoint::load(&dir.0.join("run-test_a.csv/best.safetensors")).unwrap();
@@ -103,7 +114,14 @@ fn early_stopping_keeps_the_best_validation_epoch_and_ignores_the_test_split() {
     }
     // The stopped run has nothing left to train.
     let o = nnc(
-        &["run", "test_a.csv.nn", "--resume", "run-test_a.csv/checkpoint.safetensors", "--out", "again"],
+        &[
+            "run",
+            "test_a.csv.nn",
+            "--resume",
+            "run-test_a.csv/checkpoint.safetensors",
+            "--out",
+            "again",
+        ],
         &dir.0,
     );
     assert_eq!(o.status.code(), Some(1));
@@ -112,7 +130,13 @@ fn early_stopping_keeps_the_best_validation_epoch_and_ignores_the_test_split() {
     assert!(!dir.0.join("again").exists());
     // eval reads the best model.
     let e = json(&nnc(
-        &["eval", "test_a.csv.nn", "--checkpoint", "run-test_a.csv/best.safetensors", "--json"],
+        &[
+            "eval",
+            "test_a.csv.nn",
+            "--checkpoint",
+            "run-test_a.csv/best.safetensors",
+            "--json",
+        ],
         &dir.0,
     ));
     assert!(e["test"]["loss"].as_f64().is_some());
@@ -127,15 +151,22 @@ fn reduce_on_plateau_follows_the_validation_loss() {
     dir.write("test.csv", &noise(50, 2));
     dir.write(
         "p.nn",
-        &spec("test.csv", "  schedule: reduce_on_plateau(factor: 0.5, patience: 1)")
-            .replace("epochs: 40", "epochs: 10"),
+        &spec(
+            "test.csv",
+            "  schedule: reduce_on_plateau(factor: 0.5, patience: 1)",
+        )
+        .replace("epochs: 40", "epochs: 10"),
     );
     let v = json(&nnc(&["run", "p.nn", "--json", "--out", "run"], &dir.0));
     let val = history(&v, "val_loss");
     let metrics = std::fs::read_to_string(dir.0.join("run/metrics.jsonl")).unwrap();
     let lrs: Vec<f64> = metrics
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["lr"].as_f64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["lr"]
+                .as_f64()
+                .unwrap()
+        })
         .collect();
     let (mut lr, mut best, mut bad) = (0.02, f64::INFINITY, 0);
     let mut want = Vec::new();
@@ -166,7 +197,10 @@ fn a_watched_metric_needs_a_validation_split_and_split_must_leave_a_test_set() {
     let o = nnc(&["check", "s.nn"], &dir.0);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("nnc::train::invalid") && err.contains("validation"), "{err}");
+    assert!(
+        err.contains("nnc::train::invalid") && err.contains("validation"),
+        "{err}"
+    );
     dir.write(
         "split.nn",
         "data d { source: builtin(\"digits\")\n split: 1 }\n\
@@ -177,7 +211,10 @@ fn a_watched_metric_needs_a_validation_split_and_split_must_leave_a_test_set() {
         let o = nnc(&args, &dir.0);
         assert_eq!(o.status.code(), Some(1));
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains("nnc::args::out_of_range") && err.contains("split.nn:2"), "{err}");
+        assert!(
+            err.contains("nnc::args::out_of_range") && err.contains("split.nn:2"),
+            "{err}"
+        );
     }
     // With a separate test source the split is not used.
     dir.write("noise.csv", &noise(40, 1));
@@ -236,15 +273,35 @@ fn checkpoints_record_planned_epochs_and_cpu_level_and_resumes_warn() {
     // More epochs under cosine: the schedule changes, and the run says so; at this
     // machine's own level (unless it is portable) it also warns about the bits.
     let o = nnc(
-        &["run", "mlp.nn", "--resume", "first/checkpoint.safetensors", "--set", "train.epochs=3", "--out", "second"],
+        &[
+            "run",
+            "mlp.nn",
+            "--resume",
+            "first/checkpoint.safetensors",
+            "--set",
+            "train.epochs=3",
+            "--out",
+            "second",
+        ],
         &dir.0,
     );
     assert!(o.status.success(), "{}", words(&o.stderr));
     let err = words(&o.stderr);
-    assert!(err.contains("planned for 2 epochs and this run has 3"), "{err}");
+    assert!(
+        err.contains("planned for 2 epochs and this run has 3"),
+        "{err}"
+    );
     let level = String::from_utf8(
         Command::new(env!("CARGO_BIN_EXE_nnc"))
-            .args(["run", "mlp.nn", "--json", "--out", "third", "--set", "train.epochs=1"])
+            .args([
+                "run",
+                "mlp.nn",
+                "--json",
+                "--out",
+                "third",
+                "--set",
+                "train.epochs=1",
+            ])
             .current_dir(&dir.0)
             .output()
             .unwrap()
@@ -257,7 +314,17 @@ fn checkpoints_record_planned_epochs_and_cpu_level_and_resumes_warn() {
     }
     // The reference backend records no CPU level.
     let o = nnc(
-        &["run", "mlp.nn", "--quiet", "--backend", "reference", "--out", "ref", "--set", "train.epochs=1"],
+        &[
+            "run",
+            "mlp.nn",
+            "--quiet",
+            "--backend",
+            "reference",
+            "--out",
+            "ref",
+            "--set",
+            "train.epochs=1",
+        ],
         &dir.0,
     );
     assert!(o.status.success());
@@ -271,25 +338,58 @@ fn divergence_mentions_a_checkpoint_only_when_one_exists() {
     let dir = Dir::new("diverge-help");
     dir.write("mlp.nn", SMALL);
     let o = nnc(
-        &["run", "mlp.nn", "--quiet", "--out", "a", "--set", "train.optimizer=sgd(lr: 1e30)"],
+        &[
+            "run",
+            "mlp.nn",
+            "--quiet",
+            "--out",
+            "a",
+            "--set",
+            "train.optimizer=sgd(lr: 1e30)",
+        ],
         &dir.0,
     );
     assert_eq!(o.status.code(), Some(1));
     let err = words(&o.stderr);
-    assert!(err.contains("nnc::run::non_finite") && err.contains("epoch 1"), "{err}");
+    assert!(
+        err.contains("nnc::run::non_finite") && err.contains("epoch 1"),
+        "{err}"
+    );
     assert!(!err.contains("intact"), "no checkpoint was written: {err}");
     // Diverging in a resumed run's first epoch: the checkpoint it resumed is intact.
-    let o = nnc(&["run", "mlp.nn", "--quiet", "--out", "b", "--set", "train.epochs=1"], &dir.0);
+    let o = nnc(
+        &[
+            "run",
+            "mlp.nn",
+            "--quiet",
+            "--out",
+            "b",
+            "--set",
+            "train.epochs=1",
+        ],
+        &dir.0,
+    );
     assert!(o.status.success());
     let o = nnc(
-        &["run", "mlp.nn", "--quiet", "--out", "c", "--resume", "b/checkpoint.safetensors"]
-            .into_iter()
-            .chain(["--set", "train.optimizer=sgd(lr: 1e30, momentum: 0.9)"])
-            .collect::<Vec<_>>(),
+        &[
+            "run",
+            "mlp.nn",
+            "--quiet",
+            "--out",
+            "c",
+            "--resume",
+            "b/checkpoint.safetensors",
+        ]
+        .into_iter()
+        .chain(["--set", "train.optimizer=sgd(lr: 1e30, momentum: 0.9)"])
+        .collect::<Vec<_>>(),
         &dir.0,
     );
     assert_eq!(o.status.code(), Some(1));
     let err = words(&o.stderr);
     assert!(err.contains("epoch 2"), "{err}");
-    assert!(err.contains("b/checkpoint.safetensors (after epoch 1) is intact"), "{err}");
+    assert!(
+        err.contains("b/checkpoint.safetensors (after epoch 1) is intact"),
+        "{err}"
+    );
 }

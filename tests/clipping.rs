@@ -46,7 +46,9 @@ fn step(dir: &Path, clip: &str, backend: Backend) -> (State, State) {
 }
 
 fn flat(s: &State) -> Vec<f64> {
-    s.values().flat_map(|a| a.iter().map(|&v| v as f64)).collect()
+    s.values()
+        .flat_map(|a| a.iter().map(|&v| v as f64))
+        .collect()
 }
 
 #[test]

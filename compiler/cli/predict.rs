@@ -42,11 +42,16 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Outcome {
-    let checked = nnc::check_path_with(&args.spec.file, &|p| std::fs::read(p), &args.spec.overrides);
+    let checked =
+        nnc::check_path_with(&args.spec.file, &|p| std::fs::read(p), &args.spec.overrides);
     if report(&checked) {
         return Err(Failure::Reported);
     }
-    let decl = select_train(&checked.program, args.spec.train.as_deref(), &args.spec.file)?;
+    let decl = select_train(
+        &checked.program,
+        args.spec.train.as_deref(),
+        &args.spec.file,
+    )?;
     let model = Checkpoint::load(&args.checkpoint)?;
     let mut predictor = Predictor::new(&checked.program, decl, &model)?;
     predictor.set_backend(args.backend);
@@ -93,7 +98,11 @@ pub fn run(args: &Args) -> Outcome {
     let predictions = predictor.predict(&origin, &features.values)?;
     let names = predictor.class_names().map(<[String]>::to_vec);
     match &args.out {
-        Some(path) if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")) => {
+        Some(path)
+            if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("npy")) =>
+        {
             let width = predictions.scores.first().map_or(0, Vec::len);
             let flat: Vec<f32> = predictions.scores.iter().flatten().copied().collect();
             let array = ndarray::Array2::from_shape_vec((predictions.scores.len(), width), flat)
@@ -101,7 +110,11 @@ pub fn run(args: &Args) -> Outcome {
             write_npy(path, &array).map_err(|e| Failure::Report(miette::Report::new(e)))?;
         }
         Some(path) => {
-            let text = csv_text(&predictions, names.as_deref(), features.row_names.as_deref());
+            let text = csv_text(
+                &predictions,
+                names.as_deref(),
+                features.row_names.as_deref(),
+            );
             nnc_runtime::files::write_atomic(path, text.as_bytes()).map_err(|e| {
                 miette::miette!(
                     code = "nnc::run::io",
@@ -113,7 +126,11 @@ pub fn run(args: &Args) -> Outcome {
         }
         None => out!(
             "{}",
-            csv_text(&predictions, names.as_deref(), features.row_names.as_deref())
+            csv_text(
+                &predictions,
+                names.as_deref(),
+                features.row_names.as_deref()
+            )
         ),
     }
     Ok(())
@@ -131,7 +148,12 @@ fn field(s: &str) -> String {
 /// The predictions as CSV (see the module docs).
 fn csv_text(p: &Predictions, names: Option<&[String]>, files: Option<&[String]>) -> String {
     let width = p.scores.first().map_or(0, Vec::len);
-    let name = |k: usize| names.and_then(|n| n.get(k)).cloned().unwrap_or(k.to_string());
+    let name = |k: usize| {
+        names
+            .and_then(|n| n.get(k))
+            .cloned()
+            .unwrap_or(k.to_string())
+    };
     let mut header = vec![if files.is_some() { "file" } else { "row" }.to_string()];
     match &p.classes {
         Some(_) => {

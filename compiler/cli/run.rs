@@ -311,7 +311,8 @@ pub fn run(args: &Args) -> Outcome {
             "test": split_json(&test, report.as_ref(), true),
         });
         if let Some(end) = &end {
-            line["validation"] = split_json(&end.validation, report_of(&end.validation).as_ref(), false);
+            line["validation"] =
+                split_json(&end.validation, report_of(&end.validation).as_ref(), false);
         }
         lines.push(line.to_string());
         write_atomic(

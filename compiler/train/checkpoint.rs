@@ -68,12 +68,7 @@ impl Trainer {
                     .insert(CPU_LEVEL.into(), nnc_runtime::cpu_level().into());
             }
         }
-        let numbers = |v: &[f32]| {
-            v.iter()
-                .map(f32::to_string)
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let numbers = |v: &[f32]| v.iter().map(f32::to_string).collect::<Vec<_>>().join(" ");
         let scaler = &self.data().scaler;
         ck.metadata
             .insert(SCALER_SHIFT.into(), numbers(scaler.shift()));

@@ -177,7 +177,9 @@ impl Trainer {
 
     /// Whether early stopping has ended the run (as of the last epoch trained).
     pub fn stopped_early(&self) -> bool {
-        self.tracker.as_ref().is_some_and(monitor::Tracker::should_stop)
+        self.tracker
+            .as_ref()
+            .is_some_and(monitor::Tracker::should_stop)
     }
 
     /// After an epoch: evaluates the validation split, steps `reduce_on_plateau` and the

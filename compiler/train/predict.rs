@@ -35,7 +35,11 @@ pub struct Predictions {
 
 impl Predictor {
     /// The network of `train` with the weights, scaler and class names of `model`.
-    pub fn new(program: &Hir, train: &TrainDecl, model: &Checkpoint) -> Result<Predictor, RunError> {
+    pub fn new(
+        program: &Hir,
+        train: &TrainDecl,
+        model: &Checkpoint,
+    ) -> Result<Predictor, RunError> {
         let unresolved = |what: &str| {
             RunError::config(
                 format!("the train block's {what} did not resolve"),
@@ -151,7 +155,8 @@ impl Predictor {
             for &r in chunk {
                 values.extend(x.row(r).iter().copied());
             }
-            let features = ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(RunError::internal)?;
+            let features =
+                ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(RunError::internal)?;
             let inputs = vec![
                 (self.input.as_str(), features),
                 (

@@ -2,16 +2,14 @@
 //! check`), then the construction from checked parts.
 
 use super::engine::Engine;
-use super::step::Extras;
 use super::monitor::Tracker;
+use super::step::Extras;
 use super::{data, distill, rules, sampler, RunError, State, Trainer};
 use crate::hir::settings::{Loss, Sampler, Schedule};
 use crate::hir::{DataDecl, Program as Hir, TrainDecl};
 use crate::lower::Mode;
 use nnc_runtime::data::{Dataset, Targets};
-use nnc_runtime::lr_schedule::{
-    Plateau, PlateauState, Schedule as LrSchedule, Shape as LrShape,
-};
+use nnc_runtime::lr_schedule::{Plateau, PlateauState, Schedule as LrSchedule, Shape as LrShape};
 use std::path::Path;
 
 /// A spec that failed `nnc check` reached the trainer.
@@ -105,7 +103,9 @@ impl Trainer {
             steps_per_epoch,
             total_steps: train.epochs * steps_per_epoch,
         };
-        if data.validation.is_none() && (train.early_stopping.is_some() || train.schedule.monitor().is_some()) {
+        if data.validation.is_none()
+            && (train.early_stopping.is_some() || train.schedule.monitor().is_some())
+        {
             return Err(RunError::config_at(
                 train.span,
                 "this train block watches a validation metric, but its data has no validation split",

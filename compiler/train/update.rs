@@ -140,17 +140,16 @@ pub fn append(p: &mut Program, opt: &Optimizer, clipping: Clip) {
     // With clipping every gradient is needed before the first update; without, each is
     // built just before its update (the node order, hence the step's bits, of a run
     // without clipping is unchanged).
-    let clipped: Option<Vec<Option<(NodeId, NodeId)>>> =
-        (clipping != Clip::default()).then(|| {
-            let all: Vec<Option<(NodeId, NodeId)>> =
-                (0..lowered.params.len()).map(|i| total(g, i)).collect();
-            let mut grads: Vec<NodeId> = all.iter().flatten().map(|t| t.1).collect();
-            clip(g, &mut grads, clipping);
-            let mut grads = grads.into_iter();
-            all.into_iter()
-                .map(|t| t.map(|(w, _)| (w, grads.next().unwrap_or(w))))
-                .collect()
-        });
+    let clipped: Option<Vec<Option<(NodeId, NodeId)>>> = (clipping != Clip::default()).then(|| {
+        let all: Vec<Option<(NodeId, NodeId)>> =
+            (0..lowered.params.len()).map(|i| total(g, i)).collect();
+        let mut grads: Vec<NodeId> = all.iter().flatten().map(|t| t.1).collect();
+        clip(g, &mut grads, clipping);
+        let mut grads = grads.into_iter();
+        all.into_iter()
+            .map(|t| t.map(|(w, _)| (w, grads.next().unwrap_or(w))))
+            .collect()
+    });
     for (i, decl) in lowered.params.iter().enumerate() {
         let found = match &clipped {
             Some(all) => all[i],

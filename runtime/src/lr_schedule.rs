@@ -178,9 +178,10 @@ impl Schedule {
     pub fn end_epoch(&mut self, metric: f64) -> Option<f64> {
         match &mut self.shape {
             Shape::Plateau(p) => p.step(metric),
-            Shape::Constant | Shape::Step { .. } | Shape::Cosine { .. } | Shape::OneCycle { .. } => {
-                None
-            }
+            Shape::Constant
+            | Shape::Step { .. }
+            | Shape::Cosine { .. }
+            | Shape::OneCycle { .. } => None,
         }
     }
 }

@@ -309,9 +309,7 @@ impl Schedule {
     pub fn depends_on_epochs(&self) -> bool {
         match self {
             Schedule::Cosine { .. } | Schedule::OneCycle { .. } => true,
-            Schedule::Constant | Schedule::Step { .. } | Schedule::ReduceOnPlateau { .. } => {
-                false
-            }
+            Schedule::Constant | Schedule::Step { .. } | Schedule::ReduceOnPlateau { .. } => false,
         }
     }
 

@@ -231,7 +231,9 @@ fn png_image(file: &str, bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), DataErr
         .output_buffer_size()
         .ok_or_else(|| bad("the image is too large".into()))?;
     let mut buf = vec![0u8; size];
-    let info = reader.next_frame(&mut buf).map_err(|e| bad(e.to_string()))?;
+    let info = reader
+        .next_frame(&mut buf)
+        .map_err(|e| bad(e.to_string()))?;
     let (w, h) = (info.width as usize, info.height as usize);
     let (per_pixel, channels) = match info.color_type {
         png::ColorType::Grayscale => (1, 1),
@@ -261,10 +263,7 @@ fn png_folder(dir: &Path) -> Result<Features, DataError> {
             reason: e.to_string(),
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-        })
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")))
         .collect();
     files.sort();
     let mut shape: Option<Vec<usize>> = None;
@@ -283,7 +282,10 @@ fn png_folder(dir: &Path) -> Result<Features, DataError> {
             });
         }
         values.extend(v);
-        names.push(path.file_name().map_or(file.clone(), |n| n.to_string_lossy().into_owned()));
+        names.push(
+            path.file_name()
+                .map_or(file.clone(), |n| n.to_string_lossy().into_owned()),
+        );
     }
     let Some(shape) = shape else {
         return Err(DataError::Empty {
