@@ -363,8 +363,8 @@ mod tests {
         let f = csv_features("b.csv", b"1,2\n3,4\n", &opts).unwrap();
         assert_eq!(f.values.nrows(), 2);
         let err = csv_features("c.csv", b"1,2,3,4\n", &opts).unwrap_err();
-        assert_eq!(err.code(), "nnc::data::shape_mismatch");
+        assert_eq!(err.code_str(), "nnc::data::shape_mismatch");
         let err = csv_features("d.csv", b"1,2\n3,x\n", &opts).unwrap_err();
-        assert_eq!(err.code(), "nnc::data::not_numeric");
+        assert_eq!(err.code_str(), "nnc::data::not_numeric");
     }
 }
