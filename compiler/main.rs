@@ -50,6 +50,8 @@ enum Command {
     Run(cli::run::Args),
     /// Evaluate a checkpoint on the spec's test split.
     Eval(cli::eval::Args),
+    /// Score new data (CSV, NPY, IDX, PNG) with a trained model: classes and probabilities.
+    Predict(cli::predict::Args),
     /// Rewrite specs in canonical layout, in place; `-` reads stdin and writes stdout.
     Fmt(cli::fmt::Args),
     /// Time compilation, the training step and inference, on both backends.
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Summary(args) => cli::summary::run(args),
         Command::Run(args) => cli::run::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Predict(args) => cli::predict::run(args),
         Command::Fmt(args) => cli::fmt::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Compare(args) => cli::compare::run(args),

@@ -90,7 +90,9 @@ fn divergence_names_the_epoch_step_and_layer() {
         err = t.train_epoch(&mut |_| {}).err();
     }
     match err {
-        Some(RunError::NonFinite { epoch, step, layer }) => {
+        Some(RunError::NonFinite {
+            epoch, step, layer, ..
+        }) => {
             assert_eq!(epoch, 1);
             assert!(step >= 1);
             assert!(!layer.is_empty());

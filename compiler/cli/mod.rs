@@ -11,6 +11,7 @@ pub mod eval;
 pub mod fmt;
 pub mod inspect_common;
 pub mod ir;
+pub mod predict;
 pub mod prepare;
 pub mod progress;
 pub mod report;

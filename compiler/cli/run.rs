@@ -9,7 +9,9 @@
 //!   `--init-from` read; they read checkpoint.safetensors too);
 //! - `spec.nn`: the spec as run (with the `--set` overrides noted), `resolved.txt`: every
 //!   block with its defaults filled in;
-//! - `loss.png`, `accuracy.png`: train and test curves per epoch;
+//! - `best.safetensors` (with a validation split): the deployed model of the epoch with the
+//!   best validation metric so far (early stopping's metric, else the validation loss);
+//! - `loss.png`, `accuracy.png`: train, validation and test curves per epoch;
 //! - `roc.png`: the test split's ROC curve, for two classes.
 //!
 //! Every file is written to a temporary file and renamed, so an interrupted run leaves the
@@ -18,6 +20,7 @@
 use super::prepare::{prepare, seed_override};
 use super::report::{class_table, report_of, rules_report, split_json};
 use super::{Failure, Outcome, SpecArgs};
+use nnc::hir::settings::EarlyStopping;
 use nnc::train::lsuv::LsuvReport;
 use nnc::train::{Backend, Evaluation};
 use nnc_runtime::checkpoint::Checkpoint;
@@ -109,18 +112,24 @@ fn plot_curves(out: &Path, lines: &[String]) -> Result<(), Failure> {
             .map(|e| e[split][key].as_f64().unwrap_or(f64::NAN))
             .collect()
     };
+    let has_validation = epochs.iter().any(|e| e.get("validation").is_some());
     for (key, file, title) in [
         ("loss", "loss.png", "Loss"),
         ("accuracy", "accuracy.png", "Accuracy"),
     ] {
-        let (train, test) = (series("train", key), series("test", key));
+        let (train, val, test) = (
+            series("train", key),
+            series("validation", key),
+            series("test", key),
+        );
         let chart = Chart::new(title).x_label("epoch").y_label(key);
-        epoch_plot(
-            &out.join(file),
-            &chart,
-            &[("train", &train), ("test", &test)],
-        )
-        .map_err(|e| Failure::Report(miette::Report::new(e)))?;
+        let mut lines = vec![("train", train.as_slice())];
+        if has_validation {
+            lines.push(("validation", val.as_slice()));
+        }
+        lines.push(("test", test.as_slice()));
+        epoch_plot(&out.join(file), &chart, &lines)
+            .map_err(|e| Failure::Report(miette::Report::new(e)))?;
     }
     Ok(())
 }
@@ -162,9 +171,35 @@ pub fn run(args: &Args) -> Outcome {
 
     let mut lines: Vec<String> = Vec::new();
     let mut lsuv: Vec<LsuvReport> = Vec::new();
+    // The last checkpoint on disk and the epoch it holds (a diverged run names it).
+    let mut intact: Option<(PathBuf, u64)> = None;
     if let Some(path) = &args.resume {
-        trainer.resume_from(&Checkpoint::load(path)?)?;
+        let warnings = trainer.resume_from(&Checkpoint::load(path)?)?;
+        intact = Some((path.clone(), trainer.epoch()));
         let epochs = trainer.decl().epochs;
+        if let (Some(t), Some(e)) = (
+            trainer.tracker().filter(|_| trainer.stopped_early()),
+            trainer.decl().early_stopping,
+        ) {
+            let more = EarlyStopping {
+                patience: t.wait + 1,
+                ..e
+            };
+            return Err(miette::miette!(
+                code = "nnc::run::config",
+                help = format!(
+                    "To train further, raise the patience: `--set 'train.early_stopping={more}'` \
+                     allows one more epoch without improvement."
+                ),
+                "{} stopped early after epoch {}: `{}` has not improved for {} epochs (best at epoch {}), nothing is left to train",
+                path.display(),
+                trainer.epoch(),
+                t.metric.name(),
+                t.wait,
+                t.best_epoch
+            )
+            .into());
+        }
         if trainer.epoch() >= epochs {
             return Err(miette::miette!(
                 code = "nnc::run::config",
@@ -194,6 +229,10 @@ pub fn run(args: &Args) -> Outcome {
                 path.display(),
                 trainer.epoch() + 1
             );
+        }
+        // Printed even with --quiet and --json (stderr): the run is not what it seems.
+        for w in &warnings {
+            eprintln!("warning: {w}");
         }
     } else {
         lsuv = trainer.init()?;
@@ -230,9 +269,15 @@ pub fn run(args: &Args) -> Outcome {
     let bar = super::progress::bar(epochs * trainer.steps_per_epoch(), show);
     bar.set_position(trainer.epoch() * trainer.steps_per_epoch());
     let start = Instant::now();
-    let mut history: Vec<(f64, f64, f64, f64)> = Vec::new();
-    let mut last: Option<(Evaluation, Evaluation, f64, f64)> = None;
-    while trainer.epoch() < epochs {
+    let best_path = out.join("best.safetensors");
+    let level = match args.backend {
+        Backend::Jit => nnc_runtime::cpu_level(),
+        Backend::Reference => "reference",
+    };
+    let mut history: Vec<Value> = Vec::new();
+    let mut last: Option<(Evaluation, Option<Evaluation>)> = None;
+    let mut stopped = false;
+    while trainer.epoch() < epochs && !stopped {
         let epoch_start = Instant::now();
         let mut samples = 0usize;
         let mut on_step = |s: nnc::train::StepReport| {
@@ -242,17 +287,33 @@ pub fn run(args: &Args) -> Outcome {
             bar.inc(1);
         };
         let lr = trainer.lr();
-        let (train_loss, train_acc) = trainer.train_epoch(&mut on_step)?;
+        let (train_loss, train_acc) = match trainer.train_epoch(&mut on_step) {
+            Ok(r) => r,
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(match &intact {
+                    Some((path, epoch)) => e.with_checkpoint(path, *epoch),
+                    None => e,
+                }
+                .into());
+            }
+        };
+        let end = trainer.end_epoch()?;
         let test = trainer.evaluate(true)?;
         let report = report_of(&test);
-        let line = json!({
+        let mut line = json!({
             "epoch": trainer.epoch(),
             "step": trainer.step(),
             "lr": lr,
             "seconds": epoch_start.elapsed().as_secs_f64(),
+            "cpu_level": level,
             "train": {"loss": train_loss, "accuracy": train_acc},
             "test": split_json(&test, report.as_ref(), true),
         });
+        if let Some(end) = &end {
+            line["validation"] =
+                split_json(&end.validation, report_of(&end.validation).as_ref(), false);
+        }
         lines.push(line.to_string());
         write_atomic(
             &out.join("metrics.jsonl"),
@@ -261,6 +322,10 @@ pub fn run(args: &Args) -> Outcome {
         .map_err(|e| io_error("metrics", &out, e))?;
         trainer.to_checkpoint()?.save(&checkpoint_path)?;
         trainer.to_model()?.save(&model_path)?;
+        intact = Some((checkpoint_path.clone(), trainer.epoch()));
+        if end.as_ref().is_some_and(|e| e.verdict.improved) {
+            trainer.to_model()?.save(&best_path)?;
+        }
         plot_curves(&out, &lines)?;
         if show {
             // `suspend` prints whether or not stderr is a terminal (`println` would not).
@@ -275,16 +340,46 @@ pub fn run(args: &Args) -> Outcome {
                 Some(q) => format!("{line}  q acc {:.4}", q.accuracy()),
                 None => line,
             };
+            let line = match &end {
+                Some(e) => format!(
+                    "{line}  val loss {:.4} acc {:.4}{}",
+                    e.validation.loss,
+                    e.validation.accuracy(),
+                    if e.verdict.improved { " *" } else { "" }
+                ),
+                None => line,
+            };
             bar.suspend(|| eprintln!("{line}"));
+            if let Some(lr) = end.as_ref().and_then(|e| e.lr_reduced) {
+                bar.suspend(|| eprintln!("reduce_on_plateau: learning rate now {lr:e}"));
+            }
         }
-        history.push((train_loss, test.loss, train_acc, test.accuracy()));
-        last = Some((test, Evaluation::default(), train_loss, train_acc));
+        let mut h = json!({"train_loss": train_loss, "test_loss": test.loss, "train_accuracy": train_acc, "test_accuracy": test.accuracy()});
+        if let Some(e) = &end {
+            h["val_loss"] = json!(e.validation.loss);
+            h["val_accuracy"] = json!(e.validation.accuracy());
+        }
+        history.push(h);
+        stopped = end.as_ref().is_some_and(|e| e.verdict.stop);
+        if let (true, Some(t)) = (stopped && show, trainer.tracker()) {
+            bar.suspend(|| {
+                eprintln!(
+                    "early stopping after epoch {}: `{}` has not improved for {} epochs; the best, epoch {}, is in {}",
+                    trainer.epoch(),
+                    t.metric.name(),
+                    t.wait,
+                    t.best_epoch,
+                    best_path.display()
+                )
+            });
+        }
+        last = Some((test, end.map(|e| e.validation)));
     }
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
-    let test = match last {
-        Some((test, ..)) => test,
-        None => trainer.evaluate(true)?,
+    let (test, validation) = match last {
+        Some(last) => last,
+        None => (trainer.evaluate(true)?, None),
     };
     let train_eval = trainer.evaluate(false)?;
     let report = report_of(&test);
@@ -303,8 +398,23 @@ pub fn run(args: &Args) -> Outcome {
             "model": model_path.display().to_string(),
             "out": out.display().to_string(),
             "init": {"lsuv": lsuv},
-            "history": history.iter().map(|h| json!({"train_loss": h.0, "test_loss": h.1, "train_accuracy": h.2, "test_accuracy": h.3})).collect::<Vec<_>>(),
+            "history": history,
+            "backend": match args.backend { Backend::Jit => "jit", Backend::Reference => "reference" },
+            "cpu_level": level,
         });
+        let mut out_json = out_json;
+        if let Some(v) = &validation {
+            out_json["validation"] = split_json(v, report_of(v).as_ref(), false);
+        }
+        if let Some(t) = trainer.tracker() {
+            out_json["best"] = json!({
+                "metric": t.metric.name(),
+                "value": t.best,
+                "epoch": t.best_epoch,
+                "model": best_path.display().to_string(),
+            });
+            out_json["stopped_early"] = json!(stopped);
+        }
         outln!("{out_json}");
     } else {
         if let Some(r) = &report {
@@ -312,12 +422,22 @@ pub fn run(args: &Args) -> Outcome {
         }
         out!("{}", rules_report(&test));
         outln!(
-            "test accuracy {:.4}, loss {:.4}; train accuracy {:.4}, loss {:.4}; {epochs} epochs in {seconds:.1} s",
+            "test accuracy {:.4}, loss {:.4}; train accuracy {:.4}, loss {:.4}; {} epochs in {seconds:.1} s",
             test.accuracy(),
             test.loss,
             train_eval.accuracy(),
-            train_eval.loss
+            train_eval.loss,
+            trainer.epoch()
         );
+        if let Some(t) = trainer.tracker() {
+            outln!(
+                "best `{}` {:.4} at epoch {}: {}",
+                t.metric.name(),
+                t.best,
+                t.best_epoch,
+                best_path.display()
+            );
+        }
         outln!("wrote {}", out.display());
     }
     Ok(())

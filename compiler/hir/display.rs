@@ -21,6 +21,9 @@ pub fn print_program(program: &Program, sources: &SourceMap) -> String {
             let _ = writeln!(out, "  test: {t}");
         }
         let _ = writeln!(out, "  split: {}", fmt_f64(d.split));
+        if d.validation > 0.0 {
+            let _ = writeln!(out, "  validation: {}", fmt_f64(d.validation));
+        }
         let _ = writeln!(out, "  scale: {}", d.scale);
         if let Some(s) = &d.shape {
             let _ = writeln!(out, "  shape: {}", show(s));
@@ -85,6 +88,15 @@ pub fn print_program(program: &Program, sources: &SourceMap) -> String {
                 fmt_f64(teacher.distill.temperature),
                 fmt_f64(teacher.distill.weight)
             );
+        }
+        if let Some(e) = &t.early_stopping {
+            let _ = writeln!(out, "  early_stopping: {e}");
+        }
+        if let Some(c) = t.clip_norm {
+            let _ = writeln!(out, "  clip_norm: {}", fmt_f64(c));
+        }
+        if let Some(c) = t.clip_value {
+            let _ = writeln!(out, "  clip_value: {}", fmt_f64(c));
         }
         out.push('\n');
     }

@@ -6,7 +6,9 @@ use super::items::Items;
 use super::layers::typed_init;
 use super::schema::{self, Sig};
 use super::settings::formula::{check_formula, Formula};
-use super::settings::{self, Distill, Loss, Optimizer, Sampler, Scale, Schedule, Source, Teacher};
+use super::settings::{
+    self, Distill, EarlyStopping, Loss, Optimizer, Sampler, Scale, Schedule, Source, Teacher,
+};
 use super::value::{Ctor, Value};
 use super::{Init, Program};
 use crate::diagnostics::{codes, did_you_mean, Diagnostic, Diagnostics};
@@ -20,6 +22,8 @@ pub struct DataDecl {
     pub source: Source,
     pub test: Option<Source>,
     pub split: f64,
+    /// Fraction of the training part held out for validation (0: none).
+    pub validation: f64,
     pub scale: Scale,
     pub shape: Option<Vec<u64>>,
     pub classes: Option<Vec<String>>,
@@ -45,6 +49,10 @@ pub struct TrainDecl {
     pub rules: Option<String>,
     /// The distillation teacher, with its `distill` settings.
     pub teacher: Option<Teacher>,
+    pub early_stopping: Option<EarlyStopping>,
+    /// Gradient clipping: the global L2 norm's bound, and each component's.
+    pub clip_norm: Option<f64>,
+    pub clip_value: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -189,12 +197,25 @@ fn data_decl(name: String, span: Span, b: &Bound, diags: &mut Diagnostics) -> Op
         ),
         _ => None,
     };
+    let split = b.f64("split");
+    if split >= 1.0 && test.is_none() {
+        diags.push(
+            Diagnostic::error(
+                codes::ARG_RANGE,
+                "`split: 1` trains on every example and leaves none to test on",
+            )
+            .with_label(b.span("split"), "no test examples")
+            .with_help("Give a fraction below 1, e.g. `split: 0.8`, or a separate `test:` source."),
+        );
+        return None;
+    }
     Some(DataDecl {
         name,
         span,
         source,
         test,
-        split: b.f64("split"),
+        split,
+        validation: b.f64("validation"),
         scale: typed(b, "scale", Scale::from_ctor, diags)?,
         shape,
         classes: strings(b, "classes"),
@@ -419,6 +440,24 @@ fn train_decl(
         );
         ok = false;
     }
+    let early_stopping = match b.get("early_stopping") {
+        Some(Value::Record(fields)) => match EarlyStopping::from_record(fields) {
+            Ok(e) => Some(e),
+            Err(unfit) => {
+                diags.push(
+                    Diagnostic::error(codes::ARG_TYPE, format!("`early_stopping`: {unfit}"))
+                        .with_label(b.span("early_stopping"), "here")
+                        .with_help(
+                            "This is a bug in nnc's schema; please report it with the spec.",
+                        ),
+                );
+                ok = false;
+                None
+            }
+        },
+        _ => None,
+    };
+    let optional_f64 = |name: &str| b.get(name).and_then(Value::as_f64);
     let loss = typed(b, "loss", Loss::from_ctor, diags);
     let sampler = typed(b, "sampler", Sampler::from_ctor, diags);
     let optimizer = typed(b, "optimizer", Optimizer::from_ctor, diags);
@@ -461,6 +500,9 @@ fn train_decl(
         metrics: strings(b, "metrics").unwrap_or_default(),
         rules: rules_name,
         teacher,
+        early_stopping,
+        clip_norm: optional_f64("clip_norm"),
+        clip_value: optional_f64("clip_value"),
     };
     if !settings::checks::train(&decl, b, program, diags) {
         ok = false;

@@ -2,10 +2,11 @@
 //! weights [out, in], conv weights [filters, channels / groups, kh, kw]), running
 //! statistics and optimizer state, plus the epoch, the step and the seed.
 
-use super::{RunError, Trainer};
+use super::{Backend, RunError, Trainer};
 use crate::hir::{ConvKind, LayerOp};
 use ndarray::{ArrayD, IxDyn};
 use nnc_runtime::checkpoint::{keys, Checkpoint, Tensor};
+use nnc_runtime::lr_schedule::{PlateauState, Shape};
 
 /// Metadata key of the train block's seed.
 pub const SEED: &str = "seed";
@@ -13,6 +14,24 @@ pub const SEED: &str = "seed";
 /// The hard-mining sampler's loss memory (one loss per training example, NaN if not seen
 /// yet): not a weight, but a resumed run draws different batches without it.
 pub const SAMPLER_LOSSES: &str = "sampler.losses";
+
+/// Metadata key of the number of epochs the run was planned for (a schedule such as
+/// `cosine` follows it; resuming with another number changes the rest of the curve).
+pub const EPOCHS: &str = "epochs_planned";
+/// Metadata keys of the backend and (JIT) the CPU level the run trained at: results are
+/// bit-reproducible per level only (docs/testing.md, "CPU levels").
+pub const BACKEND: &str = "backend";
+pub const CPU_LEVEL: &str = "cpu_level";
+/// Metadata keys of the scaler fitted on the training split (per feature, space-separated
+/// f32 in their shortest round-trip text) and the class names (a JSON list): what `nnc
+/// predict` needs besides the spec.
+pub const SCALER_SHIFT: &str = "data.scaler.shift";
+pub const SCALER_SCALE: &str = "data.scaler.scale";
+pub const CLASSES: &str = "data.classes";
+/// Metadata keys of the validation tracker (`best best_epoch wait`) and of
+/// `reduce_on_plateau`'s state.
+pub const MONITOR: &str = "monitor";
+pub const PLATEAU: &str = "schedule.plateau";
 
 /// What `layout` says in every checkpoint nnc writes.
 pub const LAYOUT: &str = "f32, row-major; dense weights [out, in] and conv weights [filters, channels/groups, kh, kw] as in PyTorch; optimizer state opt.<param>.<slot>";
@@ -37,6 +56,36 @@ impl Trainer {
         ck.metadata
             .insert(SEED.into(), self.decl().seed.to_string());
         ck.metadata.insert(keys::LAYOUT.into(), LAYOUT.into());
+        ck.metadata
+            .insert(EPOCHS.into(), self.decl().epochs.to_string());
+        match self.backend() {
+            Backend::Reference => {
+                ck.metadata.insert(BACKEND.into(), "reference".into());
+            }
+            Backend::Jit => {
+                ck.metadata.insert(BACKEND.into(), "jit".into());
+                ck.metadata
+                    .insert(CPU_LEVEL.into(), nnc_runtime::cpu_level().into());
+            }
+        }
+        let numbers = |v: &[f32]| v.iter().map(f32::to_string).collect::<Vec<_>>().join(" ");
+        let scaler = &self.data().scaler;
+        ck.metadata
+            .insert(SCALER_SHIFT.into(), numbers(scaler.shift()));
+        ck.metadata
+            .insert(SCALER_SCALE.into(), numbers(scaler.scale()));
+        if let Some(names) = self.data().train.class_names() {
+            ck.metadata.insert(
+                CLASSES.into(),
+                serde_json::to_string(names).map_err(RunError::internal)?,
+            );
+        }
+        if let Some(t) = self.tracker() {
+            ck.metadata.insert(MONITOR.into(), t.to_text());
+        }
+        if let Shape::Plateau(p) = self.schedule().shape {
+            ck.metadata.insert(PLATEAU.into(), p.state.to_text());
+        }
         Ok(ck)
     }
 
@@ -116,8 +165,9 @@ impl Trainer {
 
     /// Continues a run from its checkpoint: every tensor must match by name and shape,
     /// and the seed must be the run's, so the rest of the run is the same bits as an
-    /// uninterrupted one.
-    pub fn resume_from(&mut self, ck: &Checkpoint) -> Result<(), RunError> {
+    /// uninterrupted one. Returns warnings for what makes it differ nonetheless: another
+    /// number of epochs under a schedule that depends on it, another backend or CPU level.
+    pub fn resume_from(&mut self, ck: &Checkpoint) -> Result<Vec<String>, RunError> {
         let expected = self.expected();
         let refs: Vec<(&str, &[usize])> = expected
             .iter()
@@ -147,7 +197,52 @@ impl Trainer {
         }
         self.epoch = epoch;
         self.step = step;
-        Ok(())
+        let text = |key: &str| ck.metadata.get(key).map(String::as_str);
+        if let (Some(t), Some(state)) = (self.tracker.as_mut(), text(MONITOR)) {
+            t.restore(state)
+                .ok_or_else(|| RunError::internal(format!("bad `{MONITOR}` metadata")))?;
+        }
+        if let (Shape::Plateau(p), Some(state)) = (&mut self.schedule.shape, text(PLATEAU)) {
+            p.state = PlateauState::from_text(state)
+                .ok_or_else(|| RunError::internal(format!("bad `{PLATEAU}` metadata")))?;
+        }
+        Ok(self.resume_warnings(ck))
+    }
+
+    fn resume_warnings(&self, ck: &Checkpoint) -> Vec<String> {
+        let text = |key: &str| ck.metadata.get(key).map(String::as_str);
+        let mut out = Vec::new();
+        let planned = text(EPOCHS).and_then(|e| e.parse::<u64>().ok());
+        let epochs = self.decl().epochs;
+        if let Some(planned) = planned.filter(|&p| p != epochs) {
+            if self.decl().schedule.depends_on_epochs() {
+                out.push(format!(
+                    "the checkpoint was planned for {planned} epochs and this run has {epochs}: \
+                     schedule `{}` follows {epochs} from epoch {} on, so the learning rates differ \
+                     from those of an uninterrupted run of either length",
+                    self.decl().schedule,
+                    self.epoch + 1
+                ));
+            }
+        }
+        let (backend, level) = match self.backend() {
+            Backend::Reference => ("reference", None),
+            Backend::Jit => ("jit", Some(nnc_runtime::cpu_level())),
+        };
+        match (text(BACKEND), text(CPU_LEVEL)) {
+            (Some(was), _) if was != backend => out.push(format!(
+                "the checkpoint was trained on the {was} backend and resumes on the {backend} \
+                 backend: the rest of the run differs from an uninterrupted one in the last bits"
+            )),
+            (_, Some(was)) if level.is_some_and(|l| l != was) => out.push(format!(
+                "the checkpoint was trained at CPU level {was} and resumes at {}: the rest of the \
+                 run differs from an uninterrupted one in the last bits (`NNC_CPU_LEVEL={was}` \
+                 resumes exactly, if this CPU has it)",
+                level.unwrap_or_default()
+            )),
+            _ => {}
+        }
+        out
     }
 
     /// Loads the network's parameters and running statistics only (no optimizer state):

@@ -6,10 +6,13 @@ use crate::hir::DataDecl;
 use nnc_runtime::data::{self, CsvOptions, Dataset, LabelColumn, Scaling};
 use std::path::Path;
 
-/// The training and test splits, scaled, with features shaped like the network input.
+/// The training, validation and test splits, scaled, with features shaped like the
+/// network input.
 #[derive(Clone)]
 pub struct Prepared {
     pub train: Dataset,
+    /// Held out of the training part (the data block's `validation`), if any.
+    pub validation: Option<Dataset>,
     pub test: Dataset,
     /// The scaling fitted on the training split (rules read the unscaled features).
     pub scaler: data::Scaler,
@@ -84,7 +87,27 @@ pub fn prepare(
             (all.subset(&split.train), all.subset(&split.test))
         }
     };
-    let scaler = data::scale_split(scaling(decl.scale), &mut train, &mut test)?;
+    // The validation split comes out of the training part, stratified, from its own
+    // stream: the training part is then exactly what it would be without it only when
+    // `validation` is 0.
+    let mut validation = None;
+    if decl.validation > 0.0 {
+        let split = data::stratified_split_stream(
+            &train,
+            1.0 - decl.validation,
+            seed,
+            nnc_runtime::rng::stream::SPLIT + 1,
+        )?;
+        validation = Some(train.subset(&split.test));
+        train = train.subset(&split.train);
+    }
+    let scaler = data::Scaler::fit(scaling(decl.scale), &train)?;
+    for ds in [Some(&mut train), validation.as_mut(), Some(&mut test)]
+        .into_iter()
+        .flatten()
+    {
+        scaler.transform(ds)?;
+    }
     let shaped = |ds: Dataset| -> Result<Dataset, RunError> {
         let mut ds = match &decl.shape {
             Some(shape) => {
@@ -107,6 +130,7 @@ pub fn prepare(
     };
     train = shaped(train)?;
     test = shaped(test)?;
+    let validation = validation.map(shaped).transpose()?;
     if let Some(k) = classes {
         let have = train.n_classes().max(test.n_classes()) as usize;
         if have > k {
@@ -118,6 +142,7 @@ pub fn prepare(
     }
     Ok(Prepared {
         train,
+        validation,
         test,
         scaler,
     })

@@ -39,14 +39,14 @@ pub enum RunError {
     #[error(
         "training diverged at epoch {epoch}, step {step}: the output of `{layer}` is not finite"
     )]
-    #[diagnostic(
-        code(nnc::run::non_finite),
-        help("Lower the learning rate, add normalisation, or check the data for extreme values; the last checkpoint is intact.")
-    )]
+    #[diagnostic(code(nnc::run::non_finite))]
     NonFinite {
         epoch: u64,
         step: u64,
         layer: String,
+        /// What to do; [`RunError::with_checkpoint`] adds which checkpoint is intact.
+        #[help]
+        help: String,
     },
 
     #[error("internal error: {0}")]
@@ -88,6 +88,31 @@ impl RunError {
                     .with_help(help.clone()),
             ),
             _ => None,
+        }
+    }
+
+    /// The help of a diverged run, without checkpoint: nothing was written yet.
+    pub const DIVERGED_HELP: &'static str =
+        "Lower the learning rate, add normalisation, or check the data for extreme values.";
+
+    /// For a diverged run whose caller wrote `path` after the last good epoch: says so.
+    pub fn with_checkpoint(self, path: &std::path::Path, epoch: u64) -> RunError {
+        match self {
+            RunError::NonFinite {
+                epoch: at,
+                step,
+                layer,
+                help,
+            } => RunError::NonFinite {
+                epoch: at,
+                step,
+                layer,
+                help: format!(
+                    "{help} {} (after epoch {epoch}) is intact: `--resume` it after the fix.",
+                    path.display()
+                ),
+            },
+            other => other,
         }
     }
 

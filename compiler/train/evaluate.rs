@@ -38,15 +38,32 @@ impl Evaluation {
     }
 }
 
+/// Which split to evaluate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Validation,
+    Test,
+}
+
 impl Trainer {
     /// Loss and predictions over the test split (`test`) or the training split.
     pub fn evaluate(&mut self, test: bool) -> Result<Evaluation, RunError> {
+        self.evaluate_split(if test { Split::Test } else { Split::Train })
+    }
+
+    /// Loss and predictions over a split (the validation split must exist).
+    pub fn evaluate_split(&mut self, split: Split) -> Result<Evaluation, RunError> {
         let batch_size = self.batch();
         let width = self.width();
-        let ds = if test {
-            &self.data.test
-        } else {
-            &self.data.train
+        let ds = match split {
+            Split::Train => &self.data.train,
+            Split::Test => &self.data.test,
+            Split::Validation => self
+                .data
+                .validation
+                .as_ref()
+                .ok_or_else(|| RunError::internal("no validation split"))?,
         };
         let loss = self.engine.decl().loss.clone();
         // Unlabelled training examples cannot be scored.

@@ -15,6 +15,8 @@ mod error;
 mod evaluate;
 pub mod loss;
 pub mod lsuv;
+pub mod monitor;
+pub mod predict;
 pub mod rules;
 pub mod sampler;
 mod setup;
@@ -23,7 +25,7 @@ mod update;
 
 pub use engine::Backend;
 pub use error::RunError;
-pub use evaluate::Evaluation;
+pub use evaluate::{Evaluation, Split};
 
 use crate::hir::{Init, Network, TrainDecl};
 use crate::lower::{Mode, ParamDecl, StateDecl};
@@ -74,6 +76,17 @@ pub struct Trainer {
     class_weights: Option<Vec<f64>>,
     /// The name of the network's input.
     input: String,
+    /// The validation metric's best and the epochs since (with a validation split).
+    tracker: Option<monitor::Tracker>,
+}
+
+/// What the end of an epoch decided (with a validation split).
+#[derive(Clone, Debug)]
+pub struct EpochEnd {
+    pub validation: Evaluation,
+    pub verdict: monitor::Verdict,
+    /// `reduce_on_plateau`'s new learning rate, when it reduced it.
+    pub lr_reduced: Option<f64>,
 }
 
 impl Trainer {
@@ -150,6 +163,48 @@ impl Trainer {
     /// The learning rate of the next step.
     pub fn lr(&self) -> f64 {
         self.schedule.lr(self.step)
+    }
+
+    /// The learning-rate schedule (with `reduce_on_plateau`'s state).
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// The validation metric's tracker, with a validation split.
+    pub fn tracker(&self) -> Option<&monitor::Tracker> {
+        self.tracker.as_ref()
+    }
+
+    /// Whether early stopping has ended the run (as of the last epoch trained).
+    pub fn stopped_early(&self) -> bool {
+        self.tracker
+            .as_ref()
+            .is_some_and(monitor::Tracker::should_stop)
+    }
+
+    /// After an epoch: evaluates the validation split, steps `reduce_on_plateau` and the
+    /// tracker. `None` without a validation split.
+    pub fn end_epoch(&mut self) -> Result<Option<EpochEnd>, RunError> {
+        if self.data.validation.is_none() {
+            return Ok(None);
+        }
+        let validation = self.evaluate_split(Split::Validation)?;
+        let lr_reduced = match self.decl().schedule.monitor() {
+            Some(metric) => self
+                .schedule
+                .end_epoch(monitor::value_of(metric, &validation)),
+            None => None,
+        };
+        let epoch = self.epoch;
+        let Some(tracker) = self.tracker.as_mut() else {
+            return Ok(None);
+        };
+        let verdict = tracker.observe(epoch, monitor::value_of(tracker.metric, &validation));
+        Ok(Some(EpochEnd {
+            validation,
+            verdict,
+            lr_reduced,
+        }))
     }
 
     pub fn steps_per_epoch(&self) -> u64 {
@@ -382,6 +437,7 @@ fn non_finite(
         epoch: epoch + 1,
         step: step + 1,
         layer: layer.or(update).unwrap_or_else(|| "the loss".into()),
+        help: RunError::DIVERGED_HELP.into(),
     }
 }
 

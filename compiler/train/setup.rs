@@ -2,13 +2,14 @@
 //! check`), then the construction from checked parts.
 
 use super::engine::Engine;
+use super::monitor::Tracker;
 use super::step::Extras;
 use super::{data, distill, rules, sampler, RunError, State, Trainer};
 use crate::hir::settings::{Loss, Sampler, Schedule};
 use crate::hir::{DataDecl, Program as Hir, TrainDecl};
 use crate::lower::Mode;
 use nnc_runtime::data::{Dataset, Targets};
-use nnc_runtime::lr_schedule::{Schedule as LrSchedule, Shape as LrShape};
+use nnc_runtime::lr_schedule::{Plateau, PlateauState, Schedule as LrSchedule, Shape as LrShape};
 use std::path::Path;
 
 /// A spec that failed `nnc check` reached the trainer.
@@ -70,18 +71,58 @@ impl Trainer {
         };
         let n = batch_sampler.epoch_len() as u64;
         let steps_per_epoch = n.div_ceil(train.batch.max(1));
+        let base_lr = train.optimizer.lr();
         let schedule = LrSchedule {
-            base_lr: train.optimizer.lr(),
+            base_lr,
             shape: match train.schedule {
                 Schedule::Constant => LrShape::Constant,
                 Schedule::Step { every, gamma } => LrShape::Step { every, gamma },
                 Schedule::Cosine { min_lr } => LrShape::Cosine { min_lr },
+                Schedule::OneCycle {
+                    pct_start,
+                    div_factor,
+                    final_div_factor,
+                } => LrShape::OneCycle {
+                    pct_start,
+                    div_factor,
+                    final_div_factor,
+                },
+                Schedule::ReduceOnPlateau {
+                    metric,
+                    factor,
+                    patience,
+                    threshold,
+                    cooldown,
+                    min_lr,
+                } => LrShape::Plateau(Plateau {
+                    maximize: metric.maximize(),
+                    factor,
+                    patience,
+                    threshold,
+                    cooldown,
+                    min_lr,
+                    state: PlateauState::new(base_lr, metric.maximize()),
+                }),
             },
             warmup_steps: train.warmup * steps_per_epoch,
             steps_per_epoch,
             total_steps: train.epochs * steps_per_epoch,
         };
+        if data.validation.is_none()
+            && (train.early_stopping.is_some() || train.schedule.monitor().is_some())
+        {
+            return Err(RunError::config_at(
+                train.span,
+                "this train block watches a validation metric, but its data has no validation split",
+                "Add e.g. `validation: 0.1` to the data block.",
+            ));
+        }
+        let tracker = data
+            .validation
+            .as_ref()
+            .map(|_| Tracker::new(train.early_stopping.as_ref()));
         let mut trainer = Trainer {
+            tracker,
             input: input.name.clone(),
             engine: Engine::new(net, train.clone(), Extras { rules, distill }),
             data,

@@ -262,6 +262,10 @@ pub fn training_step_with_extras(
     extras: &Extras,
 ) -> Program {
     let mut p = forward_with_extras(net, train, batch, Mode::Train, extras);
-    super::update::append(&mut p, &train.optimizer);
+    let clip = super::update::Clip {
+        value: train.clip_value,
+        norm: train.clip_norm,
+    };
+    super::update::append(&mut p, &train.optimizer, clip);
     p
 }

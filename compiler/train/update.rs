@@ -49,9 +49,55 @@ impl Update<'_> {
     }
 }
 
+/// Gradient clipping, applied to the loss's gradients before weight decay and the
+/// optimizer (as `torch.nn.utils.clip_grad_value_` / `clip_grad_norm_` before
+/// `optimizer.step()`): first each component to `[-value, value]`, then all gradients
+/// scaled by `min(1, norm / (‖g‖ + 1e-6))`, ‖g‖ the L2 norm over every parameter's.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Clip {
+    pub value: Option<f64>,
+    pub norm: Option<f64>,
+}
+
+/// Clips `grads` in the graph (see [`Clip`]).
+fn clip(g: &mut Graph, grads: &mut [NodeId], clip: Clip) {
+    if let Some(c) = clip.value {
+        for grad in grads.iter_mut() {
+            *grad = g.clamp(*grad, -c, c);
+        }
+    }
+    let Some(max_norm) = clip.norm else {
+        return;
+    };
+    g.set_origin(Some(crate::prim::Origin::layer("gradient clipping")));
+    let mut total: Option<NodeId> = None;
+    for &grad in grads.iter() {
+        let sq = g.square(grad);
+        let sum = g.sum_all(sq);
+        total = Some(match total {
+            None => sum,
+            Some(t) => g.add(t, sum),
+        });
+    }
+    if let Some(total) = total {
+        let norm = g.sqrt(total);
+        let denom = g.add_scalar(norm, 1e-6);
+        let bound = g.constant(max_norm, &[]);
+        let ratio = g.div(bound, denom);
+        let one = g.constant(1.0, &[]);
+        let coef = g.min(ratio, one);
+        for grad in grads.iter_mut() {
+            let shape = g.shape(*grad).to_vec();
+            let c = g.broadcast_to(coef, &shape);
+            *grad = g.mul(*grad, c);
+        }
+    }
+    g.set_origin(None);
+}
+
 /// Appends the backward pass and `opt`'s update of every parameter to the forward program
 /// `p`; the new values (and optimizer state) become `p.updates` and outputs.
-pub fn append(p: &mut Program, opt: &Optimizer) {
+pub fn append(p: &mut Program, opt: &Optimizer, clipping: Clip) {
     let Program {
         graph: g,
         lowered,
@@ -76,7 +122,8 @@ pub fn append(p: &mut Program, opt: &Optimizer) {
     let corrections = opt
         .adam_betas()
         .map(|_| (g.input(ADAM_C1, &[]), g.input(ADAM_C2, &[])));
-    for (i, decl) in lowered.params.iter().enumerate() {
+    // Parameter `i`'s value and total gradient (the sum over its reads).
+    let total = |g: &mut Graph, i: usize| -> Option<(NodeId, NodeId)> {
         let mut grad: Option<NodeId> = None;
         let mut value: Option<NodeId> = None;
         for ((pi, read), g_id) in reads.iter().zip(&grads) {
@@ -88,7 +135,27 @@ pub fn append(p: &mut Program, opt: &Optimizer) {
                 });
             }
         }
-        let (Some(w), Some(grad)) = (value, grad) else {
+        Some((value?, grad?))
+    };
+    // With clipping every gradient is needed before the first update; without, each is
+    // built just before its update (the node order, hence the step's bits, of a run
+    // without clipping is unchanged).
+    let clipped: Option<Vec<Option<(NodeId, NodeId)>>> = (clipping != Clip::default()).then(|| {
+        let all: Vec<Option<(NodeId, NodeId)>> =
+            (0..lowered.params.len()).map(|i| total(g, i)).collect();
+        let mut grads: Vec<NodeId> = all.iter().flatten().map(|t| t.1).collect();
+        clip(g, &mut grads, clipping);
+        let mut grads = grads.into_iter();
+        all.into_iter()
+            .map(|t| t.map(|(w, _)| (w, grads.next().unwrap_or(w))))
+            .collect()
+    });
+    for (i, decl) in lowered.params.iter().enumerate() {
+        let found = match &clipped {
+            Some(all) => all[i],
+            None => total(g, i),
+        };
+        let Some((w, grad)) = found else {
             continue;
         };
         g.set_origin(Some(crate::prim::Origin::layer(format!(

@@ -13,6 +13,112 @@ pub enum Shape {
     Cosine {
         min_lr: f64,
     },
+    /// PyTorch's `OneCycleLR` with its defaults `anneal_strategy='cos'`,
+    /// `three_phase=False`: from `lr / div_factor` up to `lr` over the first
+    /// `pct_start · total_steps - 1` steps, then down to `lr / div_factor /
+    /// final_div_factor` at the last step, both halves cosine.
+    OneCycle {
+        pct_start: f64,
+        div_factor: f64,
+        final_div_factor: f64,
+    },
+    /// PyTorch's `ReduceLROnPlateau`: the learning rate changes only between epochs, by
+    /// [`Schedule::end_epoch`].
+    Plateau(Plateau),
+}
+
+/// `ReduceLROnPlateau` with `threshold_mode='rel'` and `eps=1e-8`, and its state.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Plateau {
+    /// Whether larger metric values are better (`mode='max'`).
+    pub maximize: bool,
+    pub factor: f64,
+    pub patience: u64,
+    pub threshold: f64,
+    pub cooldown: u64,
+    pub min_lr: f64,
+    pub state: PlateauState,
+}
+
+/// What `ReduceLROnPlateau` remembers between epochs (a checkpoint stores it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlateauState {
+    /// The learning rate now.
+    pub lr: f64,
+    /// The best metric so far (+inf, or -inf when maximizing, before the first epoch).
+    pub best: f64,
+    pub bad_epochs: u64,
+    pub cooldown_left: u64,
+}
+
+impl PlateauState {
+    /// The state before the first epoch.
+    pub fn new(lr: f64, maximize: bool) -> PlateauState {
+        PlateauState {
+            lr,
+            best: if maximize {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            },
+            bad_epochs: 0,
+            cooldown_left: 0,
+        }
+    }
+
+    /// Its text in a checkpoint: four numbers (Rust's shortest round-trip form).
+    pub fn to_text(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.lr, self.best, self.bad_epochs, self.cooldown_left
+        )
+    }
+
+    /// Reads [`PlateauState::to_text`].
+    pub fn from_text(text: &str) -> Option<PlateauState> {
+        let parts: Vec<&str> = text.split(' ').collect();
+        match parts.as_slice() {
+            [lr, best, bad, cooldown] => Some(PlateauState {
+                lr: lr.parse().ok()?,
+                best: best.parse().ok()?,
+                bad_epochs: bad.parse().ok()?,
+                cooldown_left: cooldown.parse().ok()?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl Plateau {
+    /// PyTorch's `step(metric)`: returns the new learning rate when it was reduced.
+    pub fn step(&mut self, metric: f64) -> Option<f64> {
+        let s = &mut self.state;
+        let better = if self.maximize {
+            metric > s.best * (1.0 + self.threshold)
+        } else {
+            metric < s.best * (1.0 - self.threshold)
+        };
+        if better {
+            s.best = metric;
+            s.bad_epochs = 0;
+        } else {
+            s.bad_epochs += 1;
+        }
+        if s.cooldown_left > 0 {
+            s.cooldown_left -= 1;
+            s.bad_epochs = 0;
+        }
+        if s.bad_epochs > self.patience {
+            s.cooldown_left = self.cooldown;
+            s.bad_epochs = 0;
+            let new = (s.lr * self.factor).max(self.min_lr);
+            if s.lr - new > 1e-8 {
+                s.lr = new;
+                return Some(new);
+            }
+        }
+        None
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,6 +151,37 @@ impl Schedule {
                         * 0.5
                         * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos())
             }
+            Shape::OneCycle {
+                pct_start,
+                div_factor,
+                final_div_factor,
+            } => {
+                let initial = self.base_lr / div_factor;
+                let last = initial / final_div_factor;
+                let up_end = pct_start * self.total_steps as f64 - 1.0;
+                let down_end = self.total_steps as f64 - 1.0;
+                let t = step as f64;
+                let (start, end, from, to) = if t <= up_end {
+                    (0.0, up_end, initial, self.base_lr)
+                } else {
+                    (up_end, down_end, self.base_lr, last)
+                };
+                let pct = ((t - start) / (end - start)).min(1.0);
+                to + (from - to) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
+            }
+            Shape::Plateau(p) => p.state.lr,
+        }
+    }
+
+    /// Called after every epoch with the watched metric: `ReduceLROnPlateau` steps (and
+    /// returns its new learning rate when it reduced it); other shapes ignore it.
+    pub fn end_epoch(&mut self, metric: f64) -> Option<f64> {
+        match &mut self.shape {
+            Shape::Plateau(p) => p.step(metric),
+            Shape::Constant
+            | Shape::Step { .. }
+            | Shape::Cosine { .. }
+            | Shape::OneCycle { .. } => None,
         }
     }
 }
@@ -82,6 +219,66 @@ mod tests {
         assert_eq!(s.lr(0), 0.025);
         assert_eq!(s.lr(3), 0.1);
         assert_eq!(s.lr(4), 0.1);
+    }
+
+    /// PyTorch 2.x `OneCycleLR(opt, max_lr=0.1, total_steps=100)` (pct_start 0.3,
+    /// div_factor 25, final_div_factor 1e4), by hand from its `_anneal_func`: the first
+    /// phase ends at step 29 = 0.3 · 100 - 1, the second at step 99.
+    #[test]
+    fn one_cycle_matches_pytorch_by_hand() {
+        let s = sched(
+            Shape::OneCycle {
+                pct_start: 0.3,
+                div_factor: 25.0,
+                final_div_factor: 1e4,
+            },
+            0,
+        );
+        let cos = |start: f64, end: f64, pct: f64| {
+            end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
+        };
+        let initial = 0.1 / 25.0;
+        let last = initial / 1e4;
+        assert!((s.lr(0) - initial).abs() < 1e-15);
+        assert!((s.lr(29) - 0.1).abs() < 1e-15);
+        assert!((s.lr(10) - cos(initial, 0.1, 10.0 / 29.0)).abs() < 1e-15);
+        assert!((s.lr(64) - cos(0.1, last, 35.0 / 70.0)).abs() < 1e-15);
+        assert!((s.lr(99) - last).abs() < 1e-15);
+        // Halfway down is the mean of the two ends.
+        assert!((s.lr(64) - (0.1 + last) / 2.0).abs() < 1e-12);
+    }
+
+    /// PyTorch `ReduceLROnPlateau(opt, factor=0.5, patience=1, cooldown=1, min_lr=0.03)`
+    /// on the losses 1.0, 0.9, five times 0.95, then 0.8, by hand: a reduction after the second bad
+    /// epoch in a row (bad > patience), then one cooldown epoch that counts nothing.
+    #[test]
+    fn plateau_matches_pytorch_by_hand() {
+        let p = Plateau {
+            maximize: false,
+            factor: 0.5,
+            patience: 1,
+            threshold: 1e-4,
+            cooldown: 1,
+            min_lr: 0.03,
+            state: PlateauState::new(0.1, false),
+        };
+        let mut s = sched(Shape::Plateau(p), 0);
+        let lrs: Vec<f64> = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.8]
+            .into_iter()
+            .map(|m| {
+                s.end_epoch(m);
+                s.lr(0)
+            })
+            .collect();
+        // epochs: best, best, bad 1, bad 2 -> 0.05 (cooldown 1), cooldown (bad reset),
+        // bad 1, bad 2 -> max(0.025, min_lr 0.03) = 0.03, then a new best.
+        assert_eq!(lrs, [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.03, 0.03]);
+        let state = match s.shape {
+            Shape::Plateau(p) => p.state,
+            _ => unreachable!(),
+        };
+        assert_eq!(PlateauState::from_text(&state.to_text()), Some(state));
+        assert_eq!(state.best, 0.8);
     }
 
     #[test]

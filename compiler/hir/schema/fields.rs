@@ -26,7 +26,17 @@ pub static DATA_FIELDS: Sig = sig(
                 open_min: true,
             },
             Default::Float(0.8),
-            "Fraction of examples for training; the rest is the test set (stratified).",
+            "Fraction of examples for training; the rest is the test set (stratified). Below 1 unless a `test` source is given.",
+        ),
+        p(
+            "validation",
+            Ty::Float {
+                min: 0.0,
+                max: 0.9,
+                open_min: false,
+            },
+            Default::Float(0.0),
+            "Fraction of the training part held out for validation (stratified, seeded); 0: none.",
         ),
         p(
             "scale",
@@ -74,6 +84,32 @@ pub static DISTILL_FIELDS: Sig = sig(
         ),
     ]],
     "Distillation settings.",
+);
+
+pub static EARLY_STOPPING_FIELDS: Sig = sig(
+    "early_stopping",
+    0,
+    &[&[
+        p(
+            "metric",
+            Ty::Sym(MONITORED),
+            Default::Sym("val_loss"),
+            "The validation metric watched after every epoch.",
+        ),
+        p(
+            "patience",
+            POS_INT,
+            Default::Int(5),
+            "Epochs without improvement before training stops.",
+        ),
+        p(
+            "min_delta",
+            NONNEG_FLOAT,
+            Default::Float(0.0),
+            "Smallest change that counts as an improvement.",
+        ),
+    ]],
+    "Early-stopping settings.",
 );
 
 pub static TRAIN_FIELDS: Sig = sig(
@@ -164,6 +200,24 @@ pub static TRAIN_FIELDS: Sig = sig(
             Ty::Record(&DISTILL_FIELDS),
             Default::Optional,
             "Distillation settings (with `teacher`).",
+        ),
+        p(
+            "early_stopping",
+            Ty::Record(&EARLY_STOPPING_FIELDS),
+            Default::Optional,
+            "Stop when a validation metric stops improving (needs the data block's `validation`).",
+        ),
+        p(
+            "clip_norm",
+            POS_FLOAT,
+            Default::Optional,
+            "Scale the gradients down so their global L2 norm is at most this.",
+        ),
+        p(
+            "clip_value",
+            POS_FLOAT,
+            Default::Optional,
+            "Clamp every gradient component to [-clip_value, clip_value].",
         ),
     ]],
     "How to train a network on a data set.",

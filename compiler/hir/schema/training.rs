@@ -183,8 +183,79 @@ pub static SCHEDULE: CtorSet = CtorSet {
             )]],
             "Cosine annealing from lr to min_lr over the run, per step.",
         ),
+        sig(
+            "one_cycle",
+            0,
+            &[&[
+                p(
+                    "pct_start",
+                    UNIT_OPEN,
+                    Default::Float(0.3),
+                    "Share of the steps spent raising the learning rate.",
+                ),
+                p(
+                    "div_factor",
+                    POS_FLOAT,
+                    Default::Float(25.0),
+                    "The first learning rate is the optimizer's lr / div_factor.",
+                ),
+                p(
+                    "final_div_factor",
+                    POS_FLOAT,
+                    Default::Float(10000.0),
+                    "The last learning rate is the first / final_div_factor.",
+                ),
+            ]],
+            "Smith's one-cycle policy as PyTorch's OneCycleLR (cosine annealing, per step): up to the optimizer's lr, then down.",
+        ),
+        sig(
+            "reduce_on_plateau",
+            0,
+            &[&[
+                p(
+                    "metric",
+                    Ty::Sym(MONITORED),
+                    Default::Sym("val_loss"),
+                    "The validation metric watched after every epoch.",
+                ),
+                p(
+                    "factor",
+                    UNIT_OPEN,
+                    Default::Float(0.1),
+                    "Factor applied to the learning rate at each reduction.",
+                ),
+                p(
+                    "patience",
+                    NONNEG_INT,
+                    Default::Int(10),
+                    "Epochs without improvement tolerated before a reduction.",
+                ),
+                p(
+                    "threshold",
+                    NONNEG_FLOAT,
+                    Default::Float(1e-4),
+                    "Relative improvement that counts (PyTorch's `threshold_mode: rel`).",
+                ),
+                p(
+                    "cooldown",
+                    NONNEG_INT,
+                    Default::Int(0),
+                    "Epochs after a reduction before bad epochs are counted again.",
+                ),
+                p(
+                    "min_lr",
+                    NONNEG_FLOAT,
+                    Default::Float(0.0),
+                    "The learning rate never goes below this.",
+                ),
+            ]],
+            "PyTorch's ReduceLROnPlateau on a validation metric: the learning rate times factor after patience epochs without improvement.",
+        ),
     ],
 };
+
+/// The validation metrics early stopping and `reduce_on_plateau` can watch.
+pub const MONITORED: &[&str] = &["val_loss", "val_accuracy"];
 
 pub static LOSS: CtorSet = CtorSet {
     what: "a loss",

@@ -6,7 +6,7 @@
 use super::super::args::Bound;
 use super::super::{Network, Program, TrainDecl};
 use super::formula::pi_out_of_range;
-use super::{ClassWeights, Loss, Sampler};
+use super::{ClassWeights, Loss, Sampler, Schedule};
 use crate::diagnostics::{codes, Diagnostic, Diagnostics};
 
 /// Reports every spec-only problem of `decl`; false if one is an error. `b` holds the
@@ -87,6 +87,7 @@ pub fn train(decl: &TrainDecl, b: &Bound, program: &Program, diags: &mut Diagnos
             );
         }
     }
+    validation_checks(decl, b, program, &mut error);
     if decl.loss.class_weights().is_some() && decl.sampler.rebalances() {
         // Both fix the class frequencies the loss sees: together they over-correct, e.g.
         // balanced batches and balanced weights weigh a 1:20 minority 400 times more.
@@ -263,4 +264,53 @@ fn width(net: &Network) -> usize {
         .shape
         .iter()
         .product::<u64>() as usize
+}
+
+/// Early stopping and `reduce_on_plateau` read a validation split, which the data block
+/// must hold out (the test split never chooses anything); `one_cycle` has its own warmup.
+fn validation_checks(
+    decl: &TrainDecl,
+    b: &Bound,
+    program: &Program,
+    error: &mut impl FnMut(Diagnostic),
+) {
+    let data = program.data.iter().find(|d| d.name == decl.data);
+    let has_validation = data.is_none_or(|d| d.validation > 0.0);
+    let readers = [
+        decl.early_stopping
+            .map(|e| ("early_stopping", "early stopping", e.metric)),
+        decl.schedule
+            .monitor()
+            .map(|m| ("schedule", "`reduce_on_plateau`", m)),
+    ];
+    for (field, what, metric) in readers.into_iter().flatten() {
+        if !has_validation {
+            let mut d = Diagnostic::error(
+                codes::TRAIN_INVALID,
+                format!(
+                    "{what} watches `{}`, but data block `{}` holds out no validation split",
+                    metric.name(),
+                    decl.data
+                ),
+            )
+            .with_label(b.span(field), "reads the validation split");
+            if let Some(data) = data {
+                d = d.with_label(data.span, "no `validation` here");
+            }
+            error(d.with_help(
+                "Add e.g. `validation: 0.1` to the data block: a share of the training part, never the test split.",
+            ));
+        }
+    }
+    if matches!(decl.schedule, Schedule::OneCycle { .. }) && decl.warmup > 0 {
+        error(
+            Diagnostic::error(
+                codes::TRAIN_INVALID,
+                "`one_cycle` has its own warmup and cannot follow `warmup` epochs",
+            )
+            .with_label(b.span("schedule"), "rises for `pct_start` of the run")
+            .with_label(b.span("warmup"), "a second warmup")
+            .with_help("Leave out `warmup`; `one_cycle(pct_start: ...)` sets how long the learning rate rises."),
+        );
+    }
 }

@@ -12,7 +12,9 @@ mod init;
 mod training;
 
 pub use data::{CsvLabel, Scale, Source};
-pub use training::{ClassWeights, Distill, Loss, Optimizer, Sampler, Schedule, Teacher};
+pub use training::{
+    ClassWeights, Distill, EarlyStopping, Loss, Monitor, Optimizer, Sampler, Schedule, Teacher,
+};
 
 use super::value::{fmt_f64, Ctor, Value};
 use std::fmt;

@@ -251,8 +251,28 @@ impl fmt::Display for Loss {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Schedule {
     Constant,
-    Step { every: u64, gamma: f64 },
-    Cosine { min_lr: f64 },
+    Step {
+        every: u64,
+        gamma: f64,
+    },
+    Cosine {
+        min_lr: f64,
+    },
+    /// PyTorch's `OneCycleLR` (cosine annealing, two phases), its maximum the optimizer's lr.
+    OneCycle {
+        pct_start: f64,
+        div_factor: f64,
+        final_div_factor: f64,
+    },
+    /// PyTorch's `ReduceLROnPlateau` (relative threshold) on a validation metric.
+    ReduceOnPlateau {
+        metric: Monitor,
+        factor: f64,
+        patience: u64,
+        threshold: f64,
+        cooldown: u64,
+        min_lr: f64,
+    },
 }
 
 impl Schedule {
@@ -267,8 +287,110 @@ impl Schedule {
             "cosine" => Schedule::Cosine {
                 min_lr: a.f64("min_lr")?,
             },
+            "one_cycle" => Schedule::OneCycle {
+                pct_start: a.f64("pct_start")?,
+                div_factor: a.f64("div_factor")?,
+                final_div_factor: a.f64("final_div_factor")?,
+            },
+            "reduce_on_plateau" => Schedule::ReduceOnPlateau {
+                metric: Monitor::from_name(&a.str("metric")?).ok_or_else(|| a.unfit("metric"))?,
+                factor: a.f64("factor")?,
+                patience: a.u64("patience")?,
+                threshold: a.f64("threshold")?,
+                cooldown: a.u64("cooldown")?,
+                min_lr: a.f64("min_lr")?,
+            },
             _ => return a.unknown(),
         })
+    }
+
+    /// Whether the learning rate of a step depends on the number of epochs planned (a
+    /// resumed run with other `epochs` follows another curve from there on).
+    pub fn depends_on_epochs(&self) -> bool {
+        match self {
+            Schedule::Cosine { .. } | Schedule::OneCycle { .. } => true,
+            Schedule::Constant | Schedule::Step { .. } | Schedule::ReduceOnPlateau { .. } => false,
+        }
+    }
+
+    /// The validation metric the schedule reads, if any.
+    pub fn monitor(&self) -> Option<Monitor> {
+        match self {
+            Schedule::ReduceOnPlateau { metric, .. } => Some(*metric),
+            Schedule::Constant
+            | Schedule::Step { .. }
+            | Schedule::Cosine { .. }
+            | Schedule::OneCycle { .. } => None,
+        }
+    }
+}
+
+/// A validation metric watched after every epoch (early stopping, `reduce_on_plateau`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Monitor {
+    ValLoss,
+    ValAccuracy,
+}
+
+impl Monitor {
+    pub fn from_name(name: &str) -> Option<Monitor> {
+        match name {
+            "val_loss" => Some(Monitor::ValLoss),
+            "val_accuracy" => Some(Monitor::ValAccuracy),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Monitor::ValLoss => "val_loss",
+            Monitor::ValAccuracy => "val_accuracy",
+        }
+    }
+
+    /// Whether larger values are better.
+    pub fn maximize(self) -> bool {
+        match self {
+            Monitor::ValLoss => false,
+            Monitor::ValAccuracy => true,
+        }
+    }
+}
+
+/// Stop training when `metric` has not improved by more than `min_delta` for `patience`
+/// epochs (Keras' and Lightning's `EarlyStopping`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EarlyStopping {
+    pub metric: Monitor,
+    pub patience: u64,
+    pub min_delta: f64,
+}
+
+impl EarlyStopping {
+    /// From the bound `early_stopping` record (defaults filled from the schema).
+    pub fn from_record(fields: &[(String, Value)]) -> Built<EarlyStopping> {
+        let c = Ctor {
+            name: "early_stopping".into(),
+            args: fields.to_vec(),
+        };
+        let a = Args(&c);
+        Ok(EarlyStopping {
+            metric: Monitor::from_name(&a.str("metric")?).ok_or_else(|| a.unfit("metric"))?,
+            patience: a.u64("patience")?,
+            min_delta: a.f64("min_delta")?,
+        })
+    }
+}
+
+impl fmt::Display for EarlyStopping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "(metric: {}, patience: {}, min_delta: {})",
+            self.metric.name(),
+            self.patience,
+            crate::hir::value::fmt_f64(self.min_delta)
+        )
     }
 }
 
@@ -285,6 +407,38 @@ impl fmt::Display for Schedule {
                 ],
             ),
             Schedule::Cosine { min_lr } => call(f, "cosine", &[("min_lr", Arg::Num(min_lr))]),
+            Schedule::OneCycle {
+                pct_start,
+                div_factor,
+                final_div_factor,
+            } => call(
+                f,
+                "one_cycle",
+                &[
+                    ("pct_start", Arg::Num(pct_start)),
+                    ("div_factor", Arg::Num(div_factor)),
+                    ("final_div_factor", Arg::Num(final_div_factor)),
+                ],
+            ),
+            Schedule::ReduceOnPlateau {
+                metric,
+                factor,
+                patience,
+                threshold,
+                cooldown,
+                min_lr,
+            } => call(
+                f,
+                "reduce_on_plateau",
+                &[
+                    ("metric", Arg::Sym(metric.name())),
+                    ("factor", Arg::Num(factor)),
+                    ("patience", Arg::Num(patience as f64)),
+                    ("threshold", Arg::Num(threshold)),
+                    ("cooldown", Arg::Num(cooldown as f64)),
+                    ("min_lr", Arg::Num(min_lr)),
+                ],
+            ),
         }
     }
 }

@@ -66,7 +66,7 @@ pub fn load_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Da
 
 /// Checks the header of an unsigned-byte IDX file with `ndim` dimensions; returns the sizes
 /// and the data bytes.
-fn parse_idx<'a>(
+pub(crate) fn parse_idx<'a>(
     file: &str,
     bytes: &'a [u8],
     ndim: u8,

@@ -152,14 +152,14 @@ fn build(
 }
 
 /// A decoded array: its shape and its values in C order.
-struct Decoded<T> {
-    shape: Vec<usize>,
-    values: Vec<T>,
+pub(crate) struct Decoded<T> {
+    pub(crate) shape: Vec<usize>,
+    pub(crate) values: Vec<T>,
 }
 
 /// The types arrays are decoded into: `f32` for features, `f64` for labels (exact for every
 /// supported type except int64 beyond 2^53, which is no usable class index anyway).
-trait Value: Copy {
+pub(crate) trait Value: Copy {
     fn from_f64(v: f64) -> Self;
     fn from_f32(v: f32) -> Self;
 }
@@ -182,7 +182,7 @@ impl Value for f64 {
     }
 }
 
-fn decode<T: Value>(file: &str, bytes: &[u8]) -> Result<Decoded<T>, DataError> {
+pub(crate) fn decode<T: Value>(file: &str, bytes: &[u8]) -> Result<Decoded<T>, DataError> {
     let mut cursor = Cursor::new(bytes);
     let header = Header::from_reader(&mut cursor).map_err(|err| bad_npy(file, err.to_string()))?;
     let descriptor = header.type_descriptor.to_string();

@@ -85,6 +85,15 @@ impl Scaler {
         })
     }
 
+    /// A scaler from stored statistics (a model file's): `None` if the lengths differ or
+    /// a scale is zero or not finite.
+    pub fn from_parts(shift: Vec<f32>, scale: Vec<f32>) -> Option<Self> {
+        let ok = shift.len() == scale.len()
+            && shift.iter().all(|v| v.is_finite())
+            && scale.iter().all(|v| v.is_finite() && *v != 0.0);
+        ok.then_some(Self { shift, scale })
+    }
+
     /// Per-column shift (subtracted first).
     pub fn shift(&self) -> &[f32] {
         &self.shift
@@ -97,16 +106,25 @@ impl Scaler {
 
     /// Applies the fitted map to `dataset` in place.
     pub fn transform(&self, dataset: &mut Dataset) -> Result<(), DataError> {
-        if dataset.n_features() != self.shift.len() {
+        let origin = dataset.origin().to_string();
+        self.transform_rows(&origin, dataset.features_mut())
+    }
+
+    /// Applies the fitted map to feature rows read from `origin` (new data to score).
+    pub fn transform_rows(
+        &self,
+        origin: &str,
+        features: &mut ndarray::Array2<f32>,
+    ) -> Result<(), DataError> {
+        if features.ncols() != self.shift.len() {
             return Err(DataError::ShapeMismatch {
-                file: dataset.origin().to_string(),
-                n_features: dataset.n_features(),
+                file: origin.to_string(),
+                n_features: features.ncols(),
                 shape: vec![self.shift.len()],
                 needed: self.shift.len(),
             });
         }
-        let origin = dataset.origin().to_string();
-        for (i, mut row) in dataset.features_mut().rows_mut().into_iter().enumerate() {
+        for (i, mut row) in features.rows_mut().into_iter().enumerate() {
             for (j, value) in row.iter_mut().enumerate() {
                 let scaled = (*value - self.shift[j]) / self.scale[j];
                 // Only a far-out test value over a tiny train spread can overflow; report it

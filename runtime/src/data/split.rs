@@ -37,6 +37,17 @@ pub fn stratified_split(
     train_fraction: f64,
     seed: u64,
 ) -> Result<Split, DataError> {
+    stratified_split_stream(dataset, train_fraction, seed, stream::SPLIT)
+}
+
+/// [`stratified_split`] drawing from `rng_for(seed, stream_id)` (a validation split taken
+/// out of the training part uses its own stream).
+pub fn stratified_split_stream(
+    dataset: &Dataset,
+    train_fraction: f64,
+    seed: u64,
+    stream_id: u64,
+) -> Result<Split, DataError> {
     if !(train_fraction > 0.0 && train_fraction < 1.0) {
         return Err(DataError::BadParameter {
             context: format!("splitting `{}`", dataset.origin()),
@@ -89,7 +100,7 @@ pub fn stratified_split(
         });
     }
 
-    let mut rng = rng_for(seed, stream::SPLIT);
+    let mut rng = rng_for(seed, stream_id);
     let mut split = Split {
         train: Vec::with_capacity(n_train + unlabelled.len()),
         test: Vec::with_capacity(n - n_train),
