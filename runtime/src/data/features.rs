@@ -57,7 +57,7 @@ pub fn load_features(path: &Path, csv: &FeatureCsv) -> Result<Features, DataErro
         let (shape, values) = png_image(&file, &read_bytes(path)?)?;
         let n = values.len();
         Ok(Features {
-            values: Array2::from_shape_vec((1, n), values).expect("one row"),
+            values: matrix(&file, 1, n, values)?,
             shape,
             row_names: Some(vec![file]),
         })
@@ -90,7 +90,7 @@ fn npy(file: &str, bytes: &[u8]) -> Result<Features, DataError> {
     }
     finite(file, &x.values, d)?;
     Ok(Features {
-        values: Array2::from_shape_vec((n, d), x.values).expect("checked shape"),
+        values: matrix(file, n, d, x.values)?,
         shape,
         row_names: None,
     })
@@ -107,7 +107,7 @@ fn idx(file: &str, bytes: &[u8]) -> Result<Features, DataError> {
     }
     let values = pixels.iter().map(|&p| f32::from(p)).collect();
     Ok(Features {
-        values: Array2::from_shape_vec((dims[0], d), values).expect("checked sizes"),
+        values: matrix(file, dims[0], d, values)?,
         shape: vec![1, dims[1], dims[2]],
         row_names: None,
     })
@@ -211,8 +211,7 @@ fn csv_features(file: &str, text: &[u8], options: &FeatureCsv) -> Result<Feature
         });
     }
     Ok(Features {
-        values: Array2::from_shape_vec((rows.len(), options.n_features), values)
-            .expect("every row has n_features values"),
+        values: matrix(file, rows.len(), options.n_features, values)?,
         shape: vec![options.n_features],
         row_names: None,
     })
@@ -295,7 +294,7 @@ fn png_folder(dir: &Path) -> Result<Features, DataError> {
     };
     let d = shape.iter().product();
     Ok(Features {
-        values: Array2::from_shape_vec((names.len(), d), values).expect("one row per image"),
+        values: matrix(&folder, names.len(), d, values)?,
         shape,
         row_names: Some(names),
     })
@@ -314,6 +313,21 @@ pub fn write_npy(path: &Path, values: &Array2<f32>) -> Result<(), DataError> {
     crate::files::write_atomic(path, &bytes).map_err(|e| DataError::Unreadable {
         file: display(path),
         reason: format!("cannot write: {e}"),
+    })
+}
+
+/// `values` as `rows x cols` (the callers checked the sizes; a mismatch is still an error,
+/// not a panic).
+fn matrix(
+    file: &str,
+    rows: usize,
+    cols: usize,
+    values: Vec<f32>,
+) -> Result<Array2<f32>, DataError> {
+    let n = values.len();
+    Array2::from_shape_vec((rows, cols), values).map_err(|_| DataError::Unreadable {
+        file: file.to_string(),
+        reason: format!("{n} values do not fill {rows} rows of {cols}"),
     })
 }
 
