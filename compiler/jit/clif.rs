@@ -5,7 +5,8 @@
 //! Loops are nested in the kernel's dimension order; each load's element offset is built up
 //! one level at a time. The innermost loop runs 4 lanes at a time (`f32x4`, the widest
 //! vectors Cranelift's x64 backend has; docs/performance.md) when every load there has
-//! stride 0 or 1 and the kernel draws no random numbers, with a scalar loop for the rest.
+//! stride 0 or 1 and the kernel draws no random numbers, with a scalar loop for the rest
+//! (below the AVX2 level every loop is scalar: see `vectorizable`).
 //! `exp` is a vector polynomial (`vexp.rs`, within 3e-7 relative of `f32::exp`); `ln` and
 //! the counter-based generator are calls into Rust (`f32::ln`, `nnc_runtime::rng::uniform`), so the JIT
 //! and the interpreter compute them with the same code. `max`
@@ -23,12 +24,12 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
+use nnc_runtime::exec::level::{level, Level};
 
 /// Turns off the instructions above the capped CPU level (`NNC_CPU_LEVEL`,
 /// `nnc_runtime::exec::level`), so one machine can test the code generated for lower ones:
 /// below AVX2 the kernels use SSE only (an FMA becomes a call to `fmaf`, as exact).
 fn cap_isa(isa: &mut cranelift_codegen::isa::Builder) -> Result<(), String> {
-    use nnc_runtime::exec::level::{level, Level};
     const AVX512: [&str; 6] = [
         "has_avx512bitalg",
         "has_avx512dq",
@@ -241,6 +242,14 @@ impl Emitter<'_, '_> {
     }
 
     fn vectorizable(&self) -> bool {
+        // Without AVX, Cranelift 0.135's x64 backend can fold an unaligned vector load into
+        // an SSE `cmpps`, which faults on rows whose length is not a multiple of 4 (a
+        // `[4, 6]` input crashed; upstream bytecodealliance/wasmtime#10408 is the same
+        // class of bug). Below AVX2 the kernels therefore run scalar loops, whose memory
+        // operands have no alignment rule.
+        if cfg!(target_arch = "x86_64") && level() < Level::Avx2 {
+            return false;
+        }
         let dims = self.dims();
         let last = dims.len() - 1;
         if dims[last] < LANES as usize {
