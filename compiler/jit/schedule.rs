@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 mod conv;
 mod fused;
+mod lookup;
 
 /// Where a buffer's memory comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -409,39 +410,11 @@ impl Scheduler<'_> {
                 }
                 Value::View(view)
             }
-            Op::Gather | Op::ScatterAdd => Value::View(self.lookup(id)),
+            Op::Gather => Value::View(self.lookup(id, LookupKind::Gather)),
+            Op::ScatterAdd => Value::View(self.lookup(id, LookupKind::ScatterAdd)),
             op => unreachable!("every op is scheduled: {op:?}"),
         };
         self.values[id.index()] = Some(value);
-    }
-
-    /// A `Gather` or `ScatterAdd`: an executor step over contiguous rows.
-    #[allow(
-        clippy::expect_used,
-        reason = "prim::verify checks that Gather and ScatterAdd results have a row axis"
-    )]
-    fn lookup(&mut self, id: NodeId) -> View {
-        let node = &self.g.nodes[id.index()];
-        let shape = node.shape.clone();
-        let count = self.g.shape(node.inputs[1]).iter().product();
-        let dim = *shape.last().expect("rows have a width");
-        let (kind, vocab) = match node.op {
-            Op::Gather => (LookupKind::Gather, self.g.shape(node.inputs[0])[0]),
-            _ => (LookupKind::ScatterAdd, shape[0]),
-        };
-        let data = self.materialized_input(id, 0);
-        let ids = self.materialized_input(id, 1);
-        let out = self.buffer(shape.iter().product(), BufKind::Arena);
-        self.out.tasks.push(Task::Lookup(Lookup {
-            kind,
-            data,
-            ids,
-            out,
-            count,
-            dim,
-            vocab,
-        }));
-        View::contiguous(out, &shape)
     }
 
     #[allow(
