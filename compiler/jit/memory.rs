@@ -89,7 +89,7 @@ pub fn plan(s: &Schedule) -> (Vec<Option<usize>>, usize) {
 /// `(input, output)` when task `t` may write its fresh arena output over an arena input
 /// whose last use it is.
 fn in_place(s: &Schedule, t: usize, first: &[usize], last: &[usize]) -> Option<(usize, usize)> {
-    let Task::Loop(k) = &s.tasks[t] else {
+    let Task::Kernel(k) = &s.tasks[t] else {
         return None;
     };
     let out = k.out.buf;
@@ -124,7 +124,7 @@ mod tests {
     use crate::jit::schedule::{BufInfo, Task};
 
     fn copy(src: usize, dst: usize) -> Task {
-        Task::Loop(LoopKernel {
+        Task::Kernel(LoopKernel {
             outer: vec![8],
             inner: vec![],
             reduce: None,
@@ -144,7 +144,7 @@ mod tests {
 
     /// `dst[i] = src[i % 4]`: reads `src` through a broadcast, so never in place.
     fn spread(src: usize, dst: usize) -> Task {
-        Task::Loop(LoopKernel {
+        Task::Kernel(LoopKernel {
             outer: vec![2, 4],
             inner: vec![],
             reduce: None,

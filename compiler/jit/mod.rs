@@ -198,7 +198,7 @@ fn compile_optimized(
     for (t, task) in sched.tasks.iter().enumerate() {
         let _ = write!(listing, "step {t}: ");
         match task {
-            Task::Loop(k) => {
+            Task::Kernel(k) => {
                 let mut table: Vec<usize> = Vec::new();
                 for s in k.loads.iter().filter_map(|s| match s {
                     kernel::Source::Buffer(v) => Some(v.buf),
@@ -264,60 +264,36 @@ fn compile_optimized(
     let mut steps: Vec<Step> = Vec::with_capacity(sched.tasks.len());
     let mut next_kernel = pending.iter().peekable();
     for (t, task) in sched.tasks.iter().enumerate() {
-        steps.push(match task {
-            Task::Loop(k) => {
-                #[allow(clippy::expect_used, reason = "pending holds one compiled kernel per Task::Loop, in task order (every spec in tests/jit_*.rs)")]
-                let (_, id, table) = next_kernel
-                    .next()
-                    .filter(|(pt, ..)| *pt == t)
-                    .expect("every loop kernel was compiled");
-                let code = cg.module.get_finalized_function(*id);
-                // SAFETY: the function was compiled with exactly this signature.
-                let f: exec::KernelFn =
-                    unsafe { std::mem::transmute::<*const u8, exec::KernelFn>(code) };
-                let extent = k.outer.first().copied().unwrap_or(1);
-                Step::Kernel {
-                    f,
-                    bufs: table.clone(),
-                    extent,
-                    split: options.threads > 1 && extent >= 2 && k.elements() >= SPLIT_ELEMENTS,
-                }
-            }
-            Task::Gemm(gm) => Step::Gemm(exec::Gemm {
-                m: gm.m,
-                n: gm.n,
-                k: gm.k,
-                batch: gm.batch.clone(),
-                a: operand(&gm.a),
-                b: operand(&gm.b),
-                c: operand(&gm.c),
-                binary: gm.binary,
-                a_static: gm.a_static,
-                b_static: gm.b_static,
-            }),
-            Task::Im2Col {
-                src,
-                dst,
-                window,
-                positions_major,
-            } => Step::Im2Col {
-                src: *src,
-                dst: *dst,
-                window: *window,
-                positions_major: *positions_major,
-            },
-            Task::Col2Im { src, dst, window } => Step::Col2Im {
-                src: *src,
-                dst: *dst,
-                window: *window,
-            },
-            Task::Conv(c) => Step::Conv(c.clone()),
-            Task::Lookup(l) => Step::Lookup(l.clone()),
-            Task::Fill { buf, value } => Step::Fill {
-                buf: *buf,
-                value: *value,
-            },
-        });
+        let kernel = |k: &kernel::LoopKernel| -> Result<exec::Kernel, String> {
+            let (_, id, table) = next_kernel
+                .next()
+                .filter(|(pt, ..)| *pt == t)
+                .ok_or_else(|| format!("step {t}: its loop kernel was not compiled"))?;
+            let code = cg.module.get_finalized_function(*id);
+            // SAFETY: the function was compiled with exactly this signature.
+            let f: exec::KernelFn =
+                unsafe { std::mem::transmute::<*const u8, exec::KernelFn>(code) };
+            let extent = k.outer.first().copied().unwrap_or(1);
+            Ok(exec::Kernel {
+                f,
+                bufs: table.clone(),
+                extent,
+                split: options.threads > 1 && extent >= 2 && k.elements() >= SPLIT_ELEMENTS,
+            })
+        };
+        let gemm = |gm: &schedule::GemmTask| exec::Gemm {
+            m: gm.m,
+            n: gm.n,
+            k: gm.k,
+            batch: gm.batch.clone(),
+            a: operand(&gm.a),
+            b: operand(&gm.b),
+            c: operand(&gm.c),
+            binary: gm.binary,
+            a_static: gm.a_static,
+            b_static: gm.b_static,
+        };
+        steps.push(task.map(kernel, gemm)?);
     }
     let plan = Plan {
         bufs,

@@ -9,7 +9,7 @@
 
 use super::kernel::{contiguous_strides, Inst, LoopKernel, ReduceOp, Source, View};
 use crate::prim::{ConvGeom, Graph, NodeId, Op};
-use nnc_runtime::exec::{ConvKind, Lookup, LookupKind, Window};
+use nnc_runtime::exec::{Buffers, LookupKind, Step, Window};
 use std::collections::HashMap;
 
 mod conv;
@@ -52,69 +52,33 @@ pub struct GemmTask {
     pub b_static: bool,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Task {
-    Loop(LoopKernel),
-    Gemm(GemmTask),
-    Im2Col {
-        src: usize,
-        dst: usize,
-        window: Window,
-        /// Stored `[N, positions, patch]` (the operand of a binary product).
-        positions_major: bool,
-    },
-    Col2Im {
-        src: usize,
-        dst: usize,
-        window: Window,
-    },
-    /// A convolution product run block by block.
-    Conv(nnc_runtime::exec::Conv),
-    /// Table rows gathered by id, or scattered back.
-    Lookup(Lookup),
-    Fill {
-        buf: usize,
-        value: f32,
-    },
-}
+/// A scheduled step: the executor's [`Step`] over loop kernels and products still in the
+/// JIT's own form (`jit/mod.rs` compiles them with [`Step::map`]).
+pub type Task = Step<LoopKernel, GemmTask>;
 
-impl Task {
-    /// Buffers read and written, for liveness.
-    pub fn reads(&self) -> Vec<usize> {
-        match self {
-            Task::Loop(k) => k
-                .loads
-                .iter()
-                .filter_map(|s| match s {
-                    Source::Buffer(v) => Some(v.buf),
-                    Source::Rand { .. } => None,
-                })
-                .collect(),
-            Task::Gemm(g) => vec![g.a.0.buf, g.b.0.buf],
-            Task::Im2Col { src, .. } | Task::Col2Im { src, .. } => vec![*src],
-            Task::Conv(c) => match c.kind {
-                ConvKind::Forward => vec![c.image, c.weight.buf],
-                ConvKind::WeightGrad => vec![c.image, c.out.buf],
-                ConvKind::InputGrad => vec![c.weight.buf, c.out.buf],
-            },
-            Task::Lookup(l) => vec![l.data, l.ids],
-            Task::Fill { .. } => vec![],
-        }
+impl Buffers for LoopKernel {
+    fn reads(&self) -> Vec<usize> {
+        self.loads
+            .iter()
+            .filter_map(|s| match s {
+                Source::Buffer(v) => Some(v.buf),
+                Source::Rand { .. } => None,
+            })
+            .collect()
     }
 
-    pub fn writes(&self) -> usize {
-        match self {
-            Task::Loop(k) => k.out.buf,
-            Task::Gemm(g) => g.c.0.buf,
-            Task::Im2Col { dst, .. } | Task::Col2Im { dst, .. } => *dst,
-            Task::Conv(c) => match c.kind {
-                ConvKind::Forward => c.out.buf,
-                ConvKind::WeightGrad => c.weight.buf,
-                ConvKind::InputGrad => c.image,
-            },
-            Task::Lookup(l) => l.out,
-            Task::Fill { buf, .. } => *buf,
-        }
+    fn writes(&self) -> usize {
+        self.out.buf
+    }
+}
+
+impl Buffers for GemmTask {
+    fn reads(&self) -> Vec<usize> {
+        vec![self.a.0.buf, self.b.0.buf]
+    }
+
+    fn writes(&self) -> usize {
+        self.c.0.buf
     }
 }
 
@@ -485,7 +449,7 @@ impl Scheduler<'_> {
             out: dst,
             origin: self.origin(id),
         };
-        self.out.tasks.push(Task::Loop(kernel));
+        self.out.tasks.push(Task::Kernel(kernel));
     }
 
     fn matmul(&mut self, id: NodeId) -> View {

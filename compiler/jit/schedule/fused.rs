@@ -17,7 +17,7 @@ impl Scheduler<'_> {
         b.compute(self, id);
         let buf = self.buffer(shape.iter().product(), BufKind::Arena);
         let out = View::contiguous(buf, &shape);
-        self.out.tasks.push(Task::Loop(LoopKernel {
+        self.out.tasks.push(Task::Kernel(LoopKernel {
             outer: shape.clone(),
             inner: vec![],
             reduce: None,
@@ -41,7 +41,7 @@ impl Scheduler<'_> {
         b.value(self, input);
         let shape = self.g.shape(id).to_vec();
         let buf = self.buffer(shape.iter().product(), BufKind::Arena);
-        self.out.tasks.push(Task::Loop(LoopKernel {
+        self.out.tasks.push(Task::Kernel(LoopKernel {
             outer: outer.clone(),
             inner,
             reduce: Some(op),

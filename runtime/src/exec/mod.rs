@@ -26,7 +26,7 @@ pub mod xnor;
 pub use convolve::{Conv, ConvKind};
 use gemm::Parallelism;
 pub use lookup::{Lookup, LookupKind};
-pub use plan::{Buf, BufId, Gemm, KernelFn, Loc, Operand, Plan, Step, Window};
+pub use plan::{Buf, BufId, Buffers, Gemm, Kernel, KernelFn, Loc, Operand, Plan, Step, Window};
 
 /// Matrix products (m·n·k, summed over the batch) at least this large run on two threads:
 /// whole batch entries per thread, or half the rows (columns) of one product each; below,
@@ -94,7 +94,7 @@ impl Executor {
     pub fn new(plan: Plan, threads: usize) -> Executor {
         let arena = vec![0.0; plan.arena_len];
         let splits = plan.steps.iter().any(|s| match s {
-            Step::Kernel { split, .. } => *split,
+            Step::Kernel(k) => k.split,
             // Binary products run on one thread.
             Step::Gemm(g) => {
                 !g.binary && g.m * g.n * g.k * g.batch.iter().product::<usize>() >= GEMM_SPLIT_WORK
@@ -165,12 +165,12 @@ impl Executor {
         };
         for (index, s) in self.plan.steps.iter().enumerate() {
             match s {
-                Step::Kernel {
+                Step::Kernel(Kernel {
                     f,
                     bufs,
                     extent,
                     split,
-                } => {
+                }) => {
                     ptrs.clear();
                     ptrs.extend(bufs.iter().map(|b| base(*b)));
                     let extent = *extent as i64;

@@ -1,7 +1,7 @@
 //! What the compiler hands the executor: a [`Plan`] of buffers and [`Step`]s, and the
 //! descriptions of its products ([`Gemm`]) and convolution windows ([`Window`]).
 
-use super::{Conv, Lookup};
+use super::{Conv, ConvKind, Lookup};
 
 /// A JIT-compiled loop kernel: `bufs` holds one base pointer per buffer the kernel names
 /// (in its own order), `[begin, end)` is the part of its outermost loop to run, and `seed`
@@ -110,17 +110,27 @@ impl Window {
     }
 }
 
+/// A compiled loop kernel and the buffers it names.
 #[derive(Clone, Debug)]
-pub enum Step {
-    Kernel {
-        f: KernelFn,
-        bufs: Vec<BufId>,
-        /// Length of the outermost loop.
-        extent: usize,
-        /// Run the outer range in two halves on two threads.
-        split: bool,
-    },
-    Gemm(Gemm),
+pub struct Kernel {
+    pub f: KernelFn,
+    pub bufs: Vec<BufId>,
+    /// Length of the outermost loop.
+    pub extent: usize,
+    /// Run the outer range in two halves on two threads.
+    pub split: bool,
+}
+
+/// One step of a plan, generic over how a fused loop (`K`) and a matrix product (`G`) are
+/// given: the executor runs `Step` (compiled [`Kernel`]s, resolved [`Gemm`] operands); the
+/// JIT's scheduler builds the same steps over its own loop and product descriptions
+/// (`jit::schedule::Task`) and compiles them with [`Step::map`]. Every other step is the
+/// same in both, so a new kind of step is added once.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step<K = Kernel, G = Gemm> {
+    /// A fused loop (elementwise, broadcast, reduction chains).
+    Kernel(K),
+    Gemm(G),
     /// `dst [N, C·kh·kw, OH·OW] <- src [N, C, H, W]` (both contiguous); `positions_major`:
     /// `dst` is stored `[N, OH·OW, C·kh·kw]` instead.
     Im2Col {
@@ -143,6 +153,83 @@ pub enum Step {
         buf: BufId,
         value: f32,
     },
+}
+
+/// What a fused loop or a product reads and writes, for the liveness of buffers.
+pub trait Buffers {
+    fn reads(&self) -> Vec<BufId>;
+    fn writes(&self) -> BufId;
+}
+
+impl<K: Buffers, G: Buffers> Step<K, G> {
+    /// The buffers the step reads.
+    pub fn reads(&self) -> Vec<BufId> {
+        match self {
+            Step::Kernel(k) => k.reads(),
+            Step::Gemm(g) => g.reads(),
+            Step::Im2Col { src, .. } | Step::Col2Im { src, .. } => vec![*src],
+            Step::Conv(c) => match c.kind {
+                ConvKind::Forward => vec![c.image, c.weight.buf],
+                ConvKind::WeightGrad => vec![c.image, c.out.buf],
+                ConvKind::InputGrad => vec![c.weight.buf, c.out.buf],
+            },
+            Step::Lookup(l) => vec![l.data, l.ids],
+            Step::Fill { .. } => vec![],
+        }
+    }
+
+    /// The buffer the step writes.
+    pub fn writes(&self) -> BufId {
+        match self {
+            Step::Kernel(k) => k.writes(),
+            Step::Gemm(g) => g.writes(),
+            Step::Im2Col { dst, .. } | Step::Col2Im { dst, .. } => *dst,
+            Step::Conv(c) => match c.kind {
+                ConvKind::Forward => c.out.buf,
+                ConvKind::WeightGrad => c.weight.buf,
+                ConvKind::InputGrad => c.image,
+            },
+            Step::Lookup(l) => l.out,
+            Step::Fill { buf, .. } => *buf,
+        }
+    }
+}
+
+impl<K, G> Step<K, G> {
+    /// The same step with its loop kernel and product turned into another form (the JIT
+    /// compiles its schedule this way); every other step is copied.
+    pub fn map<K2, G2, E>(
+        &self,
+        kernel: impl FnOnce(&K) -> Result<K2, E>,
+        gemm: impl FnOnce(&G) -> G2,
+    ) -> Result<Step<K2, G2>, E> {
+        Ok(match self {
+            Step::Kernel(k) => Step::Kernel(kernel(k)?),
+            Step::Gemm(g) => Step::Gemm(gemm(g)),
+            Step::Im2Col {
+                src,
+                dst,
+                window,
+                positions_major,
+            } => Step::Im2Col {
+                src: *src,
+                dst: *dst,
+                window: *window,
+                positions_major: *positions_major,
+            },
+            Step::Col2Im { src, dst, window } => Step::Col2Im {
+                src: *src,
+                dst: *dst,
+                window: *window,
+            },
+            Step::Conv(c) => Step::Conv(c.clone()),
+            Step::Lookup(l) => Step::Lookup(l.clone()),
+            Step::Fill { buf, value } => Step::Fill {
+                buf: *buf,
+                value: *value,
+            },
+        })
+    }
 }
 
 /// A compiled program: buffers and steps.

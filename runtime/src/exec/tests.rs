@@ -139,18 +139,18 @@ fn split_kernels_compute_every_element_once() {
         ],
         arena_len: 1001,
         steps: vec![
-            Step::Kernel {
+            Step::Kernel(Kernel {
                 f: double_it,
                 bufs: vec![0, 1],
                 extent: 1001,
                 split: true,
-            },
-            Step::Kernel {
+            }),
+            Step::Kernel(Kernel {
                 f: double_it,
                 bufs: vec![1, 2],
                 extent: 1001,
                 split: false,
-            },
+            }),
         ],
         slots: vec![1001, 1001],
     };
