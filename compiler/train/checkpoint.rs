@@ -6,7 +6,7 @@ use super::{Backend, RunError, Trainer};
 use crate::hir::{ConvKind, LayerOp};
 use ndarray::{ArrayD, IxDyn};
 use nnc_runtime::checkpoint::{keys, Checkpoint, Tensor};
-use nnc_runtime::lr_schedule::{PlateauState, Shape};
+use nnc_runtime::lr_schedule::PlateauState;
 
 /// Metadata key of the train block's seed.
 pub const SEED: &str = "seed";
@@ -83,8 +83,8 @@ impl Trainer {
         if let Some(t) = self.tracker() {
             ck.metadata.insert(MONITOR.into(), t.to_text());
         }
-        if let Shape::Plateau(p) = self.schedule().shape {
-            ck.metadata.insert(PLATEAU.into(), p.state.to_text());
+        if let Some(state) = self.schedule().plateau {
+            ck.metadata.insert(PLATEAU.into(), state.to_text());
         }
         Ok(ck)
     }
@@ -202,8 +202,8 @@ impl Trainer {
             t.restore(state)
                 .ok_or_else(|| RunError::internal(format!("bad `{MONITOR}` metadata")))?;
         }
-        if let (Shape::Plateau(p), Some(state)) = (&mut self.schedule.shape, text(PLATEAU)) {
-            p.state = PlateauState::from_text(state)
+        if let (Some(plateau), Some(state)) = (&mut self.schedule.plateau, text(PLATEAU)) {
+            *plateau = PlateauState::from_text(state)
                 .ok_or_else(|| RunError::internal(format!("bad `{PLATEAU}` metadata")))?;
         }
         Ok(self.resume_warnings(ck))
@@ -215,7 +215,7 @@ impl Trainer {
         let planned = text(EPOCHS).and_then(|e| e.parse::<u64>().ok());
         let epochs = self.decl().epochs;
         if let Some(planned) = planned.filter(|&p| p != epochs) {
-            if self.decl().schedule.depends_on_epochs() {
+            if self.schedule.shape.depends_on_epochs() {
                 out.push(format!(
                     "the checkpoint was planned for {planned} epochs and this run has {epochs}: \
                      schedule `{}` follows {epochs} from epoch {} on, so the learning rates differ \

@@ -189,7 +189,7 @@ impl Trainer {
             return Ok(None);
         }
         let validation = self.evaluate_split(Split::Validation)?;
-        let lr_reduced = match self.decl().schedule.monitor() {
+        let lr_reduced = match self.schedule.shape.monitor() {
             Some(metric) => self
                 .schedule
                 .end_epoch(monitor::value_of(metric, &validation)),

@@ -5,11 +5,11 @@ use super::engine::Engine;
 use super::monitor::Tracker;
 use super::step::Extras;
 use super::{data, distill, rules, sampler, RunError, State, Trainer};
-use crate::hir::settings::{Loss, Sampler, Schedule};
+use crate::hir::settings::{Loss, Sampler};
 use crate::hir::{DataDecl, Program as Hir, TrainDecl};
 use crate::lower::Mode;
 use nnc_runtime::data::{Dataset, Targets};
-use nnc_runtime::lr_schedule::{Plateau, PlateauState, Schedule as LrSchedule, Shape as LrShape};
+use nnc_runtime::lr_schedule::Schedule as LrSchedule;
 use std::path::Path;
 
 /// A spec that failed `nnc check` reached the trainer.
@@ -72,44 +72,15 @@ impl Trainer {
         let n = batch_sampler.epoch_len() as u64;
         let steps_per_epoch = n.div_ceil(train.batch.max(1));
         let base_lr = train.optimizer.lr();
-        let schedule = LrSchedule {
+        let schedule = LrSchedule::new(
             base_lr,
-            shape: match train.schedule {
-                Schedule::Constant => LrShape::Constant,
-                Schedule::Step { every, gamma } => LrShape::Step { every, gamma },
-                Schedule::Cosine { min_lr } => LrShape::Cosine { min_lr },
-                Schedule::OneCycle {
-                    pct_start,
-                    div_factor,
-                    final_div_factor,
-                } => LrShape::OneCycle {
-                    pct_start,
-                    div_factor,
-                    final_div_factor,
-                },
-                Schedule::ReduceOnPlateau {
-                    metric,
-                    factor,
-                    patience,
-                    threshold,
-                    cooldown,
-                    min_lr,
-                } => LrShape::Plateau(Plateau {
-                    maximize: metric.maximize(),
-                    factor,
-                    patience,
-                    threshold,
-                    cooldown,
-                    min_lr,
-                    state: PlateauState::new(base_lr, metric.maximize()),
-                }),
-            },
-            warmup_steps: train.warmup * steps_per_epoch,
+            train.schedule.0,
+            train.warmup * steps_per_epoch,
             steps_per_epoch,
-            total_steps: train.epochs * steps_per_epoch,
-        };
+            train.epochs * steps_per_epoch,
+        );
         if data.validation.is_none()
-            && (train.early_stopping.is_some() || train.schedule.monitor().is_some())
+            && (train.early_stopping.is_some() || train.schedule.0.monitor().is_some())
         {
             return Err(RunError::config_at(
                 train.span,

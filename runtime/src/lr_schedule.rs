@@ -1,4 +1,7 @@
-//! Learning-rate schedules, evaluated per optimizer step.
+//! Learning-rate schedules, evaluated per optimizer step. [`Shape`] is the one form of a
+//! schedule: the spec's `schedule:` setting is parsed straight into it.
+
+use crate::metrics::Monitor;
 
 /// The shape of the schedule after warmup.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -27,17 +30,39 @@ pub enum Shape {
     Plateau(Plateau),
 }
 
-/// `ReduceLROnPlateau` with `threshold_mode='rel'` and `eps=1e-8`, and its state.
+impl Shape {
+    /// Whether the learning rate of a step depends on the number of epochs planned (a
+    /// resumed run with other `epochs` follows another curve from there on).
+    pub fn depends_on_epochs(&self) -> bool {
+        match self {
+            Shape::Cosine { .. } | Shape::OneCycle { .. } => true,
+            Shape::Constant | Shape::Step { .. } | Shape::Plateau(_) => false,
+        }
+    }
+
+    /// The validation metric the schedule reads, if any.
+    pub fn monitor(&self) -> Option<Monitor> {
+        match self {
+            Shape::Plateau(p) => Some(p.metric),
+            Shape::Constant
+            | Shape::Step { .. }
+            | Shape::Cosine { .. }
+            | Shape::OneCycle { .. } => None,
+        }
+    }
+}
+
+/// `ReduceLROnPlateau` with `threshold_mode='rel'` and `eps=1e-8` (its state is
+/// [`Schedule::plateau`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Plateau {
-    /// Whether larger metric values are better (`mode='max'`).
-    pub maximize: bool,
+    /// The watched validation metric (its direction is PyTorch's `mode`).
+    pub metric: Monitor,
     pub factor: f64,
     pub patience: u64,
     pub threshold: f64,
     pub cooldown: u64,
     pub min_lr: f64,
-    pub state: PlateauState,
 }
 
 /// What `ReduceLROnPlateau` remembers between epochs (a checkpoint stores it).
@@ -91,9 +116,8 @@ impl PlateauState {
 
 impl Plateau {
     /// PyTorch's `step(metric)`: returns the new learning rate when it was reduced.
-    pub fn step(&mut self, metric: f64) -> Option<f64> {
-        let s = &mut self.state;
-        let better = if self.maximize {
+    pub fn step(&self, s: &mut PlateauState, metric: f64) -> Option<f64> {
+        let better = if self.metric.maximize() {
             metric > s.best * (1.0 + self.threshold)
         } else {
             metric < s.best * (1.0 - self.threshold)
@@ -129,9 +153,30 @@ pub struct Schedule {
     pub warmup_steps: u64,
     pub steps_per_epoch: u64,
     pub total_steps: u64,
+    /// `ReduceLROnPlateau`'s state, present exactly when the shape is [`Shape::Plateau`].
+    pub plateau: Option<PlateauState>,
 }
 
 impl Schedule {
+    pub fn new(
+        base_lr: f64,
+        shape: Shape,
+        warmup_steps: u64,
+        steps_per_epoch: u64,
+        total_steps: u64,
+    ) -> Schedule {
+        Schedule {
+            base_lr,
+            shape,
+            warmup_steps,
+            steps_per_epoch,
+            total_steps,
+            plateau: shape
+                .monitor()
+                .map(|m| PlateauState::new(base_lr, m.maximize())),
+        }
+    }
+
     /// The learning rate of optimizer step `step` (0-based).
     pub fn lr(&self, step: u64) -> f64 {
         if step < self.warmup_steps {
@@ -169,19 +214,16 @@ impl Schedule {
                 let pct = ((t - start) / (end - start)).min(1.0);
                 to + (from - to) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
             }
-            Shape::Plateau(p) => p.state.lr,
+            Shape::Plateau(_) => self.plateau.map_or(self.base_lr, |s| s.lr),
         }
     }
 
     /// Called after every epoch with the watched metric: `ReduceLROnPlateau` steps (and
     /// returns its new learning rate when it reduced it); other shapes ignore it.
     pub fn end_epoch(&mut self, metric: f64) -> Option<f64> {
-        match &mut self.shape {
-            Shape::Plateau(p) => p.step(metric),
-            Shape::Constant
-            | Shape::Step { .. }
-            | Shape::Cosine { .. }
-            | Shape::OneCycle { .. } => None,
+        match (&self.shape, &mut self.plateau) {
+            (Shape::Plateau(p), Some(state)) => p.step(state, metric),
+            _ => None,
         }
     }
 }
@@ -191,13 +233,7 @@ mod tests {
     use super::*;
 
     fn sched(shape: Shape, warmup_steps: u64) -> Schedule {
-        Schedule {
-            base_lr: 0.1,
-            shape,
-            warmup_steps,
-            steps_per_epoch: 10,
-            total_steps: 100,
-        }
+        Schedule::new(0.1, shape, warmup_steps, 10, 100)
     }
 
     #[test]
@@ -254,13 +290,12 @@ mod tests {
     #[test]
     fn plateau_matches_pytorch_by_hand() {
         let p = Plateau {
-            maximize: false,
+            metric: Monitor::ValLoss,
             factor: 0.5,
             patience: 1,
             threshold: 1e-4,
             cooldown: 1,
             min_lr: 0.03,
-            state: PlateauState::new(0.1, false),
         };
         let mut s = sched(Shape::Plateau(p), 0);
         let lrs: Vec<f64> = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.8]
@@ -273,10 +308,7 @@ mod tests {
         // epochs: best, best, bad 1, bad 2 -> 0.05 (cooldown 1), cooldown (bad reset),
         // bad 1, bad 2 -> max(0.025, min_lr 0.03) = 0.03, then a new best.
         assert_eq!(lrs, [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.03, 0.03]);
-        let state = match s.shape {
-            Shape::Plateau(p) => p.state,
-            _ => unreachable!(),
-        };
+        let state = s.plateau.unwrap();
         assert_eq!(PlateauState::from_text(&state.to_text()), Some(state));
         assert_eq!(state.best, 0.8);
     }

@@ -6,7 +6,7 @@
 use super::super::args::Bound;
 use super::super::{Network, Program, TrainDecl};
 use super::formula::pi_out_of_range;
-use super::{ClassWeights, Loss, Sampler, Schedule};
+use super::{ClassWeights, Loss, Sampler, Shape};
 use crate::diagnostics::{codes, Diagnostic, Diagnostics};
 
 /// Reports every spec-only problem of `decl`; false if one is an error. `b` holds the
@@ -280,6 +280,7 @@ fn validation_checks(
         decl.early_stopping
             .map(|e| ("early_stopping", "early stopping", e.metric)),
         decl.schedule
+            .0
             .monitor()
             .map(|m| ("schedule", "`reduce_on_plateau`", m)),
     ];
@@ -302,7 +303,7 @@ fn validation_checks(
             ));
         }
     }
-    if matches!(decl.schedule, Schedule::OneCycle { .. }) && decl.warmup > 0 {
+    if matches!(decl.schedule.0, Shape::OneCycle { .. }) && decl.warmup > 0 {
         error(
             Diagnostic::error(
                 codes::TRAIN_INVALID,

@@ -13,7 +13,8 @@ mod training;
 
 pub use data::{CsvLabel, Scale, Source};
 pub use training::{
-    ClassWeights, Distill, EarlyStopping, Loss, Monitor, Optimizer, Sampler, Schedule, Teacher,
+    ClassWeights, Distill, EarlyStopping, Loss, Monitor, Optimizer, Plateau, Sampler, Schedule,
+    Shape, Teacher,
 };
 
 use super::value::{fmt_f64, Ctor, Value};

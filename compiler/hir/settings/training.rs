@@ -2,6 +2,8 @@
 
 use super::{call, Arg, Args, Built};
 use crate::hir::value::{Ctor, Value};
+pub use nnc_runtime::lr_schedule::{Plateau, Shape};
+pub use nnc_runtime::metrics::Monitor;
 use std::fmt;
 
 /// An optimizer with every number of its schema row.
@@ -247,113 +249,38 @@ impl fmt::Display for Loss {
     }
 }
 
-/// The learning-rate schedule after warmup.
+/// The learning-rate schedule after warmup: the runtime's [`Shape`], which evaluates it (one
+/// enum for the concept; this wrapper only parses and prints it).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Schedule {
-    Constant,
-    Step {
-        every: u64,
-        gamma: f64,
-    },
-    Cosine {
-        min_lr: f64,
-    },
-    /// PyTorch's `OneCycleLR` (cosine annealing, two phases), its maximum the optimizer's lr.
-    OneCycle {
-        pct_start: f64,
-        div_factor: f64,
-        final_div_factor: f64,
-    },
-    /// PyTorch's `ReduceLROnPlateau` (relative threshold) on a validation metric.
-    ReduceOnPlateau {
-        metric: Monitor,
-        factor: f64,
-        patience: u64,
-        threshold: f64,
-        cooldown: u64,
-        min_lr: f64,
-    },
-}
+pub struct Schedule(pub Shape);
 
 impl Schedule {
     pub fn from_ctor(c: &Ctor) -> Built<Schedule> {
         let a = Args(c);
-        Ok(match c.name.as_str() {
-            "constant" => Schedule::Constant,
-            "step" => Schedule::Step {
+        Ok(Schedule(match c.name.as_str() {
+            "constant" => Shape::Constant,
+            "step" => Shape::Step {
                 every: a.u64("every")?,
                 gamma: a.f64("gamma")?,
             },
-            "cosine" => Schedule::Cosine {
+            "cosine" => Shape::Cosine {
                 min_lr: a.f64("min_lr")?,
             },
-            "one_cycle" => Schedule::OneCycle {
+            "one_cycle" => Shape::OneCycle {
                 pct_start: a.f64("pct_start")?,
                 div_factor: a.f64("div_factor")?,
                 final_div_factor: a.f64("final_div_factor")?,
             },
-            "reduce_on_plateau" => Schedule::ReduceOnPlateau {
+            "reduce_on_plateau" => Shape::Plateau(Plateau {
                 metric: Monitor::from_name(&a.str("metric")?).ok_or_else(|| a.unfit("metric"))?,
                 factor: a.f64("factor")?,
                 patience: a.u64("patience")?,
                 threshold: a.f64("threshold")?,
                 cooldown: a.u64("cooldown")?,
                 min_lr: a.f64("min_lr")?,
-            },
+            }),
             _ => return a.unknown(),
-        })
-    }
-
-    /// Whether the learning rate of a step depends on the number of epochs planned (a
-    /// resumed run with other `epochs` follows another curve from there on).
-    pub fn depends_on_epochs(&self) -> bool {
-        match self {
-            Schedule::Cosine { .. } | Schedule::OneCycle { .. } => true,
-            Schedule::Constant | Schedule::Step { .. } | Schedule::ReduceOnPlateau { .. } => false,
-        }
-    }
-
-    /// The validation metric the schedule reads, if any.
-    pub fn monitor(&self) -> Option<Monitor> {
-        match self {
-            Schedule::ReduceOnPlateau { metric, .. } => Some(*metric),
-            Schedule::Constant
-            | Schedule::Step { .. }
-            | Schedule::Cosine { .. }
-            | Schedule::OneCycle { .. } => None,
-        }
-    }
-}
-
-/// A validation metric watched after every epoch (early stopping, `reduce_on_plateau`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Monitor {
-    ValLoss,
-    ValAccuracy,
-}
-
-impl Monitor {
-    pub fn from_name(name: &str) -> Option<Monitor> {
-        match name {
-            "val_loss" => Some(Monitor::ValLoss),
-            "val_accuracy" => Some(Monitor::ValAccuracy),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Monitor::ValLoss => "val_loss",
-            Monitor::ValAccuracy => "val_accuracy",
-        }
-    }
-
-    /// Whether larger values are better.
-    pub fn maximize(self) -> bool {
-        match self {
-            Monitor::ValLoss => false,
-            Monitor::ValAccuracy => true,
-        }
+        }))
     }
 }
 
@@ -396,9 +323,9 @@ impl fmt::Display for EarlyStopping {
 
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Schedule::Constant => call(f, "constant", &[]),
-            Schedule::Step { every, gamma } => call(
+        match self.0 {
+            Shape::Constant => call(f, "constant", &[]),
+            Shape::Step { every, gamma } => call(
                 f,
                 "step",
                 &[
@@ -406,8 +333,8 @@ impl fmt::Display for Schedule {
                     ("gamma", Arg::Num(gamma)),
                 ],
             ),
-            Schedule::Cosine { min_lr } => call(f, "cosine", &[("min_lr", Arg::Num(min_lr))]),
-            Schedule::OneCycle {
+            Shape::Cosine { min_lr } => call(f, "cosine", &[("min_lr", Arg::Num(min_lr))]),
+            Shape::OneCycle {
                 pct_start,
                 div_factor,
                 final_div_factor,
@@ -420,14 +347,14 @@ impl fmt::Display for Schedule {
                     ("final_div_factor", Arg::Num(final_div_factor)),
                 ],
             ),
-            Schedule::ReduceOnPlateau {
+            Shape::Plateau(Plateau {
                 metric,
                 factor,
                 patience,
                 threshold,
                 cooldown,
                 min_lr,
-            } => call(
+            }) => call(
                 f,
                 "reduce_on_plateau",
                 &[

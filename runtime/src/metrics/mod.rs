@@ -22,9 +22,11 @@
 //! print!("{}", report.render_table(None));
 //! ```
 
+mod monitor;
 mod ranking;
 mod table;
 
+pub use monitor::Monitor;
 pub use ranking::{average_precision, roc_auc, roc_curve, top_k_accuracy};
 pub use table::MAX_CONFUSION_CLASSES;
 
