@@ -126,6 +126,13 @@ pub(super) unsafe fn gemm_f32(
     parallelism: gemm::Parallelism,
 ) {
     use gemm_common::gemm::gemm_basic_generic;
+    let ((m, n, k), (dst, dst_cs, dst_rs), (lhs, lhs_cs, lhs_rs), (rhs, rhs_cs, rhs_rs)) =
+        canonical(
+            (m, n, k),
+            (dst, dst_cs, dst_rs),
+            (lhs, lhs_cs, lhs_rs),
+            (rhs, rhs_cs, rhs_rs),
+        );
     // `dst = alpha·dst + beta·lhs·rhs`, `dst` read only if `accumulate`.
     let alpha = 1.0f32;
     match level {
@@ -231,6 +238,62 @@ pub(super) unsafe fn gemm_f32(
     }
 }
 
+type Operand<P> = (P, isize, isize);
+
+/// What `gemm::gemm` does before its own dispatch, and the per-level kernels above skip: a
+/// row-major destination is computed as the transposed product (`dstᵀ = rhsᵀ · lhsᵀ`), since
+/// the microkernels prefer column-major output, and negative strides are flipped. Without
+/// it the AVX2 path ran about 13% more instructions per digits training step than the
+/// library's own entry (callgrind, e407dd5 against 5ac166e).
+///
+/// # Safety
+/// As `gemm::gemm`: the operands lie within their allocations.
+#[allow(clippy::type_complexity)]
+unsafe fn canonical(
+    (m, n, k): (usize, usize, usize),
+    dst: Operand<*mut f32>,
+    lhs: Operand<*const f32>,
+    rhs: Operand<*const f32>,
+) -> (
+    (usize, usize, usize),
+    Operand<*mut f32>,
+    Operand<*const f32>,
+    Operand<*const f32>,
+) {
+    let (dst, dst_cs, dst_rs) = dst;
+    let ((m, n), (mut dst_cs, mut dst_rs), mut lhs, mut rhs) = if dst_cs.abs() < dst_rs.abs() {
+        // (lhs · rhs)ᵀ = rhsᵀ · lhsᵀ: swap the operands and each one's strides.
+        (
+            (n, m),
+            (dst_rs, dst_cs),
+            (rhs.0, rhs.2, rhs.1),
+            (lhs.0, lhs.2, lhs.1),
+        )
+    } else {
+        ((m, n), (dst_cs, dst_rs), lhs, rhs)
+    };
+    let mut dst = dst;
+    if dst_rs < 0 && m > 0 {
+        dst = dst.wrapping_offset((m - 1) as isize * dst_rs);
+        dst_rs = -dst_rs;
+        lhs.0 = lhs.0.wrapping_offset((m - 1) as isize * lhs.2);
+        lhs.2 = -lhs.2;
+    }
+    if dst_cs < 0 && n > 0 {
+        dst = dst.wrapping_offset((n - 1) as isize * dst_cs);
+        dst_cs = -dst_cs;
+        rhs.0 = rhs.0.wrapping_offset((n - 1) as isize * rhs.1);
+        rhs.1 = -rhs.1;
+    }
+    if lhs.1 < 0 && k > 0 {
+        lhs.0 = lhs.0.wrapping_offset((k - 1) as isize * lhs.1);
+        lhs.1 = -lhs.1;
+        rhs.0 = rhs.0.wrapping_offset((k - 1) as isize * rhs.2);
+        rhs.2 = -rhs.2;
+    }
+    ((m, n, k), (dst, dst_cs, dst_rs), lhs, rhs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +336,56 @@ mod tests {
                 )
             };
             assert_eq!(c, want, "{l:?}");
+            // The same product into a column-major destination, and into one whose rows
+            // run backwards (a negative row stride, flipped by `canonical`).
+            let mut t = vec![f32::NAN; m * n];
+            let mut r = vec![f32::NAN; m * n];
+            unsafe {
+                gemm_f32(
+                    l,
+                    (m, n, k),
+                    (t.as_mut_ptr(), m as isize, 1),
+                    (a.as_ptr(), 1, k as isize),
+                    (b.as_ptr(), 1, n as isize),
+                    false,
+                    gemm::Parallelism::None,
+                );
+                gemm_f32(
+                    l,
+                    (m, n, k),
+                    (r.as_mut_ptr().add((m - 1) * n), 1, -(n as isize)),
+                    (a.as_ptr(), 1, k as isize),
+                    (b.as_ptr(), 1, n as isize),
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            for i in 0..m {
+                for j in 0..n {
+                    assert_eq!(t[j * m + i], want[i * n + j], "{l:?} column-major");
+                    assert_eq!(r[(m - 1 - i) * n + j], want[i * n + j], "{l:?} reversed");
+                }
+            }
         }
+    }
+
+    /// A row-major destination (nnc's layout) reaches the kernels as the transposed,
+    /// column-major product, as `gemm::gemm` hands it to them: the untransposed problem ran
+    /// ~13% more instructions per digits step on AVX2.
+    #[test]
+    fn row_major_products_are_transposed_for_the_kernels() {
+        let (dst, lhs, rhs) = ([0f32; 6], [0f32; 6], [0f32; 9]);
+        let (mnk, d, l, r) = unsafe {
+            canonical(
+                (2, 3, 3),
+                (dst.as_ptr().cast_mut(), 1, 3),
+                (lhs.as_ptr(), 1, 3),
+                (rhs.as_ptr(), 1, 3),
+            )
+        };
+        assert_eq!(mnk, (3, 2, 3));
+        assert_eq!((d.1, d.2), (3, 1));
+        assert_eq!((l.0, l.1, l.2), (rhs.as_ptr(), 3, 1));
+        assert_eq!((r.0, r.1, r.2), (lhs.as_ptr(), 3, 1));
     }
 }
