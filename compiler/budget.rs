@@ -19,13 +19,32 @@ use crate::train::RunError;
 /// Bytes per element: every run-time tensor is f32.
 const FLOAT: u128 = 4;
 
-/// The budget in bytes, if one is known.
+/// The environment variable that sets the budget.
+const VAR: &str = "NNC_MEMORY_LIMIT";
+
+/// `NNC_MEMORY_LIMIT` if set: its bytes, or its text when that is not a number.
+fn setting() -> Option<Result<u128, String>> {
+    let v = std::env::var_os(VAR)?;
+    let text = v.to_string_lossy();
+    Some(text.trim().parse().map_err(|_| text.into_owned()))
+}
+
+/// The budget in bytes, if one is known: `NNC_MEMORY_LIMIT`, else the machine's memory.
 pub fn limit() -> Option<u128> {
-    if let Some(v) = std::env::var_os("NNC_MEMORY_LIMIT") {
-        return v.to_str().and_then(|s| s.trim().parse().ok());
+    if let Some(Ok(bytes)) = setting() {
+        return Some(bytes);
     }
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     mem_total(&meminfo)
+}
+
+/// A sentence for the user when `NNC_MEMORY_LIMIT` is set to something that is not a
+/// number of bytes (it is then ignored).
+pub fn setting_problem() -> Option<String> {
+    let text = setting()?.err()?;
+    Some(format!(
+        "{VAR}={text:?} is not a number of bytes; the budget is the machine's memory"
+    ))
 }
 
 /// `MemTotal` of a /proc/meminfo text, in bytes.
@@ -57,9 +76,9 @@ fn elements(shape: &[usize]) -> u128 {
 /// The budget as the error states it, if `bytes` is over it.
 fn over(bytes: u128, limit: Option<u128>) -> Option<String> {
     let limit = limit.filter(|&l| bytes > l)?;
-    Some(match std::env::var_os("NNC_MEMORY_LIMIT") {
-        Some(_) => format!("NNC_MEMORY_LIMIT ({})", human(limit)),
-        None => format!("the {} of memory this machine has", human(limit)),
+    Some(match setting() {
+        Some(Ok(_)) => format!("{VAR} ({})", human(limit)),
+        Some(Err(_)) | None => format!("the {} of memory this machine has", human(limit)),
     })
 }
 

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return cli::usage::exit(&e, &argv),
     };
+    cli::warn_about_environment();
     let outcome = match &cli.command {
         Command::Check(args) => cli::check::run(args),
         Command::Summary(args) => cli::summary::run(args),

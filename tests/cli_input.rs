@@ -131,6 +131,51 @@ fn a_sum_of_a_million_terms_gets_one_short_error_quickly() {
     assert!(err.len() < 4_000, "{} bytes of stderr:\n{err}", err.len());
 }
 
+/// A variable nnc cannot use is named in a warning, and an unusable memory limit falls
+/// back to the machine's memory instead of turning the check off (it used to: a batch of
+/// 10^11 then aborted while allocating).
+#[test]
+fn unusable_environment_variables_are_warned_about_and_ignored() {
+    let dir = Dir::new("odd-env-warning");
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/digits.nn");
+    let spec = spec.to_str().unwrap();
+    let with = |var: &str, value: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_nnc"))
+            .args(args)
+            .current_dir(&dir.0)
+            .env(var, value)
+            .output()
+            .expect("nnc runs")
+    };
+    let out = with("NNC_CPU_LEVEL", "warp9", &["check", spec]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: NNC_CPU_LEVEL=\"warp9\" is not a CPU level"),
+        "{}",
+        stderr(&out)
+    );
+    let out = with("NNC_MEMORY_LIMIT", "lots", &["check", spec]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: NNC_MEMORY_LIMIT=\"lots\" is not a number of bytes"),
+        "{}",
+        stderr(&out)
+    );
+    let out = with(
+        "NNC_MEMORY_LIMIT",
+        "lots",
+        &["ir", spec, "--stage", "plan", "--batch", "100000000000"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("memory this machine has"),
+        "{}",
+        stderr(&out)
+    );
+    let out = with("NNC_MEMORY_LIMIT", "1000000000", &["check", spec]);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
 #[test]
 fn odd_environment_variables_never_crash() {
     // The variables nnc reads (terminal width, memory budget, CPU level) set to nonsense or

@@ -66,6 +66,17 @@ impl From<miette::Report> for Failure {
 pub type Outcome = Result<(), Failure>;
 
 /// Ok when `ok`, else a failure whose diagnostics were printed.
+/// Says which environment variables nnc reads but cannot use (each is then ignored).
+pub fn warn_about_environment() {
+    let problems = [
+        nnc_runtime::exec::level::setting_problem(),
+        nnc::budget::setting_problem(),
+    ];
+    for problem in problems.into_iter().flatten() {
+        eprintln!("warning: {problem}");
+    }
+}
+
 pub fn ok_if(ok: bool) -> Outcome {
     if ok {
         Ok(())
