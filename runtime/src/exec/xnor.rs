@@ -4,14 +4,18 @@
 //! non-zero plane, so exact zeros are represented; padding bits are 0 in both planes and
 //! drop out. The dot product of two such vectors over their common non-zeros `m` is the
 //! integer `popcount(m) - 2 · popcount((sa ^ sb) & m)` ([`ternary_dots`]), exact, so a
-//! product is the two scales times an exact integer. The popcount loop is compiled three
-//! times: with AVX-512 `vpopcntq`, with the scalar `popcnt` instruction, and portable; the
-//! fastest the CPU has (up to the capped level, `level.rs`) is picked at run time.
+//! product is the two scales times an exact integer. The popcount loop comes three ways:
+//! with AVX-512 `vpopcntq`, with AVX2 byte-table popcounts (`xnor/avx2.rs`), and portable;
+//! the fastest the CPU has (up to the capped level, `level.rs`) is picked at run time. All
+//! three count exactly, so they give the same integers.
 //!
 //! [`pack_signs`] is the storage form of binary weights in a packed model file (one bit a
 //! weight, set for `x >= 0`).
 
 use super::level::Level;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 
 /// Packs the signs of each row of a row-major `rows x k` matrix, `k.div_ceil(64)` words a row.
 pub fn pack_signs(x: &[f32], rows: usize, k: usize) -> Vec<u64> {
@@ -64,8 +68,14 @@ impl Ternary {
     ) -> bool {
         self.prepare(rows, k);
         #[cfg(target_arch = "x86_64")]
-        if super::level::level() == Level::Avx512 && (16 * ps).unsigned_abs() < 1 << 30 {
-            return self.pack_avx512(base, rows, k, rs, ps);
+        {
+            let level = super::level::level();
+            if level == Level::Avx512 && (16 * ps).unsigned_abs() < 1 << 30 {
+                return self.pack_avx512(base, rows, k, rs, ps);
+            }
+            if level >= Level::Avx2 && std::is_x86_feature_detected!("avx2") {
+                return avx2::pack(self, base, rows, k, rs, ps);
+            }
         }
         self.pack_portable(base, rows, k, rs, ps)
     }
@@ -220,9 +230,9 @@ pub fn ternary_dots(a: &Ternary, b: &Ternary, rows: std::ops::Range<usize>, dots
             // SAFETY: the CPU has the features the function is compiled for.
             return unsafe { dots_avx512(a, b, rows, dots) };
         }
-        if level >= Level::Avx2 && std::is_x86_feature_detected!("popcnt") {
+        if level >= Level::Avx2 && std::is_x86_feature_detected!("avx2") {
             // SAFETY: as above.
-            return unsafe { dots_popcnt(a, b, rows, dots) };
+            return unsafe { avx2::dots(a, b, rows, dots) };
         }
     }
     dots_dispatch(a, b, rows, dots)
@@ -231,12 +241,6 @@ pub fn ternary_dots(a: &Ternary, b: &Ternary, rows: std::ops::Range<usize>, dots
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
 unsafe fn dots_avx512(a: &Ternary, b: &Ternary, rows: std::ops::Range<usize>, dots: &mut [i32]) {
-    dots_dispatch(a, b, rows, dots)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "popcnt")]
-unsafe fn dots_popcnt(a: &Ternary, b: &Ternary, rows: std::ops::Range<usize>, dots: &mut [i32]) {
     dots_dispatch(a, b, rows, dots)
 }
 
@@ -359,6 +363,68 @@ mod tests {
             assert!(unsafe { !pa.pack(bad.as_ptr(), m, k, k as isize, 1) });
             bad[k + 3] = f32::NAN;
             assert!(unsafe { !pa.pack(bad.as_ptr(), m, k, k as isize, 1) });
+        }
+    }
+
+    /// The AVX2 packing and popcounts give the portable code's bits and integers: odd
+    /// vector counts (the 2x2 tiles' edges), lengths that are not whole 256-bit blocks, and
+    /// one long enough to carry the byte counters over (more than 31 blocks of four words).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_kernels_agree_with_the_portable_ones() {
+        if !std::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let planes = |t: &Ternary| {
+            (
+                t.signs.clone(),
+                t.mask.clone(),
+                t.scale.clone(),
+                t.nonzero.clone(),
+                t.dense,
+            )
+        };
+        for (m, n, k) in [
+            (1, 1, 1),
+            (3, 5, 63),
+            (4, 4, 256),
+            (5, 3, 300),
+            (3, 7, 8300),
+        ] {
+            for zeros in [false, true] {
+                // a: m x k row-major; b: k x n row-major, its vectors strided columns.
+                let entry = |i: usize| {
+                    let v = [1.0f32, -1.0, 0.0][(i * 7 + i / 5) % 3];
+                    if v == 0.0 && !zeros {
+                        -1.0
+                    } else {
+                        v
+                    }
+                };
+                let a: Vec<f32> = (0..m * k).map(|i| 0.25 * entry(i)).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| 2.0 * entry(3 * i + 1)).collect();
+                let mut packed = Vec::new();
+                for (x, rows, rs, ps) in [(&a, m, k as isize, 1), (&b, n, 1, n as isize)] {
+                    let (mut fast, mut slow) = (Ternary::default(), Ternary::default());
+                    fast.prepare(rows, k);
+                    slow.prepare(rows, k);
+                    unsafe {
+                        assert!(avx2::pack(&mut fast, x.as_ptr(), rows, k, rs, ps));
+                        assert!(slow.pack_portable(x.as_ptr(), rows, k, rs, ps));
+                    }
+                    assert_eq!(planes(&fast), planes(&slow), "{m}x{n}x{k}");
+                    packed.push(fast);
+                }
+                let (pa, pb) = (&packed[0], &packed[1]);
+                // Rows from 1: a part of `a`, as a thread's share would be.
+                for rows in [0..m, m / 2..m] {
+                    let mut want = vec![0; rows.len() * n];
+                    let mut got = vec![-1; rows.len() * n];
+                    dots_dispatch(pa, pb, rows.clone(), &mut want);
+                    unsafe { avx2::dots(pa, pb, rows.clone(), &mut got) };
+                    assert_eq!(got, want, "{m}x{n}x{k} zeros {zeros} rows {rows:?}");
+                }
+            }
         }
     }
 
