@@ -211,3 +211,50 @@ fn run_and_eval_report_every_head() {
     let stderr = String::from_utf8_lossy(&predict.stderr);
     assert!(stderr.contains("one input and one output"), "{stderr}");
 }
+
+/// One `loss` serves every output, each weighing 1 unless `loss_weights` says otherwise.
+#[test]
+fn a_single_loss_serves_every_output() {
+    let path = spec_path();
+    let overrides = vec![
+        "train.loss=cross_entropy".to_string(),
+        "train.loss_weights=(digit: 2)".to_string(),
+    ];
+    let checked = nnc::check_path_with(&path, &|p| std::fs::read(p), &overrides);
+    assert!(!checked.has_errors(), "{:?}", checked.diags);
+    let decl = &checked.program.trains[0];
+    let net = checked.program.network(&decl.network).unwrap();
+    let data = &checked.program.data[0];
+    let heads = nnc::hir::settings::heads::heads(decl, net, data);
+    let summary: Vec<(&str, String, f64, usize, usize)> = heads
+        .iter()
+        .map(|h| {
+            (
+                h.output.as_str(),
+                h.loss.to_string(),
+                h.weight,
+                h.column,
+                h.width,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "digit",
+                "cross_entropy(label_smoothing: 0)".to_string(),
+                2.0,
+                0,
+                10
+            ),
+            (
+                "parity",
+                "cross_entropy(label_smoothing: 0)".to_string(),
+                1.0,
+                1,
+                2
+            ),
+        ]
+    );
+}
