@@ -122,6 +122,8 @@ pub mod codes {
     pub const TRAIN_REFERENCE: &str = "nnc::train::missing_reference";
     pub const TRAIN_INVALID: &str = "nnc::train::invalid";
     pub const TRAIN_DOUBLE_CORRECTION: &str = "nnc::train::double_correction";
+    pub const TRAIN_UNMATCHED: &str = "nnc::train::unmatched_name";
+    pub const TRAIN_INPUT_COLUMNS: &str = "nnc::train::input_columns";
     pub const RULES_INVALID: &str = "nnc::rules::invalid";
     pub const FMT_INTERNAL: &str = "nnc::fmt::internal";
     pub const INSPECT_LAYERS: &str = "nnc::inspect::layers_differ";
@@ -164,6 +166,8 @@ pub mod codes {
         TRAIN_REFERENCE,
         TRAIN_INVALID,
         TRAIN_DOUBLE_CORRECTION,
+        TRAIN_UNMATCHED,
+        TRAIN_INPUT_COLUMNS,
         RULES_INVALID,
         FMT_INTERNAL,
         INSPECT_LAYERS,

@@ -1,7 +1,7 @@
 //! `nnc eval`: the test split's metrics for a saved model or checkpoint.
 
 use super::prepare::prepare;
-use super::report::{class_table, report_of, split_json};
+use super::report::{heads_line, report_of, split_json, tables};
 use super::{Outcome, SpecArgs};
 use nnc::train::Backend;
 use nnc_runtime::checkpoint::Checkpoint;
@@ -38,13 +38,12 @@ pub fn run(args: &Args) -> Outcome {
             })
         );
     } else {
-        if let Some(r) = &report {
-            out!("{}", class_table(r, trainer.data().test.class_names()));
-        }
+        out!("{}", tables(&test, trainer.data().test.class_names()));
         outln!(
-            "test accuracy {:.4}, loss {:.4}",
+            "test accuracy {:.4}, loss {:.4}{}",
             test.accuracy(),
-            test.loss
+            test.loss,
+            heads_line(&test)
         );
     }
     Ok(())

@@ -34,6 +34,18 @@ pub fn prepare(spec: &SpecRun) -> Result<(nnc::Checked, Trainer), Failure> {
     };
     let checked = nnc::check_path_with(spec.file, &read, &overrides);
     let trainer = trainer_for(&checked, spec.train, spec.file, spec.backend)?;
+    let net = trainer.net();
+    if nnc::hir::settings::heads::is_multi(net) {
+        // Activations and gradients are measured on one input and one output.
+        return Err(Failure::Report(miette::miette!(
+            code = "nnc::run::config",
+            help = "Compare or diagnose a network with one input and one output.",
+            "network `{}` has {} inputs and {} outputs; `compare` and `diagnose` read one of each",
+            net.name,
+            net.inputs.len(),
+            net.outputs.len()
+        )));
+    }
     Ok((checked, trainer))
 }
 

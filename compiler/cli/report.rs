@@ -35,6 +35,14 @@ pub fn split_json(eval: &Evaluation, report: Option<&ClassificationReport>, full
     if let Some(q) = &eval.q {
         v["q"] = split_json(q, report_of(q).as_ref(), full);
     }
+    if !eval.heads.is_empty() {
+        let outputs: serde_json::Map<String, Value> = eval
+            .heads
+            .iter()
+            .map(|(name, e)| (name.clone(), split_json(e, report_of(e).as_ref(), full)))
+            .collect();
+        v["outputs"] = Value::Object(outputs);
+    }
     if !eval.conditions.is_empty() {
         let rules: serde_json::Map<String, Value> = rule_subsets(eval)
             .into_iter()
@@ -102,6 +110,34 @@ pub fn rules_report(eval: &Evaluation) -> String {
             "rule {}: its condition holds for {} test examples; accuracy there: student p {:.4}, teacher q {:.4}\n",
             s.rule, s.examples, s.accuracy, s.q_accuracy
         ));
+    }
+    out
+}
+
+/// With several outputs: each one's accuracy and loss, as `name acc A loss L` items.
+pub fn heads_line(eval: &Evaluation) -> String {
+    eval.heads
+        .iter()
+        .map(|(name, e)| format!("  {name} acc {:.4} loss {:.4}", e.accuracy(), e.loss))
+        .collect()
+}
+
+/// The final report's tables: the per-class table of the one output (with `class_names`),
+/// or one table per output (classes by number), each headed by its name and accuracy.
+pub fn tables(eval: &Evaluation, class_names: Option<&[String]>) -> String {
+    if eval.heads.is_empty() {
+        return report_of(eval).map_or(String::new(), |r| class_table(&r, class_names));
+    }
+    let mut out = String::new();
+    for (name, e) in &eval.heads {
+        out.push_str(&format!(
+            "output {name}: accuracy {:.4}, loss {:.4}\n",
+            e.accuracy(),
+            e.loss
+        ));
+        if let Some(r) = report_of(e) {
+            out.push_str(&class_table(&r, None));
+        }
     }
     out
 }

@@ -18,7 +18,7 @@
 //! last good checkpoint intact.
 
 use super::prepare::{prepare, seed_override};
-use super::report::{class_table, report_of, rules_report, split_json};
+use super::report::{heads_line, report_of, rules_report, split_json, tables};
 use super::{Failure, Outcome, SpecArgs};
 use nnc::hir::settings::EarlyStopping;
 use nnc::train::lsuv::LsuvReport;
@@ -338,7 +338,7 @@ pub fn run(args: &Args) -> Outcome {
             );
             let line = match &test.q {
                 Some(q) => format!("{line}  q acc {:.4}", q.accuracy()),
-                None => line,
+                None => format!("{line}{}", heads_line(&test)),
             };
             let line = match &end {
                 Some(e) => format!(
@@ -417,9 +417,7 @@ pub fn run(args: &Args) -> Outcome {
         }
         outln!("{out_json}");
     } else {
-        if let Some(r) = &report {
-            out!("{}", class_table(r, trainer.data().test.class_names()));
-        }
+        out!("{}", tables(&test, trainer.data().test.class_names()));
         out!("{}", rules_report(&test));
         outln!(
             "test accuracy {:.4}, loss {:.4}; train accuracy {:.4}, loss {:.4}; {} epochs in {seconds:.1} s",

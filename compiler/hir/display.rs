@@ -34,6 +34,14 @@ pub fn print_program(program: &Program, sources: &SourceMap) -> String {
         if let Some(f) = &d.features {
             let _ = writeln!(out, "  features: {f:?}");
         }
+        if let Some(i) = &d.inputs {
+            let columns =
+                |c: &std::ops::Range<usize>| format!("columns(from: {}, to: {})", c.start, c.end);
+            let _ = writeln!(out, "  inputs: {}", i.show(columns));
+        }
+        if let Some(t) = &d.targets {
+            let _ = writeln!(out, "  targets: {}", t.show(u64::to_string));
+        }
         out.push('\n');
     }
     for r in &program.rules {
@@ -61,7 +69,17 @@ pub fn print_program(program: &Program, sources: &SourceMap) -> String {
         );
         let _ = writeln!(out, "  network: {}", t.network);
         let _ = writeln!(out, "  data: {}", t.data);
-        let _ = writeln!(out, "  loss: {}", t.loss);
+        match &t.losses {
+            Some(losses) => {
+                let _ = writeln!(out, "  loss: {}", losses.show(ToString::to_string));
+            }
+            None => {
+                let _ = writeln!(out, "  loss: {}", t.loss);
+            }
+        }
+        if let Some(w) = &t.loss_weights {
+            let _ = writeln!(out, "  loss_weights: {}", w.show(|x| fmt_f64(*x)));
+        }
         let _ = writeln!(out, "  optimizer: {}", t.optimizer);
         let _ = writeln!(out, "  schedule: {}", t.schedule);
         let _ = writeln!(out, "  warmup: {}", t.warmup);

@@ -6,6 +6,7 @@ use super::items::Items;
 use super::layers::typed_init;
 use super::schema::{self, Sig};
 use super::settings::formula::{check_formula, Formula};
+use super::settings::heads::{Named, PerName};
 use super::settings::{
     self, Distill, EarlyStopping, Loss, Optimizer, Sampler, Scale, Schedule, Source, Teacher,
 };
@@ -13,7 +14,8 @@ use super::value::{Ctor, Value};
 use super::{Init, Program};
 use crate::diagnostics::{codes, did_you_mean, Diagnostic, Diagnostics};
 use crate::source::Span;
-use crate::syntax::ast::{self, Expr, Ident};
+use crate::syntax::ast::{self, Expr, ExprKind, Ident};
+use std::ops::Range;
 
 #[derive(Clone, Debug)]
 pub struct DataDecl {
@@ -28,6 +30,10 @@ pub struct DataDecl {
     pub shape: Option<Vec<u64>>,
     pub classes: Option<Vec<String>>,
     pub features: Option<Vec<String>>,
+    /// The feature columns of each network input (networks with several inputs).
+    pub inputs: Option<PerName<Range<usize>>>,
+    /// The target column of each network output (networks with several outputs).
+    pub targets: Option<PerName<u64>>,
 }
 
 #[derive(Clone, Debug)]
@@ -53,6 +59,10 @@ pub struct TrainDecl {
     /// Gradient clipping: the global L2 norm's bound, and each component's.
     pub clip_norm: Option<f64>,
     pub clip_value: Option<f64>,
+    /// One loss per output, when `loss` is a record (`loss` is then the first of them).
+    pub losses: Option<PerName<Loss>>,
+    /// Each output's weight in the total loss; outputs left out weigh 1.
+    pub loss_weights: Option<PerName<f64>>,
 }
 
 #[derive(Clone, Debug)]
@@ -125,6 +135,45 @@ fn typed<T>(
     }
 }
 
+/// A field bound as a record of one value per name (`Ty::PerName`), with the spans of the
+/// names read from the section's syntax; `convert` types each value.
+fn per_name<T>(
+    b: &Bound,
+    section: &ast::Section,
+    field: &str,
+    convert: impl Fn(&Value) -> Option<T>,
+) -> Option<PerName<T>> {
+    let Some(Value::Record(values)) = b.get(field) else {
+        return None;
+    };
+    let keys: Vec<&Ident> = section
+        .fields
+        .iter()
+        .filter(|f| f.key.name == field)
+        .find_map(|f| match &f.value.kind {
+            ExprKind::Record(entries) => Some(entries.iter().map(|(k, _)| k).collect()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let items = values
+        .iter()
+        .map(|(name, value)| {
+            Some(Named {
+                name: name.clone(),
+                span: keys
+                    .iter()
+                    .find(|k| &k.name == name)
+                    .map_or(b.span(field), |k| k.span),
+                value: convert(value)?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(PerName {
+        span: b.span(field),
+        items,
+    })
+}
+
 fn strings(b: &Bound, name: &str) -> Option<Vec<String>> {
     match b.get(name) {
         Some(Value::List(items)) => Some(
@@ -152,7 +201,7 @@ pub fn resolve(items: &Items, program: &mut Program, diags: &mut Diagnostics) {
             &format!("data block `{name}`"),
             diags,
         );
-        match data_decl(name, section.span, &b, diags) {
+        match data_decl(name, section, &b, diags) {
             Some(decl) if ok => program.data.push(decl),
             _ => {}
         }
@@ -175,7 +224,13 @@ pub fn resolve(items: &Items, program: &mut Program, diags: &mut Diagnostics) {
     }
 }
 
-fn data_decl(name: String, span: Span, b: &Bound, diags: &mut Diagnostics) -> Option<DataDecl> {
+fn data_decl(
+    name: String,
+    section: &ast::Section,
+    b: &Bound,
+    diags: &mut Diagnostics,
+) -> Option<DataDecl> {
+    let span = section.span;
     for field in ["source", "test"] {
         if let Some(c) = ctor(b, field) {
             check_source(c, b.span(field), diags)?;
@@ -220,6 +275,17 @@ fn data_decl(name: String, span: Span, b: &Bound, diags: &mut Diagnostics) -> Op
         shape,
         classes: strings(b, "classes"),
         features: strings(b, "features"),
+        inputs: per_name(b, section, "inputs", |v| match v {
+            Value::Ctor(c) => {
+                let (from, to) = (c.i64("from").max(0), c.i64("to").max(0));
+                Some(from as usize..to as usize)
+            }
+            _ => None,
+        }),
+        targets: per_name(b, section, "targets", |v| match v {
+            Value::Int(i) => Some((*i).max(0) as u64),
+            _ => None,
+        }),
     })
 }
 
@@ -458,7 +524,20 @@ fn train_decl(
         _ => None,
     };
     let optional_f64 = |name: &str| b.get(name).and_then(Value::as_f64);
-    let loss = typed(b, "loss", Loss::from_ctor, diags);
+    let (loss, losses) = match b.get("loss") {
+        Some(Value::Record(_)) => {
+            let losses = per_name(b, section, "loss", |v| match v {
+                Value::Ctor(c) => Loss::from_ctor(c).ok(),
+                _ => None,
+            });
+            let first = losses
+                .as_ref()
+                .and_then(|l| l.items.first())
+                .map(|n| n.value.clone());
+            (first, losses)
+        }
+        _ => (typed(b, "loss", Loss::from_ctor, diags), None),
+    };
     let sampler = typed(b, "sampler", Sampler::from_ctor, diags);
     let optimizer = typed(b, "optimizer", Optimizer::from_ctor, diags);
     let schedule = typed(b, "schedule", Schedule::from_ctor, diags);
@@ -503,6 +582,8 @@ fn train_decl(
         early_stopping,
         clip_norm: optional_f64("clip_norm"),
         clip_value: optional_f64("clip_value"),
+        losses,
+        loss_weights: per_name(b, section, "loss_weights", Value::as_f64),
     };
     if !settings::checks::train(&decl, b, program, diags) {
         ok = false;

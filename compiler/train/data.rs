@@ -1,6 +1,7 @@
 //! Loads and prepares a `data` block for training: source, split, scaling, shape checks.
 
 use super::RunError;
+use crate::hir::settings::heads::Feed;
 use crate::hir::settings::{CsvLabel, Scale, Source};
 use crate::hir::DataDecl;
 use nnc_runtime::data::{self, CsvOptions, Dataset, LabelColumn, Scaling};
@@ -59,14 +60,23 @@ fn scaling(scale: Scale) -> Scaling {
 }
 
 /// Loads `decl`'s data (relative paths from `base`, the spec's folder), splits it with
-/// `seed`, scales it, and checks it against the network's input shape and class count.
+/// `seed`, scales it, and checks it against the network's inputs and class count: one
+/// input reads every feature, shaped like it; several read their columns.
 pub fn prepare(
     decl: &DataDecl,
     seed: u64,
     base: &Path,
-    input_shape: &[usize],
+    feeds: &[Feed],
     classes: Option<usize>,
 ) -> Result<Prepared, RunError> {
+    let input_shape: Option<&[usize]> = match feeds {
+        [Feed {
+            columns: None,
+            shape,
+            ..
+        }] => Some(shape),
+        _ => None,
+    };
     let all = load(&decl.source, seed, base)?;
     let (mut train, mut test) = match &decl.test {
         Some(test_source) => {
@@ -116,9 +126,14 @@ pub fn prepare(
             }
             None => ds,
         };
-        ds.check_input_shape(input_shape)?;
-        if ds.feature_shape() != input_shape {
-            ds = ds.with_feature_shape(input_shape)?;
+        match input_shape {
+            Some(input_shape) => {
+                ds.check_input_shape(input_shape)?;
+                if ds.feature_shape() != input_shape {
+                    ds = ds.with_feature_shape(input_shape)?;
+                }
+            }
+            None => columns_exist(&ds, feeds)?,
         }
         if let Some(names) = &decl.classes {
             ds = ds.with_class_names(names.clone())?;
@@ -146,4 +161,25 @@ pub fn prepare(
         test,
         scaler,
     })
+}
+
+/// Every input's columns exist in the data (their count was checked against the input's
+/// shape by `nnc check`).
+fn columns_exist(ds: &Dataset, feeds: &[Feed]) -> Result<(), RunError> {
+    let have = ds.n_features();
+    for feed in feeds {
+        if let Some(c) = feed.columns.as_ref().filter(|c| c.end > have) {
+            return Err(RunError::config(
+                format!(
+                    "input `{}` reads columns {}..{}, but {} has {have} feature columns",
+                    feed.input,
+                    c.start,
+                    c.end,
+                    ds.origin()
+                ),
+                "Give the data block's `inputs` columns the data has (0-based, the end excluded).",
+            ));
+        }
+    }
+    Ok(())
 }

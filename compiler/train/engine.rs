@@ -99,8 +99,9 @@ impl Engine {
     }
 
     /// Runs the program of `mode` at `batch`. It returns the loss, the prediction, then
-    /// (training) every update, then (evaluation with rules) the teacher q, then the
-    /// per-example losses if `per_example` (hard mining reads them).
+    /// (training) every update, then (several outputs) each output's prediction and loss,
+    /// then (evaluation with rules) the teacher q, then the per-example losses if
+    /// `per_example` (hard mining reads them).
     pub fn run(
         &mut self,
         mode: Mode,
@@ -113,6 +114,7 @@ impl Engine {
         crate::budget::check_graph(&self.net, &program.graph, batch, crate::budget::limit())?;
         let mut wanted = vec![program.loss, program.prediction];
         wanted.extend(program.updates.iter().map(|(_, id)| *id));
+        wanted.extend(program.heads.iter().flat_map(|h| [h.prediction, h.loss]));
         wanted.extend(program.q);
         if per_example {
             wanted.push(program.per_example);

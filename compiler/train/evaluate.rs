@@ -3,7 +3,7 @@
 
 use super::engine::Reads;
 use super::loss::{argmax, classify, host_cross_entropy, n_classes};
-use super::{batch, rules, step, RunError, Trainer};
+use super::{batch, rules, RunError, Trainer};
 use crate::lower::Mode;
 
 /// Loss and predictions of a whole split.
@@ -21,6 +21,9 @@ pub struct Evaluation {
     /// For each rule `CONDITION => ...` whose condition reads only features: its name and
     /// whether the condition holds, per example.
     pub conditions: Vec<(String, Vec<bool>)>,
+    /// With several outputs: each output's own evaluation, by name (the loss is then the
+    /// weighted total, the predictions and labels the first output's).
+    pub heads: Vec<(String, Evaluation)>,
 }
 
 impl Evaluation {
@@ -65,7 +68,23 @@ impl Trainer {
                 .as_ref()
                 .ok_or_else(|| RunError::internal("no validation split"))?,
         };
-        let loss = self.engine.decl().loss.clone();
+        let (loss, column) = match self.heads.first() {
+            Some((h, _)) => (h.loss.clone(), h.column),
+            None => (self.engine.decl().loss.clone(), 0),
+        };
+        let several = self.heads.len() > 1;
+        let mut heads: Vec<(String, Evaluation)> = self
+            .heads
+            .iter()
+            .filter(|_| several)
+            .map(|(h, _)| {
+                let e = Evaluation {
+                    n_classes: n_classes(&h.loss, h.width),
+                    ..Evaluation::default()
+                };
+                (h.output.clone(), e)
+            })
+            .collect();
         // Unlabelled training examples cannot be scored.
         let rows: Vec<usize> = (0..ds.n_samples()).filter(|&r| ds.is_labelled(r)).collect();
         let n = rows.len();
@@ -87,13 +106,9 @@ impl Trainer {
         // Batch sizes whose program has run in this evaluation (the last chunk may be short).
         let mut ran: Vec<usize> = Vec::new();
         for chunk in rows.chunks(batch_size) {
-            if let Some(l) = ds.labels() {
-                out.labels.extend(chunk.iter().map(|&r| l[r]));
-            }
-            let mut inputs = vec![
-                (self.input.as_str(), batch::features(ds, chunk)),
-                (step::TARGETS, batch::targets(ds, chunk, width, &loss)),
-            ];
+            out.labels.extend(batch::labels_of(ds, column, chunk).0);
+            let mut inputs = batch::feeds(&self.feeds, ds, chunk);
+            inputs.extend(batch::aims(&self.heads, ds, chunk));
             let raw = rules
                 .as_ref()
                 .map(|_| batch::raw_features(ds, &self.data.scaler, chunk));
@@ -127,6 +142,18 @@ impl Trainer {
             }
             loss_sum +=
                 values[0].iter().next().copied().unwrap_or(f32::NAN) as f64 * chunk.len() as f64;
+            // Each output's prediction and loss follow the first two values (no updates here).
+            for (k, ((h, _), (_, e))) in self.heads.iter().zip(heads.iter_mut()).enumerate() {
+                let (prediction, head_loss) = (&values[2 + 2 * k], &values[3 + 2 * k]);
+                e.labels.extend(batch::labels_of(ds, h.column, chunk).0);
+                e.loss += head_loss.iter().next().copied().unwrap_or(f32::NAN) as f64
+                    * chunk.len() as f64;
+                for row in batch::rows(prediction, chunk.len(), h.width) {
+                    let (class, probs) = classify(&row, &h.loss);
+                    e.predicted.push(class);
+                    e.scores.push(probs);
+                }
+            }
             for row in batch::rows(&values[1], chunk.len(), width) {
                 let (class, probs) = classify(&row, &loss);
                 out.predicted.push(class);
@@ -134,6 +161,10 @@ impl Trainer {
             }
         }
         out.loss = loss_sum / n.max(1) as f64;
+        for (_, e) in &mut heads {
+            e.loss /= n.max(1) as f64;
+        }
+        out.heads = heads;
         if let (Some(mut q), Some(rules)) = (q, &rules) {
             q.labels = out.labels.clone();
             q.loss = host_cross_entropy(&q.scores, &q.labels);

@@ -7,7 +7,7 @@
 //! The forward pass runs in evaluation mode (no dropout; batch norm with its initial
 //! running statistics), on the first `BATCH` examples of the first epoch's order.
 
-use super::{batch, step, RunError, Trainer};
+use super::{batch, RunError, Trainer};
 use crate::hir::Init;
 use crate::lower::Mode;
 use crate::prim::interp;
@@ -56,9 +56,12 @@ pub fn run(t: &mut Trainer) -> Result<Vec<LsuvReport>, RunError> {
         .into_iter()
         .take(BATCH.min(n))
         .collect();
-    let width = t.width();
-    let x = batch::features(&t.data.train, &rows);
-    let y = batch::targets(&t.data.train, &rows, width, &t.decl().loss);
+    let mut inputs = batch::feeds(&t.feeds, &t.data.train, &rows);
+    inputs.extend(batch::aims(&t.heads, &t.data.train, &rows));
+    let inputs: Vec<(String, ndarray::ArrayD<f32>)> = inputs
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
     let program = t.program(Mode::Eval, rows.len()).clone();
     let mut reports = Vec::new();
     for (param, layer, tol, max_iter) in targets {
@@ -71,10 +74,9 @@ pub fn run(t: &mut Trainer) -> Result<Vec<LsuvReport>, RunError> {
             continue;
         };
         let measure = |t: &Trainer| -> Result<f64, RunError> {
-            let bindings = t
-                .state_bindings()
-                .input(&t.input, x.clone())
-                .input(step::TARGETS, y.clone());
+            let bindings = inputs
+                .iter()
+                .fold(t.state_bindings(), |b, (n, v)| b.input(n, v.clone()));
             let values =
                 interp::evaluate(&program.graph, &bindings, &[node]).map_err(RunError::internal)?;
             Ok(variance(&values[0]))

@@ -27,6 +27,7 @@ pub use engine::Backend;
 pub use error::RunError;
 pub use evaluate::{Evaluation, Split};
 
+use crate::hir::settings::heads::{Feed, Head};
 use crate::hir::{Init, Network, TrainDecl};
 use crate::lower::{Mode, ParamDecl, StateDecl};
 use crate::prim::interp::{self, Bindings};
@@ -74,8 +75,10 @@ pub struct Trainer {
     sampler: Sampler,
     /// The loss's class weights, if it has any.
     class_weights: Option<Vec<f64>>,
-    /// The name of the network's input.
-    input: String,
+    /// The network's inputs and the feature columns each reads.
+    feeds: Vec<Feed>,
+    /// The network's outputs, each with the name of its targets input.
+    heads: Vec<(Head, String)>,
     /// The validation metric's best and the epochs since (with a validation split).
     tracker: Option<monitor::Tracker>,
 }
@@ -101,6 +104,16 @@ impl Trainer {
     /// The logic rules' and distillation terms of the loss.
     pub fn extras(&self) -> &step::Extras {
         self.engine.extras()
+    }
+
+    /// The network's outputs with what each learns (one for a one-output network).
+    pub fn heads(&self) -> impl Iterator<Item = &Head> {
+        self.heads.iter().map(|(h, _)| h)
+    }
+
+    /// The network's inputs and the feature columns each reads.
+    pub fn feeds(&self) -> &[Feed] {
+        &self.feeds
     }
 
     pub fn data(&self) -> &data::Prepared {
@@ -260,18 +273,12 @@ impl Trainer {
         lsuv::run(self)
     }
 
-    /// The training step's inputs for the training-split rows `rows` at `epoch` (the
-    /// optimizer step count is `self.step`).
+    /// The training step's inputs for the training-split rows `rows` at `epoch` besides
+    /// the features and targets (the optimizer step count is `self.step`).
     fn step_inputs(&self, rows: &[usize], epoch: u64) -> Vec<(&'static str, ArrayD<f32>)> {
         let ds = &self.data.train;
         let decl = self.decl();
-        let mut inputs = vec![
-            (
-                step::TARGETS,
-                batch::targets(ds, rows, self.width(), &decl.loss),
-            ),
-            (step::LR, batch::scalar(self.schedule.lr(self.step))),
-        ];
+        let mut inputs = vec![(step::LR, batch::scalar(self.schedule.lr(self.step)))];
         if let Some(rules) = &self.extras().rules {
             let raw = batch::raw_features(ds, &self.data.scaler, rows);
             inputs.push((rules::RAW_FEATURES, raw));
@@ -295,8 +302,8 @@ impl Trainer {
     /// The per-example losses the training step computes on the training-split rows `rows`
     /// at the current epoch, on the trainer's backend, without updating anything.
     pub fn step_losses(&mut self, rows: &[usize]) -> Result<Vec<f32>, RunError> {
-        let x = batch::features(&self.data.train, rows);
-        let mut inputs = vec![(self.input.as_str(), x)];
+        let mut inputs = batch::feeds(&self.feeds, &self.data.train, rows);
+        inputs.extend(batch::aims(&self.heads, &self.data.train, rows));
         inputs.extend(self.step_inputs(rows, self.epoch));
         let program = self.engine.program(Mode::Train, rows.len());
         let reads = Reads {
@@ -321,7 +328,11 @@ impl Trainer {
         let batch = self.batch();
         let steps = self.steps_per_epoch();
         let per_example = self.sampler.wants_losses();
-        let loss_fn = self.decl().loss.clone();
+        // The running accuracy is the first output's.
+        let (loss_fn, column) = match self.heads.first() {
+            Some((h, _)) => (h.loss.clone(), h.column),
+            None => (self.decl().loss.clone(), 0),
+        };
         let (mut loss_sum, mut right, mut seen, mut total) = (0.0f64, 0usize, 0usize, 0usize);
         let mut cursor = 0;
         let len = self.sampler.epoch_len();
@@ -332,9 +343,9 @@ impl Trainer {
         for (i, size) in sizes.into_iter().enumerate() {
             let rows = self.sampler.batch(&order, &mut cursor, size);
             let rows = rows.as_slice();
-            let (labels, labelled) = batch::labels(&self.data.train, rows);
-            let x = batch::features(&self.data.train, rows);
-            let mut inputs = vec![(self.input.as_str(), x)];
+            let (labels, labelled) = batch::labels_of(&self.data.train, column, rows);
+            let mut inputs = batch::feeds(&self.feeds, &self.data.train, rows);
+            inputs.extend(batch::aims(&self.heads, &self.data.train, rows));
             inputs.extend(self.step_inputs(rows, epoch));
             let program = self.engine.program(Mode::Train, rows.len());
             let reads = Reads {

@@ -55,6 +55,17 @@ impl Predictor {
             .iter()
             .find(|d| d.name == train.data)
             .ok_or_else(|| unresolved("data block"))?;
+        if crate::hir::settings::heads::is_multi(&net) {
+            return Err(RunError::config(
+                format!(
+                    "`nnc predict` scores networks with one input and one output, but `{}` has {} inputs and {} outputs",
+                    net.name,
+                    net.inputs.len(),
+                    net.outputs.len()
+                ),
+                "Use `nnc eval` for the metrics of every output on the test split.",
+            ));
+        }
         let (Some(&input), Some(output)) = (net.inputs.first(), net.outputs.first()) else {
             return Err(unresolved("network"));
         };

@@ -3,8 +3,9 @@
 
 use super::engine::Engine;
 use super::monitor::Tracker;
-use super::step::Extras;
+use super::step::{self, Extras};
 use super::{data, distill, rules, sampler, RunError, State, Trainer};
+use crate::hir::settings::heads::{self, Feed, Head};
 use crate::hir::settings::{Loss, Sampler};
 use crate::hir::{DataDecl, Program as Hir, TrainDecl};
 use crate::lower::Mode;
@@ -33,24 +34,41 @@ impl Trainer {
             .iter()
             .find(|d| d.name == train.data)
             .ok_or_else(|| unresolved("data block", &train.data))?;
-        let (Some(&input), Some(output)) = (net.inputs.first(), net.outputs.first()) else {
+        let feeds = heads::feeds(&net, decl_data);
+        let outputs = heads::heads(train, &net, decl_data);
+        let Some(first) = outputs.first() else {
             return Err(unresolved("network", &net.name));
         };
-        let input = net.layer(input);
-        let input_shape: Vec<usize> = input.shape.iter().map(|d| *d as usize).collect();
-        let width: usize = net.layer(output.layer).shape.iter().product::<u64>() as usize;
-        let classes = match train.loss {
-            Loss::CrossEntropy { .. } => Some(width),
+        let several = outputs.len() > 1 || first.column > 0;
+        let classes = match first.loss {
+            _ if several => None,
+            Loss::CrossEntropy { .. } => Some(first.width),
             Loss::BinaryCrossEntropy => Some(2),
             Loss::Mse => None,
         };
-        let mut data = data::prepare(decl_data, train.seed, base, &input_shape, classes)?;
-        let splits = [
-            ("training", data.train.features()),
-            ("test", data.test.features()),
-        ];
-        crate::lower::sequence::check_ids(&net, &input.name, &splits)?;
-        check_targets(train, &data.train, width)?;
+        let mut data = data::prepare(decl_data, train.seed, base, &feeds, classes)?;
+        if let [Feed {
+            input,
+            columns: None,
+            ..
+        }] = feeds.as_slice()
+        {
+            let splits = [
+                ("training", data.train.features()),
+                ("test", data.test.features()),
+            ];
+            crate::lower::sequence::check_ids(&net, input, &splits)?;
+        }
+        for head in &outputs {
+            check_targets(train, head, &data.train, several)?;
+        }
+        if several && matches!(train.sampler, Sampler::Undersample { .. }) {
+            return Err(RunError::config_at(
+                train.span,
+                "`undersample` replaces examples by centroids, which have no second target",
+                "Use another sampler with a network that learns several targets.",
+            ));
+        }
         data.train = sampler::prepare_split(train, data.train)?;
         let batch_sampler = sampler::sampler(train, &data.train)?;
         let class_weights = sampler::class_weights(train, &data.train)?;
@@ -61,7 +79,7 @@ impl Trainer {
                     .iter()
                     .find(|r| &r.name == name)
                     .ok_or_else(|| unresolved("rules block", name))?;
-                Some(rules::Rules::resolve(decl, &data.train, width)?)
+                Some(rules::Rules::resolve(decl, &data.train, first.width)?)
             }
             None => None,
         };
@@ -94,7 +112,14 @@ impl Trainer {
             .map(|_| Tracker::new(train.early_stopping.as_ref()));
         let mut trainer = Trainer {
             tracker,
-            input: input.name.clone(),
+            heads: outputs
+                .into_iter()
+                .map(|h| {
+                    let input = step::targets_input(&net, &h.output);
+                    (h, input)
+                })
+                .collect(),
+            feeds,
             engine: Engine::new(net, train.clone(), Extras { rules, distill }),
             data,
             state: State::new(),
@@ -126,8 +151,46 @@ impl Trainer {
 /// as the output; unlabelled examples train only through the rules' or the teacher's term,
 /// so their label-free target must make CE(y, p) vanish and no sampler or weight may read
 /// their labels.
-fn check_targets(train: &TrainDecl, split: &Dataset, width: usize) -> Result<(), RunError> {
-    match (&train.loss, split.targets()) {
+///
+/// With several outputs (`several`), each names its output and needs its target column and
+/// no more classes than it predicts.
+fn check_targets(
+    train: &TrainDecl,
+    head: &Head,
+    split: &Dataset,
+    several: bool,
+) -> Result<(), RunError> {
+    let width = head.width;
+    let Some(targets) = split.target_column(head.column) else {
+        return Err(RunError::config_at(
+            train.span,
+            format!(
+                "output `{}` learns target column {}, but the data has {} target column(s)",
+                head.output,
+                head.column,
+                split.n_target_columns()
+            ),
+            "Give the data block's `targets` a column the data has (0 is the first).",
+        ));
+    };
+    if let (true, Loss::CrossEntropy { .. }, Targets::Classes { n_classes, .. }) =
+        (several, &head.loss, targets)
+    {
+        if *n_classes as usize > width {
+            return Err(RunError::config_at(
+                train.span,
+                format!(
+                    "target column {} has {n_classes} classes but output `{}` predicts {width}",
+                    head.column, head.output
+                ),
+                format!(
+                    "Give output `{}` {n_classes} values, e.g. `dense({n_classes})`.",
+                    head.output
+                ),
+            ));
+        }
+    }
+    match (&head.loss, targets) {
         (Loss::Mse, Targets::Real(t)) if t.ncols() != width => {
             return Err(RunError::config(
                 format!(
@@ -152,7 +215,7 @@ fn check_targets(train: &TrainDecl, split: &Dataset, width: usize) -> Result<(),
         return Ok(());
     }
     let plain_ce = matches!(
-        train.loss,
+        head.loss,
         Loss::CrossEntropy { label_smoothing, .. } if label_smoothing == 0.0
     );
     let problem = if !plain_ce {

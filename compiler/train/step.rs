@@ -4,7 +4,7 @@
 
 use super::loss::{cross_entropy, smoothed};
 use super::rules::{self, Rules};
-use crate::hir::settings::Loss;
+use crate::hir::settings::{heads, Loss};
 use crate::hir::{Network, TrainDecl};
 use crate::lower::{lower_network, LowerOptions, Lowered, Mode, StateDecl};
 use crate::prim::{Graph, NodeId};
@@ -23,6 +23,24 @@ pub fn has_example_weights(train: &TrainDecl) -> bool {
     train.loss.class_weights().is_some()
 }
 
+/// The targets input of `output`: [`TARGETS`] for a network with one output, else
+/// `y.<output>`.
+pub fn targets_input(net: &Network, output: &str) -> String {
+    if net.outputs.len() == 1 {
+        TARGETS.to_string()
+    } else {
+        format!("{TARGETS}.{output}")
+    }
+}
+
+/// One output of a network with several: its prediction and its own (unweighted) loss.
+#[derive(Clone, Debug)]
+pub struct HeadNodes {
+    pub output: String,
+    pub prediction: NodeId,
+    pub loss: NodeId,
+}
+
 /// A lowered network plus its loss: shared by the training step and evaluation.
 #[derive(Clone, Debug)]
 pub struct Program {
@@ -39,6 +57,9 @@ pub struct Program {
     pub opt_state: Vec<StateDecl>,
     /// The rules' teacher q, `[batch, classes]` (evaluation with rules only).
     pub q: Option<NodeId>,
+    /// With several outputs, each one's prediction and loss (`loss` is their weighted sum
+    /// and `prediction` the first's); empty with one output.
+    pub heads: Vec<HeadNodes>,
 }
 
 /// A distillation teacher: its network (weights read as `teacher.<name>`), the softmax
@@ -88,16 +109,47 @@ pub fn forward_with_extras(
         },
     );
     let mut g = lowered.graph.clone();
+    if net.outputs.len() > 1 {
+        return several_outputs(lowered, g, train, batch);
+    }
     let prediction = lowered.outputs[0].1;
     let width = target_width(g.shape(prediction));
     let flat = g.reshape(prediction, &[batch, width]);
     let targets = g.input(TARGETS, &[batch, width]);
-    let per_example = match &train.loss {
+    let per_example = per_example_loss(&mut g, &train.loss, flat, targets);
+    let (per_example, q) = with_extras(&mut g, net, &lowered, flat, per_example, mode, extras);
+    let loss = if mode == Mode::Train && has_example_weights(train) {
+        let weights = g.input(EXAMPLE_WEIGHTS, &[batch]);
+        let weighted = g.mul(per_example, weights);
+        g.mean_all(weighted)
+    } else {
+        g.mean_all(per_example)
+    };
+    g.output("loss", loss);
+    g.output("per_example_loss", per_example);
+    g.output("prediction", prediction);
+    Program {
+        lowered,
+        graph: g,
+        prediction,
+        loss,
+        per_example,
+        updates: Vec::new(),
+        opt_state: Vec::new(),
+        q,
+        heads: Vec::new(),
+    }
+}
+
+/// Each example's loss of a `[batch, width]` prediction against its targets.
+fn per_example_loss(g: &mut Graph, loss: &Loss, flat: NodeId, targets: NodeId) -> NodeId {
+    let batch = g.shape(flat)[0];
+    match loss {
         Loss::CrossEntropy {
             label_smoothing, ..
         } => {
-            let targets = smoothed(&mut g, targets, *label_smoothing);
-            cross_entropy(&mut g, targets, flat)
+            let targets = smoothed(g, targets, *label_smoothing);
+            cross_entropy(g, targets, flat)
         }
         Loss::Mse => {
             let diff = g.sub(flat, targets);
@@ -119,27 +171,47 @@ pub fn forward_with_extras(
             let per = g.mean(per, &[1]);
             g.reshape(per, &[batch])
         }
-    };
-    let (per_example, q) = with_extras(&mut g, net, &lowered, flat, per_example, mode, extras);
-    let loss = if mode == Mode::Train && has_example_weights(train) {
-        let weights = g.input(EXAMPLE_WEIGHTS, &[batch]);
-        let weighted = g.mul(per_example, weights);
-        g.mean_all(weighted)
-    } else {
-        g.mean_all(per_example)
-    };
+    }
+}
+
+/// Forward + loss of a network with several outputs: each output's loss against its own
+/// targets input, the per-example loss their weighted sum (rules, teachers and class
+/// weights were refused by the checks).
+fn several_outputs(lowered: Lowered, mut g: Graph, train: &TrainDecl, batch: usize) -> Program {
+    let mut total: Option<NodeId> = None;
+    let mut heads = Vec::new();
+    for (output, prediction) in &lowered.outputs {
+        let width = target_width(g.shape(*prediction));
+        let flat = g.reshape(*prediction, &[batch, width]);
+        let targets = g.input(&format!("{TARGETS}.{output}"), &[batch, width]);
+        let per = per_example_loss(&mut g, heads::loss_of(train, output), flat, targets);
+        let loss = g.mean_all(per);
+        g.output(format!("loss.{output}"), loss);
+        let weighted = g.scale(per, heads::weight_of(train, output));
+        total = Some(match total {
+            Some(t) => g.add(t, weighted),
+            None => weighted,
+        });
+        heads.push(HeadNodes {
+            output: output.clone(),
+            prediction: *prediction,
+            loss,
+        });
+    }
+    let per_example = total.unwrap_or_else(|| g.constant(0.0, &[batch]));
+    let loss = g.mean_all(per_example);
     g.output("loss", loss);
     g.output("per_example_loss", per_example);
-    g.output("prediction", prediction);
     Program {
+        prediction: heads[0].prediction,
         lowered,
         graph: g,
-        prediction,
         loss,
         per_example,
         updates: Vec::new(),
         opt_state: Vec::new(),
-        q,
+        q: None,
+        heads,
     }
 }
 

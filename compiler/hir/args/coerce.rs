@@ -42,6 +42,40 @@ impl<N: Names + ?Sized> Binder<'_, N> {
                 self.wrong_type(expr, &ty.describe(), describe(expr), option);
                 return None;
             }
+            Ty::OneOrPerName(of) => {
+                return match &expr.kind {
+                    ExprKind::Record(_) => self.coerce(&Ty::PerName(of), expr, option),
+                    _ => self.coerce(of, expr, option),
+                }
+            }
+            Ty::PerName(of) => {
+                let ExprKind::Record(fields) = &expr.kind else {
+                    self.wrong_type(expr, &ty.describe(), describe(expr), option);
+                    return None;
+                };
+                let mut out: Vec<(String, Value)> = Vec::new();
+                let mut ok = true;
+                for (i, (key, value)) in fields.iter().enumerate() {
+                    if let Some((first, _)) = fields[..i].iter().find(|(k, _)| k.name == key.name) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                codes::ARG_DUPLICATE,
+                                format!("`{option}` names `{}` twice", key.name),
+                            )
+                            .with_label(key.span, "named again here")
+                            .with_label(first.span, "first named here")
+                            .with_help("Give each name one value."),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    match self.coerce(of, value, &format!("{option}.{}", key.name)) {
+                        Some(v) => out.push((key.name.clone(), v)),
+                        None => ok = false,
+                    }
+                }
+                return ok.then_some(Value::Record(out));
+            }
             Ty::Record(sig) => {
                 let ExprKind::Record(fields) = &expr.kind else {
                     self.wrong_type(expr, &ty.describe(), describe(expr), option);

@@ -348,6 +348,7 @@ impl<N: Names + ?Sized> Binder<'_, N> {
 pub(super) fn ctor_set(ty: &Ty) -> &'static CtorSet {
     match ty {
         Ty::Ctor(set) => set,
+        Ty::OneOrPerName(of) => ctor_set(of),
         _ => &schema::INIT,
     }
 }

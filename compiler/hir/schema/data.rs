@@ -93,6 +93,31 @@ pub static SOURCE: CtorSet = CtorSet {
     ],
 };
 
+/// Where one of several network inputs reads its features (the data block's `inputs`).
+pub static INPUT_COLUMNS: CtorSet = CtorSet {
+    what: "an input's columns",
+    unknown_code: crate::diagnostics::codes::ARG_TYPE,
+    sigs: &[sig(
+        "columns",
+        2,
+        &[&[
+            p(
+                "from",
+                NONNEG_INT,
+                Default::Required,
+                "First feature column (0-based).",
+            ),
+            p(
+                "to",
+                POS_INT,
+                Default::Required,
+                "One past the last column.",
+            ),
+        ]],
+        "Feature columns `from..to` of the source, reshaped to the input's shape.",
+    )],
+};
+
 /// Names accepted by `builtin(name)`: real data shipped with nnc. Every other entry of the
 /// runtime's table (`nnc_runtime::data::BUILTINS`) is a generator, used as `synthetic(name)`.
 pub const BUILTIN: &[&str] = &["digits"];

@@ -62,6 +62,18 @@ pub static DATA_FIELDS: Sig = sig(
             Default::Optional,
             "Feature names, for rules.",
         ),
+        p(
+            "inputs",
+            Ty::PerName(&Ty::Ctor(&INPUT_COLUMNS)),
+            Default::Optional,
+            "The feature columns of each network input, e.g. `(image: columns(0, 64), meta: columns(64, 68))`.",
+        ),
+        p(
+            "targets",
+            Ty::PerName(&NONNEG_INT),
+            Default::Optional,
+            "The target column each network output learns, e.g. `(digit: 0, parity: 1)`.",
+        ),
     ]],
     "A data set and how to prepare it.",
 );
@@ -130,9 +142,15 @@ pub static TRAIN_FIELDS: Sig = sig(
         ),
         p(
             "loss",
-            Ty::Ctor(&LOSS),
+            Ty::OneOrPerName(&Ty::Ctor(&LOSS)),
             Default::Ctor("cross_entropy"),
-            "The loss.",
+            "The loss, or one per output: `(digit: cross_entropy, parity: cross_entropy)`.",
+        ),
+        p(
+            "loss_weights",
+            Ty::PerName(&NONNEG_FLOAT),
+            Default::Optional,
+            "Weight of each output's loss in the total (default 1 each).",
         ),
         p(
             "optimizer",

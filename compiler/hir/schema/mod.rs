@@ -61,6 +61,11 @@ pub enum Ty {
     Column,
     /// `balanced`, or a list of one non-negative weight per class.
     ClassWeights,
+    /// `(name: value, ...)`: a value of this type per input or output of the trained
+    /// network (the train block matches the names).
+    PerName(&'static Ty),
+    /// A value of this type for every output, or a [`Ty::PerName`] record of them.
+    OneOrPerName(&'static Ty),
 }
 
 impl Ty {
@@ -95,6 +100,11 @@ impl Ty {
             Ty::Formula => "an expression".into(),
             Ty::Column => "a column index, a column name, or `last`".into(),
             Ty::ClassWeights => "`balanced` or a list of class weights".into(),
+            Ty::PerName(of) => format!("a record `(name: value, ...)` of {}", of.describe()),
+            Ty::OneOrPerName(of) => format!(
+                "{}, or a record `(output: value, ...)` of them",
+                of.describe()
+            ),
         }
     }
 }

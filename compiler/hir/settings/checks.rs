@@ -107,7 +107,8 @@ pub fn train(decl: &TrainDecl, b: &Bound, program: &Program, diags: &mut Diagnos
     diags.iter().filter(|d| d.is_error()).count() == before
 }
 
-/// One input and one output (the logits), a loss that fits the output width, a teacher
+/// Inputs and outputs matched to the data (`heads`); with one of each, a loss that fits
+/// the output width, a teacher
 /// that reads the same input and predicts as many values, and per-class settings that
 /// match the classes the data block names.
 fn network_checks(
@@ -117,20 +118,9 @@ fn network_checks(
     program: &Program,
     error: &mut impl FnMut(Diagnostic),
 ) {
-    if net.inputs.len() != 1 || net.outputs.len() != 1 {
-        error(
-            Diagnostic::error(
-                codes::TRAIN_INVALID,
-                format!(
-                    "network `{}` has {} inputs and {} outputs; training needs one of each",
-                    net.name,
-                    net.inputs.len(),
-                    net.outputs.len()
-                ),
-            )
-            .with_label(b.span("network"), "the trained network")
-            .with_help("Give the trained network one `input` and one `output` (the logits)."),
-        );
+    let data = program.data.iter().find(|d| d.name == decl.data);
+    super::heads::check(decl, &|f| b.span(f), net, data, error);
+    if super::heads::is_multi(net) {
         return;
     }
     let width = width(net);
@@ -181,7 +171,6 @@ fn network_checks(
             }
         }
     }
-    let data = program.data.iter().find(|d| d.name == decl.data);
     let input = &net.layer(net.inputs[0]).shape;
     if let Some(shape) = data.and_then(|d| d.shape.as_ref()) {
         // The data's features become `shape`, then the network's input: both hold every

@@ -8,6 +8,7 @@
 pub mod checks;
 mod data;
 pub mod formula;
+pub mod heads;
 mod init;
 mod training;
 

@@ -88,6 +88,12 @@ pub const BUILTINS: &[BuiltinInfo] = &[
         ],
         build: imbalanced_digits,
     },
+    BuiltinInfo {
+        name: "digits_multi",
+        summary: "the digits with two inputs and two targets: 64 pixels then the mean of each 4x4 quadrant (4 features); targets: the digit (10 classes), then its parity (even, odd)",
+        params: &[],
+        build: |_, _| digits_multi(),
+    },
 ];
 
 /// A builtin data set with default parameters and seed 0 (`builtin("digits")` in a spec).
@@ -116,6 +122,34 @@ fn digits() -> Result<Dataset, DataError> {
     let file = "builtin \"digits\"";
     let text = super::file::gunzip_if_gzip(file, DIGITS_CSV_GZ.to_vec())?;
     parse_csv(file, &text, &CsvOptions::default())
+}
+
+/// The digits for networks with several inputs and outputs: features are the 64 pixels
+/// followed by the mean pixel of each 4x4 quadrant (top left, top right, bottom left,
+/// bottom right); target column 0 is the digit, column 1 its parity.
+fn digits_multi() -> Result<Dataset, DataError> {
+    let digits = digits()?;
+    let pixels = digits.features();
+    let n = pixels.nrows();
+    let mut features = ndarray::Array2::zeros((n, 68));
+    for (i, row) in pixels.outer_iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            features[[i, j]] = v;
+            let quadrant = (j / 32) * 2 + (j % 8) / 4;
+            features[[i, 64 + quadrant]] += v / 16.0;
+        }
+    }
+    let labels = digits.labels().unwrap_or_default();
+    let parity = labels.iter().map(|l| l % 2).collect();
+    Dataset::new(
+        "builtin \"digits_multi\"",
+        features,
+        digits.targets().clone(),
+    )?
+    .with_more_targets(vec![Targets::Classes {
+        labels: parity,
+        n_classes: 2,
+    }])
 }
 
 /// One digit against the rest; both sides are drawn without replacement, then kept in the
@@ -193,6 +227,26 @@ mod tests {
             .unwrap();
         assert_eq!(ds.class_names().unwrap(), ["other", "three"]);
         assert_eq!(ds.n_classes(), 2);
+    }
+
+    #[test]
+    fn digits_multi_has_quadrant_means_and_parity() {
+        let ds = builtin("digits_multi").unwrap();
+        let digits = builtin("digits").unwrap();
+        assert_eq!(ds.n_features(), 68);
+        assert_eq!(ds.n_target_columns(), 2);
+        let row = ds.features().row(5);
+        let pixel = |r: usize, c: usize| digits.features()[[5, r * 8 + c]];
+        let top_right: f32 = (0..4)
+            .flat_map(|r| (4..8).map(move |c| (r, c)))
+            .map(|(r, c)| pixel(r, c))
+            .sum();
+        assert!((row[65] - top_right / 16.0).abs() < 1e-5);
+        let Some(Targets::Classes { labels, n_classes }) = ds.target_column(1) else {
+            panic!("parity is a class column");
+        };
+        assert_eq!(*n_classes, 2);
+        assert_eq!(labels[5], digits.labels().unwrap()[5] % 2);
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub struct Dataset {
     /// `Some(mask)` when some samples carry no label (true = unlabelled); their entry in
     /// `labels` is 0 and means nothing. Only class targets can be unlabelled.
     unlabelled: Option<Vec<bool>>,
+    /// Target columns after the first (a network with several outputs reads one each);
+    /// splits and samplers follow the first.
+    more_targets: Vec<Targets>,
 }
 
 impl Dataset {
@@ -119,7 +122,35 @@ impl Dataset {
             feature_names: None,
             fields: Vec::new(),
             unlabelled: None,
+            more_targets: Vec::new(),
         })
+    }
+
+    /// Adds target columns after the first, each with one entry per sample, checked as
+    /// [`Dataset::new`] checks the first.
+    pub fn with_more_targets(mut self, more: Vec<Targets>) -> Result<Self, DataError> {
+        for (k, targets) in more.iter().enumerate() {
+            Dataset::new(
+                &format!("{} (target column {})", self.origin, k + 1),
+                Array2::zeros((self.n_samples(), 1)),
+                targets.clone(),
+            )?;
+        }
+        self.more_targets = more;
+        Ok(self)
+    }
+
+    /// Target column `k`: 0 is [`Self::targets`], then those of [`Self::with_more_targets`].
+    pub fn target_column(&self, k: usize) -> Option<&Targets> {
+        match k {
+            0 => Some(&self.targets),
+            _ => self.more_targets.get(k - 1),
+        }
+    }
+
+    /// Number of target columns (at least 1).
+    pub fn n_target_columns(&self) -> usize {
+        1 + self.more_targets.len()
     }
 
     /// Marks the samples where `mask` is true as unlabelled (semi-supervised training: they
@@ -406,14 +437,16 @@ impl Dataset {
     /// # Panics
     /// If an index is out of bounds: indices come from this crate's split/shuffle helpers.
     pub fn subset(&self, indices: &[usize]) -> Dataset {
-        let targets = match &self.targets {
+        let select = |targets: &Targets| match targets {
             Targets::Classes { labels, n_classes } => Targets::Classes {
                 labels: indices.iter().map(|&i| labels[i]).collect(),
                 n_classes: *n_classes,
             },
             Targets::Real(values) => Targets::Real(values.select(Axis(0), indices)),
         };
+        let targets = select(&self.targets);
         Dataset {
+            more_targets: self.more_targets.iter().map(select).collect(),
             origin: self.origin.clone(),
             features: self.features.select(Axis(0), indices),
             feature_shape: self.feature_shape.clone(),
@@ -431,7 +464,8 @@ impl Dataset {
     }
 
     /// A data set with other rows and class labels (e.g. k-means centroids) but the same
-    /// origin, names, per-sample shape, fields and number of classes. Errors as
+    /// origin, names, per-sample shape, fields and number of classes, and no further target
+    /// columns (a centroid has no second label). Errors as
     /// [`Dataset::new`] on empty or non-finite rows, a width other than this set's, or a
     /// label out of range.
     pub fn with_rows(&self, features: Array2<f32>, labels: Vec<u32>) -> Result<Dataset, DataError> {
