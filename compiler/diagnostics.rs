@@ -105,6 +105,7 @@ pub mod codes {
     pub const RESOLVE_RECURSION: &str = "nnc::resolve::recursive_block";
     pub const RESOLVE_TOO_LARGE: &str = "nnc::resolve::too_large";
     pub const RESOLVE_STRUCTURE: &str = "nnc::resolve::structure";
+    pub const RESOLVE_RECURRENCE: &str = "nnc::resolve::recurrence";
     pub const ARG_UNKNOWN: &str = "nnc::args::unknown_option";
     pub const ARG_TYPE: &str = "nnc::args::wrong_type";
     pub const ARG_MISSING: &str = "nnc::args::missing_argument";
@@ -149,6 +150,7 @@ pub mod codes {
         RESOLVE_RECURSION,
         RESOLVE_TOO_LARGE,
         RESOLVE_STRUCTURE,
+        RESOLVE_RECURRENCE,
         ARG_UNKNOWN,
         ARG_TYPE,
         ARG_MISSING,

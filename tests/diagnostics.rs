@@ -77,6 +77,10 @@ fn catalogue_codes() {
         ("rules_predict_needs_field", codes::RULES_INVALID),
         ("data_csv_delimiter", codes::ARG_RANGE),
         ("data_generator_parameter", codes::ARG_TYPE),
+        ("scan_state_shape", codes::SHAPE_MISMATCH),
+        ("scan_cell_not_a_block", codes::RESOLVE_RECURRENCE),
+        ("scan_axis_out_of_range", codes::SHAPE_RANK),
+        ("bidirectional_reverse", codes::RESOLVE_RECURRENCE),
     ];
     for (case, code) in expected {
         let path =

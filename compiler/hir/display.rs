@@ -279,6 +279,40 @@ pub fn op_text(op: &LayerOp) -> String {
             "{name}(heads={heads} causal={causal} {})",
             weights_text(weights)
         ),
+        LayerOp::Lstm {
+            units,
+            sequences,
+            forget_bias,
+            reverse,
+            weights,
+        } => format!(
+            "{name}(units={units} sequences={sequences} forget_bias={} reverse={reverse} {})",
+            fmt_f64(*forget_bias),
+            weights_text(weights)
+        ),
+        LayerOp::Gru {
+            units,
+            sequences,
+            reverse,
+            weights,
+        } => format!(
+            "{name}(units={units} sequences={sequences} reverse={reverse} {})",
+            weights_text(weights)
+        ),
+        LayerOp::Scan {
+            axis,
+            init,
+            sequences,
+            reverse,
+            body,
+            result,
+        } => format!(
+            "{name}(over={axis} init={} sequences={sequences} reverse={reverse} cell=%{}..%{} state=%{})",
+            fmt_f64(*init),
+            body.0,
+            result.0,
+            result.0
+        ),
         LayerOp::LayerScale { init, axis } => {
             format!("{name}(init={} axis={axis})", fmt_f64(*init))
         }
@@ -372,6 +406,8 @@ pub fn op_text(op: &LayerOp) -> String {
             };
             format!("{name}(approximate={form})")
         }
+        LayerOp::StepInput => format!("{name}(input)"),
+        LayerOp::StepState => format!("{name}(state)"),
         LayerOp::Input
         | LayerOp::GlobalAvgPool
         | LayerOp::Flatten

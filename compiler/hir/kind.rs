@@ -66,6 +66,10 @@ layer_kinds! {
     L2Norm = "l2_norm",
     LayerScale = "layer_scale",
     Attention = "attention",
+    Lstm = "lstm",
+    Gru = "gru",
+    Bidirectional = "bidirectional",
+    Scan = "scan",
 }
 
 impl LayerKind {
@@ -127,7 +131,11 @@ impl LayerKind {
             | K::InstanceNorm
             | K::L2Norm
             | K::LayerScale
-            | K::Attention => Class::Other,
+            | K::Attention
+            | K::Lstm
+            | K::Gru
+            | K::Bidirectional
+            | K::Scan => Class::Other,
         }
     }
 }

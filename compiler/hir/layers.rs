@@ -71,6 +71,10 @@ impl LayerCx<'_> {
         let binary_inputs = || b.sym("inputs") == "binary";
         match kind {
             K::Dense => self.dense(b, x, None),
+            K::Lstm | K::Gru => self.recurrent(kind, b, x),
+            K::Bidirectional | K::Scan => {
+                unreachable!("`bidirectional` and `scan` are expanded by hir::network::recur, never built here")
+            }
             K::BinaryDense => self.dense(b, x, Some(binary_inputs())),
             K::Embedding => self.embedding(b, x),
             K::Conv => self.conv(b, x, ConvKind::Plain),

@@ -280,6 +280,38 @@ pub enum LayerOp {
         causal: bool,
         weights: Weights,
     },
+    /// Long short-term memory over [steps, features] (PyTorch's gates i, f, g, o).
+    Lstm {
+        units: u64,
+        /// Every step's h, or the last one only.
+        sequences: bool,
+        /// Added to the forget gate's pre-activation.
+        forget_bias: f64,
+        reverse: bool,
+        weights: Weights,
+    },
+    /// Gated recurrent unit over [steps, features] (PyTorch's gates r, z, n).
+    Gru {
+        units: u64,
+        sequences: bool,
+        reverse: bool,
+        weights: Weights,
+    },
+    /// Inside a `scan`'s cell: the step's slice of the scanned input.
+    StepInput,
+    /// Inside a `scan`'s cell: the state carried from the previous step.
+    StepState,
+    /// A cell applied along axis `axis` of its input with a carried state. The cell's
+    /// layers are the ones from `body` (its `StepInput`, then its `StepState`) up to this
+    /// layer; `result` is the next state. They are lowered once per step, sharing weights.
+    Scan {
+        axis: usize,
+        init: f64,
+        sequences: bool,
+        reverse: bool,
+        body: LayerId,
+        result: LayerId,
+    },
     /// Two tensors combined elementwise with broadcasting (`a + b`, `a * b`...).
     Arith(Arith),
     /// A tensor times a constant (`0.3 * h`, `-h`, `h / 2`).
@@ -326,6 +358,7 @@ impl LayerOp {
             }
             LayerOp::Scale { .. } => return Err("scale"),
             LayerOp::Shift { .. } => return Err("shift"),
+            LayerOp::StepInput | LayerOp::StepState => return Err("step"),
             LayerOp::Dense { binary: None, .. } => K::Dense,
             LayerOp::Dense {
                 binary: Some(_), ..
@@ -365,6 +398,9 @@ impl LayerOp {
             LayerOp::L2Norm { .. } => K::L2Norm,
             LayerOp::LayerScale { .. } => K::LayerScale,
             LayerOp::Attention { .. } => K::Attention,
+            LayerOp::Lstm { .. } => K::Lstm,
+            LayerOp::Gru { .. } => K::Gru,
+            LayerOp::Scan { .. } => K::Scan,
         })
     }
 }

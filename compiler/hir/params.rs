@@ -101,6 +101,17 @@ pub fn params(net: &Network, id: LayerId) -> Vec<ParamInfo> {
                 out.push(param("out_proj.bias", vec![e], ParamKind::Bias));
             }
         }
+        LayerOp::Lstm { units, weights, .. } | LayerOp::Gru { units, weights, .. } => {
+            let gates = if matches!(layer.op, LayerOp::Lstm { .. }) { 4 } else { 3 };
+            let features = input(0).last().copied().unwrap_or(1);
+            let rows = gates * units;
+            out.push(param("weight_ih", vec![rows, features], ParamKind::Weight));
+            out.push(param("weight_hh", vec![rows, *units], ParamKind::Weight));
+            if weights.bias {
+                out.push(param("bias_ih", vec![rows], ParamKind::Bias));
+                out.push(param("bias_hh", vec![rows], ParamKind::Bias));
+            }
+        }
         LayerOp::LayerScale { axis, .. } => {
             out.push(param("gamma", vec![layer.shape[*axis]], ParamKind::Other));
         }
@@ -145,6 +156,9 @@ pub fn params(net: &Network, id: LayerId) -> Vec<ParamInfo> {
         | LayerOp::InstanceNorm { affine: false, .. }
         | LayerOp::LayerNorm { affine: false, .. }
         | LayerOp::Input
+        | LayerOp::StepInput
+        | LayerOp::StepState
+        | LayerOp::Scan { .. }
         | LayerOp::Pool { .. }
         | LayerOp::GlobalAvgPool
         | LayerOp::Flatten
@@ -178,6 +192,11 @@ pub fn buffers(net: &Network, id: LayerId) -> Vec<(&'static str, Vec<u64>)> {
             vec![("running_mean", vec![c]), ("running_var", vec![c])]
         }
         LayerOp::Input
+        | LayerOp::StepInput
+        | LayerOp::StepState
+        | LayerOp::Scan { .. }
+        | LayerOp::Lstm { .. }
+        | LayerOp::Gru { .. }
         | LayerOp::Dense { .. }
         | LayerOp::Embedding { .. }
         | LayerOp::Conv { .. }
@@ -239,7 +258,12 @@ pub fn macs(net: &Network, id: LayerId) -> u64 {
         LayerOp::Dense { flatten: true, .. } | LayerOp::Conv { .. } | LayerOp::Conv1d { .. } => {
             product(&shape[1..])
         }
+        // Both matrices once per step.
+        LayerOp::Lstm { .. } | LayerOp::Gru { .. } => net.layer(layer.inputs[0]).shape[0],
         LayerOp::Input
+        | LayerOp::StepInput
+        | LayerOp::StepState
+        | LayerOp::Scan { .. }
         | LayerOp::Pool { .. }
         | LayerOp::GlobalAvgPool
         | LayerOp::Flatten

@@ -14,12 +14,14 @@ pub mod binary;
 pub mod conv;
 pub mod dense;
 pub mod norm;
+pub mod recurrent;
 pub mod sequence;
 mod simple;
 
 use crate::hir::params::{self, ParamKind};
 use crate::hir::{Init, LayerId, LayerOp, Network};
 use crate::prim::{Graph, NodeId};
+use std::collections::HashMap;
 
 /// Training uses batch statistics, dropout and updates running statistics; evaluation
 /// uses running statistics and no dropout.
@@ -163,36 +165,95 @@ impl Cx<'_> {
 pub fn lower_network(net: &Network, options: &LowerOptions) -> Lowered {
     let mut out = Lowered::default();
     let mut g = Graph::new();
-    let mut values: Vec<NodeId> = Vec::with_capacity(net.layers.len());
-    for (i, layer) in net.layers.iter().enumerate() {
-        let id = LayerId(i as u32);
-        let inputs: Vec<NodeId> = layer.inputs.iter().map(|l| values[l.0 as usize]).collect();
-        let saved = g.origin().cloned();
-        g.set_origin(Some(crate::prim::Origin::layer(layer.name.clone())));
-        let value = {
-            let mut cx = Cx {
-                g: &mut g,
-                net,
-                out: &mut out,
-                options,
-                layer: id,
-            };
-            lower_layer(&mut cx, &inputs)
-        };
-        g.set_origin(saved);
-        if let LayerOp::Input = layer.op {
-            out.inputs.push((layer.name.clone(), value));
-        }
-        out.layer_outputs.push((layer.name.clone(), value));
-        values.push(value);
-    }
+    // A scan's cell starts at its `StepInput` placeholder and ends before the scan.
+    let scans = net
+        .layers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| match l.op {
+            LayerOp::Scan { body, .. } => Some((body.0 as usize, LayerId(i as u32))),
+            _ => None,
+        })
+        .collect();
+    let mut unroll = Unroll {
+        g: &mut g,
+        net,
+        out: &mut out,
+        options,
+        values: vec![None; net.layers.len()],
+        scans,
+    };
+    unroll.range(0..net.layers.len(), true);
+    let values = std::mem::take(&mut unroll.values);
     for o in &net.outputs {
-        let node = values[o.layer.0 as usize];
+        #[allow(clippy::expect_used, reason = "every layer outside a cell is lowered")]
+        let node = values[o.layer.0 as usize].expect("an output is lowered");
         out.outputs.push((o.name.clone(), node));
         g.output(o.name.clone(), node);
     }
     out.graph = g;
     out
+}
+
+/// Lowers layers in network order; a scan's cell is lowered by its scan, once per step.
+pub(crate) struct Unroll<'a> {
+    pub g: &'a mut Graph,
+    pub net: &'a Network,
+    pub out: &'a mut Lowered,
+    pub options: &'a LowerOptions,
+    /// Each layer's current value (a cell layer's: at the step being lowered).
+    values: Vec<Option<NodeId>>,
+    /// The scan whose cell starts at each layer index.
+    scans: HashMap<usize, LayerId>,
+}
+
+impl Unroll<'_> {
+    /// Lowers the layers `ids`; `record`: list their outputs in `Lowered::layer_outputs`.
+    pub(super) fn range(&mut self, ids: std::ops::Range<usize>, record: bool) {
+        let mut i = ids.start;
+        while i < ids.end {
+            if let Some(&scan) = self.scans.get(&i) {
+                self.scan(scan, record);
+                i = scan.0 as usize + 1;
+                continue;
+            }
+            let id = LayerId(i as u32);
+            let layer = self.net.layer(id);
+            let inputs: Vec<NodeId> = layer.inputs.iter().map(|l| self.value(*l)).collect();
+            let saved = self.g.origin().cloned();
+            self.g
+                .set_origin(Some(crate::prim::Origin::layer(layer.name.clone())));
+            let value = {
+                let mut cx = Cx {
+                    g: self.g,
+                    net: self.net,
+                    out: self.out,
+                    options: self.options,
+                    layer: id,
+                };
+                lower_layer(&mut cx, &inputs)
+            };
+            self.g.set_origin(saved);
+            if let LayerOp::Input = layer.op {
+                self.out.inputs.push((layer.name.clone(), value));
+            }
+            self.set(id, value, record);
+            i += 1;
+        }
+    }
+
+    fn value(&self, id: LayerId) -> NodeId {
+        #[allow(clippy::expect_used, reason = "layers are in topological order")]
+        self.values[id.0 as usize].expect("a layer's inputs are lowered before it")
+    }
+
+    fn set(&mut self, id: LayerId, value: NodeId, record: bool) {
+        self.values[id.0 as usize] = Some(value);
+        if record {
+            let name = self.net.layer(id).name.clone();
+            self.out.layer_outputs.push((name, value));
+        }
+    }
 }
 
 /// Appends the layer `cx.layer` to the graph; `inputs` are its input layers' values.
@@ -265,6 +326,28 @@ fn lower_layer(cx: &mut Cx, inputs: &[NodeId]) -> NodeId {
             causal,
             weights,
         } => sequence::lower_attention(cx, inputs[0], heads as usize, causal, &weights),
+        L::Lstm {
+            sequences,
+            forget_bias,
+            reverse,
+            weights,
+            ..
+        } => {
+            let cell = recurrent::Cell::Lstm { forget_bias };
+            recurrent::lower_recurrent(cx, inputs[0], cell, sequences, reverse, &weights)
+        }
+        L::Gru {
+            sequences,
+            reverse,
+            weights,
+            ..
+        } => {
+            let cell = recurrent::Cell::Gru;
+            recurrent::lower_recurrent(cx, inputs[0], cell, sequences, reverse, &weights)
+        }
+        L::StepInput | L::StepState | L::Scan { .. } => {
+            unreachable!("a scan and its cell are lowered by Unroll::scan, step by step")
+        }
         L::Arith(arith) => simple::lower_arith(cx, arith, inputs[0], inputs[1]),
         L::Scale { factor } => cx.g.scale(inputs[0], factor),
         L::Shift { offset } => cx.g.add_scalar(inputs[0], offset),

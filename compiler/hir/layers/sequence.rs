@@ -1,11 +1,12 @@
-//! Layers over sequences of tokens: embedding lookups and self-attention.
+//! Layers over sequences of tokens: embedding lookups, self-attention and the recurrent
+//! `lstm` and `gru`.
 
 use super::{typed_init, Built, In, LayerCx};
 use crate::diagnostics::{codes, Diagnostic};
 use crate::hir::args::Bound;
 use crate::hir::shapes::{numel, show};
 use crate::hir::value::Value;
-use crate::hir::LayerOp;
+use crate::hir::{LayerKind, LayerOp};
 
 impl LayerCx<'_> {
     /// `[...] -> [..., dim]`. The ids must come straight from the data: the trainer checks
@@ -81,5 +82,47 @@ impl LayerCx<'_> {
             },
             x.shape.clone(),
         ))
+    }
+
+    /// `lstm` and `gru`: `[steps, features] -> [steps, units]`, or `[units]` without
+    /// `return_sequences`.
+    pub(super) fn recurrent(&mut self, kind: LayerKind, b: &Bound, x: &In) -> Built {
+        let [_, features] = x.shape[..] else {
+            return self.rank(
+                x,
+                "[steps, features]",
+                "Give each example a sequence shape, such as `reshape([8, 8])` for 8 steps of 8 features.",
+            );
+        };
+        let units = b.u64("units");
+        let gates = if kind == LayerKind::Lstm { 4 } else { 3 };
+        let fan_in = features.saturating_add(units);
+        if units.checked_mul(gates).and_then(|r| r.checked_mul(fan_in)).is_none() {
+            return self.overflow("weight");
+        }
+        let weights = self.weights(b, features)?;
+        let (sequences, reverse) = (b.bool("return_sequences"), b.bool("reverse"));
+        let shape = if sequences {
+            vec![x.shape[0], units]
+        } else {
+            vec![units]
+        };
+        let op = if kind == LayerKind::Lstm {
+            LayerOp::Lstm {
+                units,
+                sequences,
+                forget_bias: b.f64("forget_bias"),
+                reverse,
+                weights,
+            }
+        } else {
+            LayerOp::Gru {
+                units,
+                sequences,
+                reverse,
+                weights,
+            }
+        };
+        Some((op, shape))
     }
 }

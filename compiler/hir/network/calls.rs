@@ -209,6 +209,13 @@ impl<'a, 'd> Eval<'a, 'd> {
         let Some(bound) = self.binder().bind(sig, rest, &named, span, &what) else {
             return Val::Error;
         };
+        // They expand a block or another layer call rather than build one layer.
+        if kind == LayerKind::Scan {
+            return self.scan(&bound, inputs[0], span);
+        }
+        if kind == LayerKind::Bidirectional {
+            return self.bidirectional(&bound, inputs[0], span);
+        }
         let shapes: Vec<Vec<u64>> = inputs
             .iter()
             .map(|(id, _)| self.shape(*id).clone())
@@ -254,36 +261,8 @@ impl<'a, 'd> Eval<'a, 'd> {
         args: &[Arg],
         span: Span,
     ) -> Val {
-        if let Some(pos) = self
-            .block_stack
-            .iter()
-            .position(|(n, _)| *n == block.name.name)
-        {
-            let mut chain: Vec<&str> = self.block_stack[pos..].iter().map(|(n, _)| *n).collect();
-            chain.push(&block.name.name);
-            let mut diag = Diagnostic::error(
-                codes::RESOLVE_RECURSION,
-                format!("block `{}` calls itself", block.name.name),
-            )
-            .with_label(
-                callee.span,
-                format!("recursive call: {}", chain.join(" -> ")),
-            )
-            .with_label(block.name.span, "block defined here");
-            if let Some((_, outer)) = self.block_stack.get(pos) {
-                diag = diag.with_label(*outer, "first entered here");
-            }
-            self.diags.push(diag.with_help("Blocks are expanded inline, so they cannot recurse; use `repeat N { ... }` to stack copies."));
+        if !self.may_expand(block, callee, span) {
             return Val::Error;
-        }
-        if self.block_stack.len() >= MAX_BLOCK_DEPTH {
-            return self.error(
-                codes::RESOLVE_TOO_LARGE,
-                format!("blocks nested more than {MAX_BLOCK_DEPTH} deep"),
-                span,
-                "while expanding this",
-                "Flatten the block structure.".into(),
-            );
         }
         // Bind parameters: the piped tensor first, then positional, then named arguments.
         let params = &block.params;
@@ -403,14 +382,7 @@ impl<'a, 'd> Eval<'a, 'd> {
             return Val::Error;
         }
 
-        let instance = {
-            let namer = self.namers.current();
-            let n = namer.counters.entry(block.name.name.clone()).or_insert(0);
-            *n += 1;
-            format!("{}{}{n}.", namer.prefix, block.name.name)
-        };
-        self.namers.enter(instance);
-        self.block_stack.push((&block.name.name, callee.span));
+        self.enter_instance(block, callee.span);
         let mut frame = Frame {
             vars: HashMap::new(),
             barrier: true,
@@ -423,9 +395,63 @@ impl<'a, 'd> Eval<'a, 'd> {
         self.scope.frames.push(frame);
         let result = self.block_body(block);
         self.scope.frames.pop();
+        self.leave_instance();
+        result
+    }
+
+    /// Whether `block` may be expanded here: it is not already being expanded (recursion)
+    /// and blocks are not nested too deep. Reports why not.
+    pub(super) fn may_expand(&mut self, block: &'a ast::Block, callee: &Ident, span: Span) -> bool {
+        if let Some(pos) = self
+            .block_stack
+            .iter()
+            .position(|(n, _)| *n == block.name.name)
+        {
+            let mut chain: Vec<&str> = self.block_stack[pos..].iter().map(|(n, _)| *n).collect();
+            chain.push(&block.name.name);
+            let mut diag = Diagnostic::error(
+                codes::RESOLVE_RECURSION,
+                format!("block `{}` calls itself", block.name.name),
+            )
+            .with_label(
+                callee.span,
+                format!("recursive call: {}", chain.join(" -> ")),
+            )
+            .with_label(block.name.span, "block defined here");
+            if let Some((_, outer)) = self.block_stack.get(pos) {
+                diag = diag.with_label(*outer, "first entered here");
+            }
+            self.diags.push(diag.with_help("Blocks are expanded inline, so they cannot recurse; use `repeat N { ... }` to stack copies."));
+            return false;
+        }
+        if self.block_stack.len() >= MAX_BLOCK_DEPTH {
+            self.error(
+                codes::RESOLVE_TOO_LARGE,
+                format!("blocks nested more than {MAX_BLOCK_DEPTH} deep"),
+                span,
+                "while expanding this",
+                "Flatten the block structure.".into(),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Enters a new instance of `block`: its layers get the prefix `<block><n>.`.
+    pub(super) fn enter_instance(&mut self, block: &'a ast::Block, callee: Span) {
+        let instance = {
+            let namer = self.namers.current();
+            let n = namer.counters.entry(block.name.name.clone()).or_insert(0);
+            *n += 1;
+            format!("{}{}{n}.", namer.prefix, block.name.name)
+        };
+        self.namers.enter(instance);
+        self.block_stack.push((&block.name.name, callee));
+    }
+
+    pub(super) fn leave_instance(&mut self) {
         self.block_stack.pop();
         self.namers.leave();
-        result
     }
 
     /// A block argument that is a setting rather than a tensor or a number: a bare name

@@ -2,6 +2,7 @@
 
 mod calls;
 mod eval;
+mod recur;
 mod scope;
 
 use super::items::Items;

@@ -305,4 +305,30 @@ pub static LAYERS: &[Sig; LayerKind::ALL.len()] = &[
             p("init", Ty::Ctor(&INIT), Default::Optional, "Init scheme of the projection weights (default: the train block's `init`, else `xavier`)."),
         ], TRAINABLE, COMMON],
         "Multi-head scaled dot-product self-attention over [tokens, features] (PyTorch's MultiheadAttention)."),
+    sig("lstm", 1, &[&[
+            p("units", POS_INT, Default::Required, "Features of the hidden state h (and of the cell c)."),
+            p("return_sequences", Ty::Bool, Default::Bool(true), "`true`: h at every step, [steps, units]; `false`: the last step's h only, [units]."),
+            p("forget_bias", ANY_FLOAT, Default::Float(1.0), "Added to the forget gate's pre-activation, as if its bias started at this value (Jozefowicz et al. 2015); 0 is PyTorch's plain LSTM."),
+            p("reverse", Ty::Bool, Default::Bool(false), "Reads the sequence from its last step to its first; outputs stay in input order."),
+        ], WEIGHTED, TRAINABLE, COMMON],
+        "Long short-term memory over [steps, features], PyTorch's gate order and formulas (i, f, g, o)."),
+    sig("gru", 1, &[&[
+            p("units", POS_INT, Default::Required, "Features of the hidden state h."),
+            p("return_sequences", Ty::Bool, Default::Bool(true), "`true`: h at every step, [steps, units]; `false`: the last step's h only, [units]."),
+            p("reverse", Ty::Bool, Default::Bool(false), "Reads the sequence from its last step to its first; outputs stay in input order."),
+        ], WEIGHTED, TRAINABLE, COMMON],
+        "Gated recurrent unit over [steps, features], PyTorch's gate order and formulas (r, z, n)."),
+    sig("bidirectional", 1, &[&[
+            p("layer", Ty::Formula, Default::Required, "A call of `lstm`, `gru` or `scan`, written without its input: `bidirectional(lstm(32))`."),
+        ], COMMON],
+        "Runs the layer forward and, as a second copy with its own weights, reversed; joins both outputs on the last axis."),
+    sig("scan", 1, &[&[
+            p("cell", Ty::ItemRef("cell"), Default::Required, "A block of two tensor parameters `(x, h)`, the step's input and the previous state, that returns the next state."),
+            p("state", Ty::Shape, Default::Required, "The state's per-example shape: what `h` is and what the cell returns."),
+            p("over", Ty::Axis, Default::Int(0), "The input axis the cell steps along; each step sees the input without it."),
+            p("init", ANY_FLOAT, Default::Float(0.0), "The initial state's value, in every element."),
+            p("return_sequences", Ty::Bool, Default::Bool(true), "`true`: the state after every step, stacked on axis `over`; `false`: the last state only."),
+            p("reverse", Ty::Bool, Default::Bool(false), "Steps from the last position to the first; outputs stay in input order."),
+        ], COMMON],
+        "Recurrence: applies a user-defined cell block along an axis with a carried state; the cell's layers share their weights across steps."),
 ];
