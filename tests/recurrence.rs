@@ -138,7 +138,12 @@ fn lstm_and_gru_follow_pytorch_formulas() {
 fn return_sequences_false_is_the_last_step_computed() {
     for (layer, lstm, reverse, last) in [
         ("lstm(2, return_sequences: false)", Some(1.0), false, 4),
-        ("gru(2, return_sequences: false, reverse: true)", None, true, 0),
+        (
+            "gru(2, return_sequences: false, reverse: true)",
+            None,
+            true,
+            0,
+        ),
     ] {
         let net = single("[5, 3]", layer);
         assert_eq!(net.layers[1].shape, vec![2]);
@@ -158,7 +163,12 @@ fn bidirectional_joins_a_forward_and_a_reversed_copy() {
     let names: Vec<&str> = net.layers.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(
         names,
-        ["x", "bidirectional1.lstm1", "bidirectional1.lstm2", "bidirectional1"]
+        [
+            "x",
+            "bidirectional1.lstm1",
+            "bidirectional1.lstm2",
+            "bidirectional1"
+        ]
     );
     assert_eq!(net.layers[3].shape, vec![4, 6]);
     let lowered = lower(&net, Mode::Eval, 2);
@@ -188,8 +198,16 @@ fn scan_net(shape: &str, scan: &str) -> nnc::hir::Network {
 fn scan_applies_a_user_cell_with_shared_weights() {
     for (scan, reverse, sequences) in [
         ("scan(elman, state: [3])", false, true),
-        ("scan(elman, state: [3], reverse: true, init: 0.5)", true, true),
-        ("scan(elman, state: [3], return_sequences: false)", false, false),
+        (
+            "scan(elman, state: [3], reverse: true, init: 0.5)",
+            true,
+            true,
+        ),
+        (
+            "scan(elman, state: [3], return_sequences: false)",
+            false,
+            false,
+        ),
     ] {
         let net = scan_net("[4, 2]", scan);
         let lowered = lower(&net, Mode::Eval, 2);
@@ -197,7 +215,11 @@ fn scan_applies_a_user_cell_with_shared_weights() {
         let names: Vec<&str> = lowered.params.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
             names,
-            ["elman1.dense1.weight", "elman1.dense1.bias", "elman1.dense2.weight"]
+            [
+                "elman1.dense1.weight",
+                "elman1.dense1.bias",
+                "elman1.dense2.weight"
+            ]
         );
         let p = params(&lowered, 9);
         let x = uniform(&mut rng(8), &[2, 4, 2], -1.0, 1.0);

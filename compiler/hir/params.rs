@@ -102,7 +102,11 @@ pub fn params(net: &Network, id: LayerId) -> Vec<ParamInfo> {
             }
         }
         LayerOp::Lstm { units, weights, .. } | LayerOp::Gru { units, weights, .. } => {
-            let gates = if matches!(layer.op, LayerOp::Lstm { .. }) { 4 } else { 3 };
+            let gates = if matches!(layer.op, LayerOp::Lstm { .. }) {
+                4
+            } else {
+                3
+            };
             let features = input(0).last().copied().unwrap_or(1);
             let rows = gates * units;
             out.push(param("weight_ih", vec![rows, features], ParamKind::Weight));

@@ -24,7 +24,9 @@ pub struct RecurrentParams {
 #[derive(Clone, Copy, Debug)]
 pub enum Cell {
     /// `forget_bias` is added to the forget gate's pre-activation.
-    Lstm { forget_bias: f64 },
+    Lstm {
+        forget_bias: f64,
+    },
     Gru,
 }
 
@@ -93,7 +95,8 @@ pub fn recurrent(
         let xi = g.slice(projected, 1, step, step + 1);
         let xi = g.reshape(xi, &[n, rows]);
         let hh = dense(g, h, w_hh_t, p.b_hh);
-        let gate = |g: &mut Graph, from: NodeId, k: usize| g.slice(from, 1, k * units, (k + 1) * units);
+        let gate =
+            |g: &mut Graph, from: NodeId, k: usize| g.slice(from, 1, k * units, (k + 1) * units);
         match cell {
             Cell::Lstm { forget_bias } => {
                 let sum = g.add(xi, hh);
@@ -146,7 +149,11 @@ pub fn join_states(
     axis: usize,
 ) -> NodeId {
     if !sequences {
-        let last = if reverse { states.first() } else { states.last() };
+        let last = if reverse {
+            states.first()
+        } else {
+            states.last()
+        };
         #[allow(clippy::expect_used, reason = "hir shapes have positive dimensions")]
         return *last.expect("a recurrent layer has at least one step");
     }

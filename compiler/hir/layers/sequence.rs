@@ -97,7 +97,11 @@ impl LayerCx<'_> {
         let units = b.u64("units");
         let gates = if kind == LayerKind::Lstm { 4 } else { 3 };
         let fan_in = features.saturating_add(units);
-        if units.checked_mul(gates).and_then(|r| r.checked_mul(fan_in)).is_none() {
+        if units
+            .checked_mul(gates)
+            .and_then(|r| r.checked_mul(fan_in))
+            .is_none()
+        {
             return self.overflow("weight");
         }
         let weights = self.weights(b, features)?;

@@ -57,7 +57,11 @@ impl Eval<'_, '_> {
         let x_shape = self.shape(x).clone();
         let axis = b.u64("over") as usize;
         if x_shape.len() < 2 || axis >= x_shape.len() {
-            let at = if b.explicit("over") { b.span("over") } else { span };
+            let at = if b.explicit("over") {
+                b.span("over")
+            } else {
+                span
+            };
             self.diags.push(
                 Diagnostic::error(
                     codes::SHAPE_RANK,
