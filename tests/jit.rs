@@ -354,6 +354,35 @@ fn sequence_and_new_layers_match_the_interpreter() {
     }
 }
 
+/// Recurrence (issue 14): lstm, gru, bidirectional and a scan over a user cell, forward
+/// and gradients through time.
+#[test]
+fn recurrent_layers_match_the_interpreter() {
+    let elman =
+        "block elman(x, h) {\n  return (x |> dense(6)) + (h |> dense(6, bias: false)) |> tanh\n}\n";
+    for (label, layers) in [
+        ("lstm", "lstm(6) |> lstm(4, return_sequences: false)"),
+        ("gru", "gru(6, reverse: true) |> layer_norm(axes: last) |> gru(4)"),
+        ("bidirectional", "bidirectional(lstm(5)) |> flatten |> dense(3)"),
+        ("scan", "scan(elman, state: [6]) |> bidirectional(scan(elman, state: [6], return_sequences: false))"),
+    ] {
+        let net = common::network(&format!(
+            "{elman}network n {{\n  input x: [5, 4]\n  output y = x |> {layers}\n}}\n"
+        ));
+        let lowered = common::lower(&net, Mode::Train, 3);
+        let mut g = lowered.graph.clone();
+        let y = lowered.outputs[0].1;
+        let leaves = common::leaves(&lowered, &g);
+        let total = g.sum_all(y);
+        let mut wanted = vec![y];
+        wanted.extend(nnc::prim::autodiff::differentiate(&mut g, total, &leaves));
+        for seed in 0..2 {
+            compare(label, &g, &wanted, seed, false);
+        }
+        compare(label, &g, &wanted[..1], 5, true);
+    }
+}
+
 /// The steps with logic rules (teacher q, predictions on a field, pi) and with a
 /// distillation teacher (spliced forward, temperature) agree with the interpreter too.
 #[test]

@@ -62,6 +62,7 @@ fn every_spec_checks() {
         "distill_student",
         "embedding",
         "transformer",
+        "lstm_digits",
     ] {
         assert!(
             specs.contains(&specs_dir().join(format!("{name}.nn"))),

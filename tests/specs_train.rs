@@ -105,6 +105,19 @@ fn the_transformer_and_embedding_specs_reach_90_percent() {
     }
 }
 
+/// The header comment of specs/lstm_digits.nn promises at least 95% (issue 14).
+#[test]
+fn the_lstm_spec_reaches_95_percent() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/lstm_digits.nn");
+    let mut t = trainer(&path, &[]).unwrap().unwrap();
+    t.init().unwrap();
+    while t.epoch() < t.decl().epochs {
+        t.train_epoch(&mut |_| {}).unwrap();
+    }
+    let acc = t.evaluate(true).unwrap().accuracy();
+    assert!(acc >= 0.95, "test accuracy {acc}");
+}
+
 #[test]
 fn the_lsuv_spec_brings_every_lsuv_layer_within_tol_of_unit_variance() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/lsuv_deep.nn");

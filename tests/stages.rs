@@ -86,6 +86,7 @@ fn lowered(rel: &str, grad: bool) -> String {
 fn primitive_programs() {
     insta::assert_snapshot!("prim_digits", lowered("specs/digits.nn", false));
     insta::assert_snapshot!("prim_group_norm", lowered("specs/group_norm.nn", false));
+    insta::assert_snapshot!("prim_lstm_digits", lowered("specs/lstm_digits.nn", false));
 }
 
 #[test]
