@@ -12,6 +12,7 @@ mod kind;
 mod layers;
 mod network;
 pub mod params;
+mod rules_block;
 pub mod schema;
 mod sections;
 pub mod settings;
@@ -19,7 +20,8 @@ mod shapes;
 pub mod value;
 
 pub use kind::LayerKind;
-pub use sections::{DataDecl, RuleInfo, RulesDecl, TrainDecl};
+pub use rules_block::{RuleInfo, RulesDecl};
+pub use sections::{DataDecl, TrainDecl};
 pub use shapes::show as shapes_show;
 pub use value::{LayerId, Value};
 
