@@ -80,6 +80,14 @@ impl Ternary {
         self.pack_portable(base, rows, k, rs, ps)
     }
 
+    /// Records row `r`'s scale and count of non-zeros once its words are packed (every
+    /// packing kernel ends a row this way).
+    fn close_row(&mut self, r: usize, scale: f32, nonzero: u32, k: usize) {
+        self.scale[r] = scale;
+        self.nonzero[r] = nonzero as i32;
+        self.dense &= nonzero as usize == k;
+    }
+
     /// Sizes the planes for `rows` vectors of length `k`.
     fn prepare(&mut self, rows: usize, k: usize) {
         self.words = k.div_ceil(64);
@@ -155,9 +163,7 @@ impl Ternary {
             if bad != 0 {
                 return false;
             }
-            self.scale[r] = scale;
-            self.nonzero[r] = nonzero as i32;
-            self.dense &= nonzero as usize == k;
+            self.close_row(r, scale, nonzero, k);
         }
         true
     }
@@ -202,9 +208,7 @@ impl Ternary {
             if bad {
                 return false;
             }
-            self.scale[r] = scale;
-            self.nonzero[r] = nonzero as i32;
-            self.dense &= nonzero as usize == k;
+            self.close_row(r, scale, nonzero, k);
         }
         true
     }

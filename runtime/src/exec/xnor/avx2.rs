@@ -234,9 +234,7 @@ pub(super) unsafe fn pack(
         if bad != 0 {
             return false;
         }
-        t.scale[r] = scale;
-        t.nonzero[r] = nonzero as i32;
-        t.dense &= nonzero as usize == k;
+        t.close_row(r, scale, nonzero, k);
     }
     true
 }
